@@ -1,0 +1,65 @@
+/**
+ * Helpers over ascending, duplicate-free arrays of node ids. Configurations hold three to
+ * seven ids, where a linear scan of a small array beats hashing into a Set or Map, and the
+ * sorted order is what every printed output needs anyway.
+ */
+import { assert } from '../../util/index.js';
+
+/** Below this length a linear scan is faster than a binary search. */
+const LINEAR_SCAN_LENGTH_MAX = 16;
+
+/**
+ * Returns the position of `id` in the ascending array `ids`, or `-(insertionPoint + 1)` when
+ * it is absent (the Java convention, so one call answers both "where" and "whether").
+ */
+export function sortedIndexOf(ids: readonly number[], id: number): number {
+  const n = ids.length;
+  if (n <= LINEAR_SCAN_LENGTH_MAX) {
+    for (let i = 0; i < n; i++) {
+      const x = ids[i]!;
+      if (x === id) return i;
+      if (x > id) return -(i + 1);
+    }
+    return -(n + 1);
+  }
+  let lo = 0;
+  let hi = n - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = ids[mid]!;
+    if (x < id) lo = mid + 1;
+    else if (x > id) hi = mid - 1;
+    else return mid;
+  }
+  return -(lo + 1);
+}
+
+/** Inserts `id` into the ascending array `ids` in place; returns false if already present. */
+export function sortedInsert(ids: number[], id: number): boolean {
+  assert(Number.isInteger(id) && id >= 0, `invalid node id ${id}`);
+  const at = sortedIndexOf(ids, id);
+  if (at >= 0) return false;
+  ids.splice(-at - 1, 0, id);
+  return true;
+}
+
+/** Removes `id` from the ascending array `ids` in place; returns false if it was absent. */
+export function sortedRemove(ids: number[], id: number): boolean {
+  const at = sortedIndexOf(ids, id);
+  if (at < 0) return false;
+  ids.splice(at, 1);
+  return true;
+}
+
+/** Returns the ids sorted ascending without duplicates (a new array). */
+export function sortedUnique(ids: Iterable<number>): number[] {
+  const out = Array.from(ids);
+  for (const id of out) assert(Number.isInteger(id) && id >= 0, `invalid node id ${id}`);
+  out.sort((a, b) => a - b);
+  let w = 0;
+  for (let r = 0; r < out.length; r++) {
+    if (w === 0 || out[w - 1] !== out[r]) out[w++] = out[r]!;
+  }
+  out.length = w;
+  return out;
+}
