@@ -1,0 +1,162 @@
+/**
+ * Scheduler and ticker costs. Run: `npx tsx bench/scheduler.bench.ts`.
+ *
+ * - enqueue_process: enqueue a Message for every group, then run batches until idle, with a
+ *   processor that does nothing: the scheduler's own cost per group turn (default options,
+ *   so it includes the budget clock read after every group, about 40 ns of performance.now).
+ * - enqueue_process_noclock: the same with a constant clock, to show the clock's share.
+ * - enqueue_only: the enqueue half alone (flag merge + ring push).
+ * - tick: one full tick interval (all sub-ticks) of the `Ticker` into a `Scheduler`, per
+ *   awake group; the scheduler is drained between intervals, outside the timing.
+ *
+ * Prints one JSON object per line, then a table.
+ */
+import { execSync } from 'node:child_process';
+import { Scheduler, Ticker, WorkFlag, toGroupId } from '../src/scheduler/index.js';
+import type { GroupId, GroupProcessor } from '../src/scheduler/index.js';
+
+interface Result {
+  name: string;
+  groups: number;
+  awake?: number;
+  ns_per_group: number;
+  ns_per_interval?: number;
+  bytes_per_group?: number;
+}
+
+const commit = (() => {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'none';
+  }
+})();
+
+let sink = 0;
+const processor: GroupProcessor = {
+  processMessages: (id: GroupId) => {
+    sink += id;
+    return false;
+  },
+  processTick: () => false,
+  processReady: () => {},
+};
+
+function roundsFor(groups: number): number {
+  return Math.max(3, Math.ceil(4_000_000 / groups));
+}
+
+function benchEnqueueProcess(groups: number, clockFree = false): Result[] {
+  const scheduler = new Scheduler(processor, {
+    groupIdsMax: 1 << 21,
+    ...(clockFree ? { clockMs: () => 0 } : {}),
+  });
+  const suffix = clockFree ? '_noclock' : '';
+  const rounds = roundsFor(groups);
+  let enqueueMs = 0;
+  let totalMs = 0;
+  for (let round = -1; round < rounds; round++) {
+    const start = performance.now();
+    for (let id = 0; id < groups; id++) scheduler.enqueue(id as GroupId, WorkFlag.Message);
+    const enqueued = performance.now();
+    scheduler.runUntilIdle();
+    const end = performance.now();
+    if (round < 0) continue; // warm-up (and array growth)
+    enqueueMs += enqueued - start;
+    totalMs += end - start;
+  }
+  const bytes = scheduler.memoryBytes / groups;
+  return [
+    {
+      name: `enqueue_process${suffix}`,
+      groups,
+      ns_per_group: (totalMs * 1e6) / (rounds * groups),
+      bytes_per_group: bytes,
+    },
+    { name: `enqueue_only${suffix}`, groups, ns_per_group: (enqueueMs * 1e6) / (rounds * groups) },
+  ].filter((r) => !clockFree || r.name.startsWith('enqueue_process'));
+}
+
+function benchTick(groups: number, awake: number): Result {
+  const scheduler = new Scheduler(processor, { groupIdsMax: 1 << 21 });
+  const ticker = new Ticker(scheduler, { groupIdsMax: 1 << 21 });
+  const stride = groups / awake;
+  for (let id = 0; id < groups; id++) ticker.add(toGroupId(id));
+  for (let id = 0; id < groups; id++) if (id % stride !== 0) ticker.quiesce(id as GroupId);
+  if (ticker.awakeCount !== awake) throw new Error(`awake ${ticker.awakeCount} != ${awake}`);
+  const slots = ticker.config.tickSpreadSlots;
+  const rounds = roundsFor(awake);
+  let tickMs = 0;
+  for (let round = -1; round < rounds; round++) {
+    const start = performance.now();
+    for (let s = 0; s < slots; s++) ticker.tick();
+    const end = performance.now();
+    scheduler.runUntilIdle();
+    if (round >= 0) tickMs += end - start;
+  }
+  return {
+    name: 'tick',
+    groups,
+    awake,
+    ns_per_group: (tickMs * 1e6) / (rounds * awake),
+    ns_per_interval: (tickMs * 1e6) / rounds,
+    bytes_per_group: (ticker.memoryBytes + scheduler.memoryBytes) / groups,
+  };
+}
+
+function round2(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : Math.round(value * 100) / 100;
+}
+
+function print(result: Result): void {
+  const line = {
+    name: result.name,
+    groups: result.groups,
+    awake: result.awake,
+    ns_per_group: round2(result.ns_per_group),
+    ns_per_interval: round2(result.ns_per_interval),
+    bytes_per_group: round2(result.bytes_per_group),
+    commit,
+    node: process.version,
+  };
+  console.log(JSON.stringify(line));
+}
+
+function table(results: Result[]): void {
+  const rows = results.map((r) => [
+    r.name,
+    String(r.groups),
+    r.awake === undefined ? '' : String(r.awake),
+    r.ns_per_group.toFixed(1),
+    r.ns_per_interval === undefined ? '' : (r.ns_per_interval / 1e3).toFixed(1),
+    r.bytes_per_group === undefined ? '' : r.bytes_per_group.toFixed(2),
+  ]);
+  const head = ['name', 'groups', 'awake', 'ns/group', 'us/interval', 'bytes/group'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]) => row.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
+  console.log('');
+  console.log(fmt(head));
+  for (const row of rows) console.log(fmt(row));
+}
+
+const results: Result[] = [];
+for (const groups of [1_000, 100_000, 1_000_000]) {
+  for (const result of [...benchEnqueueProcess(groups), ...benchEnqueueProcess(groups, true)]) {
+    print(result);
+    results.push(result);
+  }
+}
+for (const [groups, awake] of [
+  [1_000, 1_000],
+  [100_000, 100_000],
+  [1_000_000, 1_000_000],
+  [1_000_000, 1_000],
+] as const) {
+  const result = benchTick(groups, awake);
+  print(result);
+  results.push(result);
+}
+table(results);
+if (sink < 0) console.log(sink);
