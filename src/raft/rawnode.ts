@@ -1,0 +1,472 @@
+/**
+ * RawNode: the synchronous, single-threaded face of one Raft group (etcd's `RawNode`).
+ *
+ * Driving it (etcd's doc.go duties, in order):
+ * 1. Feed input: `tick()` on the logical clock, `step(m)` for every message received,
+ *    `propose`/`proposeConfChange`/`readIndex`/... for local requests.
+ * 2. When `hasReady()`, take `ready()` and, in this order: persist `entries`, `hardState` and
+ *    `snapshot` (synchronously when `mustSync`); send `messages` (only after persisting);
+ *    apply `committedEntries` (calling `applyConfChange` for conf change entries); then call
+ *    `advance()`. Nothing else may touch the node between `ready()` and `advance()`.
+ * 3. With `asyncStorageWrites`, there is no `advance()`: the Ready's MsgStorageAppend and
+ *    MsgStorageApply messages go to the local append and apply threads, which deliver their
+ *    `responses` (via `step`) once the work is done, in order per thread.
+ *
+ * Errors etcd returns are thrown here as typed `FlotillaError`s (ProposalDroppedError,
+ * StepLocalMsgError, StepPeerNotFoundError, ConfChangeError); etcd's panics throw
+ * RaftPanicError or AssertionError, which nobody should catch.
+ */
+
+import type { Config, ConfigOptions } from './config.js';
+import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
+import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
+import {
+  EMPTY_MESSAGES,
+  EntryType,
+  MessageType,
+  isEmptyHardState,
+  type ConfChange,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type Snapshot,
+} from './raftpb.js';
+import { Raft, msg } from './raft.js';
+import type { SoftState } from './status.js';
+import type { ReadState } from './read_only.js';
+import type { Progress } from './tracker/index.js';
+import { entsSize, isLocalMsg, isLocalMsgTarget, isResponseMsg } from './util.js';
+import { asV2, marshalConfChange } from './confchange_codec.js';
+import { bootstrap, type Peer } from './bootstrap.js';
+import { getBasicStatus, getStatus } from './status_build.js';
+import type { BasicStatus, Status } from './status.js';
+
+export type { SoftState } from './status.js';
+
+/**
+ * What the application must handle between `ready()` and `advance()` (etcd's `Ready`). Every
+ * field is read-only for the application; arrays may be shared with the node.
+ */
+export interface Ready {
+  /** The new soft state, or null when unchanged. Need not be persisted. */
+  softState: SoftState | null;
+  /** The HardState to persist before sending messages; all zero when unchanged. */
+  hardState: HardState;
+  /** ReadIndex answers, in request order. */
+  readStates: ReadState[];
+  /** Entries to persist before sending messages. */
+  entries: Entry[];
+  /** A snapshot to persist, or null. */
+  snapshot: Snapshot | null;
+  /**
+   * Committed entries to apply, in order. Without asyncStorageWrites they may include entries
+   * of this same Ready, which must be persisted first.
+   */
+  committedEntries: Entry[];
+  /** Messages to send once entries, HardState and snapshot are persisted. */
+  messages: Message[];
+  /** Whether entries and HardState must be written synchronously (fsync). */
+  mustSync: boolean;
+}
+
+/** How a snapshot send ended, for `reportSnapshot` (etcd's `SnapshotStatus`). */
+export const SnapshotStatus = {
+  SnapshotFinish: 1,
+  SnapshotFailure: 2,
+} as const;
+export type SnapshotStatus = (typeof SnapshotStatus)[keyof typeof SnapshotStatus];
+
+/** Whether a progress belongs to a voter or a learner (etcd's `ProgressType`). */
+export const ProgressType = {
+  ProgressTypePeer: 0,
+  ProgressTypeLearner: 1,
+} as const;
+export type ProgressType = (typeof ProgressType)[keyof typeof ProgressType];
+
+const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });
+const EMPTY_READ_STATES: ReadState[] = Object.freeze([] as ReadState[]) as ReadState[];
+
+/** Whether a HardState change or new entries must be synced (etcd's `MustSync`). */
+export function mustSync(st: HardState, prev: HardState, entsNum: number): boolean {
+  // Term, vote and log entries must be durable before answering any RPC.
+  return entsNum !== 0 || st.vote !== prev.vote || st.term !== prev.term;
+}
+
+/** A thread-unsafe (single-turn) Raft node. */
+export class RawNode {
+  /** The state machine. Public for the conformance harness and status tooling. */
+  readonly raft: Raft;
+  readonly asyncStorageWrites: boolean;
+  /** The soft state of the last accepted Ready. */
+  prevSoftSt: SoftState;
+  /** The HardState of the last accepted Ready. */
+  prevHardSt: HardState;
+  /** Local messages to step on `advance()` (self-acks, storage responses). */
+  private stepsOnAdvance: Message[] = [];
+
+  /**
+   * Creates a node from its configuration (validated; throws ConfigError). See `bootstrap`
+   * for a first start with an empty storage; preferably the storage is set up with the
+   * initial ConfState instead.
+   */
+  constructor(config: Config | ConfigOptions) {
+    this.raft = new Raft(config);
+    this.asyncStorageWrites = config.asyncStorageWrites ?? false;
+    this.prevSoftSt = this.raft.softState();
+    this.prevHardSt = this.raft.hardState();
+  }
+
+  /** Advances the logical clock by one tick. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /**
+   * Advances only the election clock (etcd's TickQuiesced): no heartbeats, no elections. For
+   * groups known to be idle; CheckQuorum leases stay correct because time still passes.
+   */
+  tickQuiesced(): void {
+    this.raft.electionElapsed++;
+  }
+
+  /** Campaigns to become leader (a no-op on a leader). */
+  campaign(): void {
+    this.throwIf(this.raft.step(msg(MessageType.MsgHup, 0, 0)));
+  }
+
+  /** Proposes `data` for the log. Throws ProposalDroppedError when it cannot be accepted. */
+  propose(data: Uint8Array): void {
+    const m = msg(MessageType.MsgProp, 0, 0);
+    m.from = this.raft.id;
+    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data }];
+    this.throwIf(this.raft.step(m));
+  }
+
+  /** Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted. */
+  proposeConfChange(cc: ConfChange | ConfChangeV2): void {
+    const { type, data } = marshalConfChange(cc);
+    const m = msg(MessageType.MsgProp, 0, 0);
+    m.entries = [{ term: 0, index: 0, type, data }];
+    this.throwIf(this.raft.step(m));
+  }
+
+  /**
+   * Applies a committed conf change to the local node; call it for every conf change entry
+   * the application applies (and for none it rejects). Throws ConfChangeError if invalid.
+   */
+  applyConfChange(cc: ConfChange | ConfChangeV2): ConfState {
+    return this.raft.applyConfChange(asV2(cc));
+  }
+
+  /** Steps a message received from a peer or a local storage thread. */
+  step(m: Message): void {
+    // Local messages may come only from the local storage threads, never over the network.
+    if (isLocalMsg(m.type) && !isLocalMsgTarget(m.from)) throw ErrStepLocalMsg;
+    if (
+      isResponseMsg(m.type) &&
+      !isLocalMsgTarget(m.from) &&
+      this.raft.trk.progress.get(m.from) === undefined
+    ) {
+      throw ErrStepPeerNotFound;
+    }
+    this.throwIf(this.raft.step(m));
+  }
+
+  private throwIf(err: Error | null): void {
+    if (err !== null) throw err;
+  }
+
+  /**
+   * Returns the pending work and accepts it: it must be handled and then `advance()`d (unless
+   * asyncStorageWrites).
+   */
+  ready(): Ready {
+    const rd = this.readyWithoutAccept();
+    this.acceptReady(rd);
+    return rd;
+  }
+
+  /**
+   * Builds a Ready. Only `ready()` calls it, immediately followed by `acceptReady`: the
+   * extra messages may be pushed onto the raft's msgs array, which acceptReady replaces.
+   */
+  private readyWithoutAccept(): Ready {
+    const r = this.raft;
+    const log = r.raftLog;
+    const prevHs = this.prevHardSt;
+    // Allocate a HardState only when it changed (most Readys of a busy leader carry none).
+    const hs =
+      r.term === prevHs.term && r.vote === prevHs.vote && log.committed === prevHs.commit
+        ? prevHs
+        : r.hardState();
+    const rd: Ready = {
+      softState: null,
+      hardState: EMPTY_HARD_STATE,
+      readStates: r.readStates.length !== 0 ? r.readStates : EMPTY_READ_STATES,
+      entries: log.nextUnstableEnts(),
+      snapshot: null,
+      committedEntries: log.nextCommittedEnts(!this.asyncStorageWrites),
+      messages: r.msgs,
+      mustSync: false,
+    };
+    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) {
+      rd.softState = r.softState();
+    }
+    if (hs !== prevHs) rd.hardState = hs;
+    if (log.hasNextUnstableSnapshot()) rd.snapshot = log.nextUnstableSnapshot();
+    rd.mustSync = mustSync(hs, prevHs, rd.entries.length);
+
+    if (this.asyncStorageWrites) {
+      // Hand the storage work to the local threads, as messages.
+      if (this.needStorageAppendMsg(rd)) this.pushMessage(rd, this.newStorageAppendMsg(rd));
+      if (rd.committedEntries.length > 0) this.pushMessage(rd, this.newStorageApplyMsg(rd));
+    } else {
+      // Responses go out with this Ready: the Ready contract has the entries persisted first.
+      const after = r.msgsAfterAppend;
+      for (let i = 0; i < after.length; i++) {
+        if (after[i]!.to !== r.id) this.pushMessage(rd, after[i]!);
+      }
+    }
+    return rd;
+  }
+
+  /** Appends to rd.messages, which may be the raft's msgs array (about to be replaced). */
+  private pushMessage(rd: Ready, m: Message): void {
+    if (rd.messages === EMPTY_MESSAGES) rd.messages = [];
+    rd.messages.push(m);
+  }
+
+  private needStorageAppendMsg(rd: Ready): boolean {
+    // Entries, HardState or snapshot to write, or responses waiting on earlier writes.
+    return (
+      rd.entries.length > 0 ||
+      !isEmptyHardState(rd.hardState) ||
+      (rd.snapshot !== null && rd.snapshot.metadata.index !== 0) ||
+      this.raft.msgsAfterAppend.length > 0
+    );
+  }
+
+  private needStorageAppendRespMsg(rd: Ready): boolean {
+    // Unstable entries (new or in progress) are checked, not rd.entries: see below.
+    return (
+      this.raft.raftLog.hasNextOrInProgressUnstableEnts() ||
+      (rd.snapshot !== null && rd.snapshot.metadata.index !== 0)
+    );
+  }
+
+  private newStorageAppendMsg(rd: Ready): Message {
+    const r = this.raft;
+    const m = msg(MessageType.MsgStorageAppend, LOCAL_APPEND_THREAD, 0);
+    m.from = r.id;
+    m.entries = rd.entries;
+    if (!isEmptyHardState(rd.hardState)) {
+      // HardState fields travel in the message; left zero, they mean "no update".
+      m.term = rd.hardState.term;
+      m.vote = rd.hardState.vote;
+      m.commit = rd.hardState.commit;
+    }
+    if (rd.snapshot !== null && rd.snapshot.metadata.index !== 0) m.snapshot = rd.snapshot;
+    // Self-acks first, then the storage ack: the MsgAppResp handling can still read the
+    // entries' terms from the unstable log before the ack truncates it.
+    let responses = r.msgsAfterAppend;
+    if (this.needStorageAppendRespMsg(rd)) {
+      if (responses === EMPTY_MESSAGES) responses = [];
+      responses.push(this.newStorageAppendRespMsg(rd));
+    }
+    m.responses = responses;
+    return m;
+  }
+
+  /**
+   * The storage ack, carrying the current term and the log's last (index, term). The term
+   * guards against an ABA race: if the term changes before the ack arrives, entries may have
+   * been overwritten in the unstable log and the ack is ignored; a newer ack (every term
+   * change writes a HardState) eventually confirms them. Attaching the last entry (not that
+   * of rd.entries) lets any later ack truncate the unstable log.
+   */
+  private newStorageAppendRespMsg(rd: Ready): Message {
+    const r = this.raft;
+    const m = msg(MessageType.MsgStorageAppendResp, r.id, r.term);
+    m.from = LOCAL_APPEND_THREAD;
+    if (r.raftLog.hasNextOrInProgressUnstableEnts()) {
+      m.index = r.raftLog.lastIndex();
+      m.logTerm = r.raftLog.lastTerm();
+    }
+    if (rd.snapshot !== null && rd.snapshot.metadata.index !== 0) m.snapshot = rd.snapshot;
+    return m;
+  }
+
+  private newStorageApplyMsg(rd: Ready): Message {
+    const m = msg(MessageType.MsgStorageApply, LOCAL_APPLY_THREAD, 0);
+    m.from = this.raft.id;
+    m.entries = rd.committedEntries;
+    m.responses = [this.newStorageApplyRespMsg(rd.committedEntries)];
+    return m;
+  }
+
+  private newStorageApplyRespMsg(ents: Entry[]): Message {
+    // Committed entries apply under no particular term.
+    const m = msg(MessageType.MsgStorageApplyResp, this.raft.id, 0);
+    m.from = LOCAL_APPLY_THREAD;
+    m.entries = ents;
+    return m;
+  }
+
+  /**
+   * Commits to handling `rd`: records what was handed out. Nothing may change the node
+   * between `readyWithoutAccept()` and this call.
+   */
+  acceptReady(rd: Ready): void {
+    const r = this.raft;
+    if (rd.softState !== null) this.prevSoftSt = rd.softState;
+    if (!isEmptyHardState(rd.hardState)) this.prevHardSt = rd.hardState;
+    if (rd.readStates.length !== 0) r.readStates = [];
+    if (!this.asyncStorageWrites) {
+      if (this.stepsOnAdvance.length !== 0) {
+        r.logger.fatal('two accepted Ready structs without call to Advance');
+      }
+      const after = r.msgsAfterAppend;
+      for (let i = 0; i < after.length; i++) {
+        if (after[i]!.to === r.id) this.stepsOnAdvance.push(after[i]!);
+      }
+      if (this.needStorageAppendRespMsg(rd)) {
+        this.stepsOnAdvance.push(this.newStorageAppendRespMsg(rd));
+      }
+      if (rd.committedEntries.length > 0) {
+        this.stepsOnAdvance.push(this.newStorageApplyRespMsg(rd.committedEntries));
+      }
+    }
+    r.msgs = EMPTY_MESSAGES;
+    if (this.asyncStorageWrites || r.msgsAfterAppend === EMPTY_MESSAGES) {
+      r.msgsAfterAppend = EMPTY_MESSAGES;
+    } else {
+      // Without async writes the array itself was never handed out (only its messages), so
+      // it is reused: a busy leader appends its self-ack to it on every proposal.
+      r.msgsAfterAppend.length = 0;
+    }
+    r.raftLog.acceptUnstable();
+    const ents = rd.committedEntries;
+    if (ents.length > 0) {
+      r.raftLog.acceptApplying(
+        ents[ents.length - 1]!.index,
+        entsSize(ents),
+        !this.asyncStorageWrites,
+      );
+    }
+  }
+
+  /** Whether there is anything for a Ready: cheaper than building one. */
+  hasReady(): boolean {
+    const r = this.raft;
+    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
+    const log = r.raftLog;
+    if (
+      (r.term !== 0 || r.vote !== 0 || log.committed !== 0) &&
+      (r.term !== this.prevHardSt.term ||
+        r.vote !== this.prevHardSt.vote ||
+        log.committed !== this.prevHardSt.commit)
+    ) {
+      return true;
+    }
+    if (log.hasNextUnstableSnapshot()) return true;
+    if (r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
+    if (log.hasNextUnstableEnts() || log.hasNextCommittedEnts(!this.asyncStorageWrites)) {
+      return true;
+    }
+    return r.readStates.length !== 0;
+  }
+
+  /**
+   * Tells the node the last Ready was handled: steps the self-acknowledgements and storage
+   * acks recorded when it was accepted. Must not be called with asyncStorageWrites.
+   */
+  advance(): void {
+    const r = this.raft;
+    if (this.asyncStorageWrites) {
+      r.logger.fatal('Advance must not be called when using AsyncStorageWrites');
+    }
+    const steps = this.stepsOnAdvance;
+    for (let i = 0; i < steps.length; i++) {
+      r.step(steps[i]!);
+    }
+    steps.length = 0;
+  }
+
+  /** The full status (allocates; see basicStatus and withProgress). */
+  status(): Status {
+    return getStatus(this.raft);
+  }
+
+  /** The status without the progress map. */
+  basicStatus(): BasicStatus {
+    return getBasicStatus(this.raft);
+  }
+
+  /** Visits the progress of every peer in ascending id order (copies without inflights). */
+  withProgress(visitor: (id: number, type: ProgressType, pr: Progress) => void): void {
+    const progress = this.raft.trk.progress;
+    const ids = progress.ids;
+    for (let i = 0; i < ids.length; i++) {
+      const pr = progress.get(ids[i]!)!;
+      const type = pr.isLearner ? ProgressType.ProgressTypeLearner : ProgressType.ProgressTypePeer;
+      visitor(ids[i]!, type, pr.shallowCopy());
+    }
+  }
+
+  /** Reports that the last send to `id` failed: a replicating peer goes back to probing. */
+  reportUnreachable(id: number): void {
+    const m = msg(MessageType.MsgUnreachable, 0, 0);
+    m.from = id;
+    this.raft.step(m);
+  }
+
+  /** Reports how the snapshot sent to `id` ended. */
+  reportSnapshot(id: number, status: SnapshotStatus): void {
+    const m = msg(MessageType.MsgSnapStatus, 0, 0);
+    m.from = id;
+    m.reject = status === SnapshotStatus.SnapshotFailure;
+    this.raft.step(m);
+  }
+
+  /** Asks the leader to hand leadership to `transferee`. */
+  transferLeader(transferee: number): void {
+    const m = msg(MessageType.MsgTransferLeader, 0, 0);
+    m.from = transferee;
+    this.raft.step(m);
+  }
+
+  /**
+   * Makes a follower forget its leader (keeping its term), so that it grants votes at once
+   * instead of waiting out the leader's lease. A no-op on leaders and candidates; refused
+   * with lease-based reads.
+   */
+  forgetLeader(): void {
+    this.throwIf(this.raft.step(msg(MessageType.MsgForgetLeader, 0, 0)));
+  }
+
+  /**
+   * Requests a linearizable read point: a ReadState with `rctx` appears in a later Ready once
+   * the leader confirmed its leadership; reads are then safe after applying up to its index.
+   */
+  readIndex(rctx: Uint8Array): void {
+    const m = msg(MessageType.MsgReadIndex, 0, 0);
+    m.entries = [{ term: 0, index: 0, type: EntryType.EntryNormal, data: rctx }];
+    this.raft.step(m);
+  }
+
+  /**
+   * Initializes an empty storage with conf changes adding `peers` (etcd's Bootstrap). Prefer
+   * setting up the storage with the initial ConfState.
+   */
+  bootstrap(peers: Peer[]): void {
+    bootstrap(this, peers);
+  }
+
+  /** For bootstrap: the HardState the next Ready is compared with. */
+  setPrevHardState(hs: HardState): void {
+    this.prevHardSt = hs;
+  }
+}
+

@@ -1,0 +1,238 @@
+/**
+ * The storage contract of the Raft core (etcd's storage.go): the `Storage` interface the log
+ * reads stable entries through, and `MemoryStorage`, its in-memory implementation.
+ *
+ * Results (the Go `(value, error)` pairs): a method that can fail in an expected way returns
+ * either its value or one of the shared sentinel errors of errors.ts (`ErrCompacted`,
+ * `ErrUnavailable`, `ErrSnapOutOfDate`, `ErrSnapshotTemporarilyUnavailable`), never throws
+ * them. Callers test with `typeof t === 'number'` / `Array.isArray(ents)` /
+ * `isStorageError(x)` / `x === ErrCompacted`. Returning a preallocated sentinel costs nothing,
+ * so the hot path stays allocation-free. Anything else going wrong (I/O failure of a durable
+ * store) is thrown: the Raft core treats it as a panic, as etcd does.
+ *
+ * Immutability: entries and snapshots handed to or returned by a Storage are shared, never
+ * mutated, by anyone. Arrays returned by `entries` belong to the caller.
+ *
+ * Storage calls are synchronous: the Raft core is synchronous, and the durable store serves
+ * them from an in-memory cache.
+ */
+
+import { assert } from '../util/index.js';
+import { ErrCompacted, ErrSnapOutOfDate, ErrUnavailable, type StorageError } from './errors.js';
+import { silentLogger, type RaftLogger } from './logger.js';
+import {
+  EMPTY_BYTES,
+  EntryType,
+  emptyHardState,
+  emptySnapshot,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Snapshot,
+} from './raftpb.js';
+import { limitSizeEnd } from './util.js';
+
+/** The persisted state a Raft node starts from. */
+export interface InitialState {
+  /** The last persisted HardState (all zero when none was persisted yet). */
+  hardState: HardState;
+  /** The configuration of the latest snapshot. */
+  confState: ConfState;
+}
+
+/**
+ * What the Raft log reads from stable storage. If a method throws, the group is broken and
+ * must be stopped; the application is responsible for cleanup and recovery.
+ */
+export interface Storage {
+  /** The saved HardState and ConfState. */
+  initialState(): InitialState;
+  /**
+   * The entries in `[lo, hi)`, limited to `maxSize` bytes but at least one entry if any.
+   * `ErrCompacted` if `lo` was compacted away, `ErrUnavailable` if an entry in the range is
+   * missing. The returned array belongs to the caller; its entries must not be mutated.
+   */
+  entries(lo: number, hi: number, maxSize: number): Entry[] | StorageError;
+  /**
+   * The term of entry `i`, which must be in `[firstIndex()-1, lastIndex()]` (the term of the
+   * entry before the first one is kept for matching). `ErrCompacted` / `ErrUnavailable`
+   * outside that range.
+   */
+  term(i: number): number | StorageError;
+  /** The index of the last entry in the log. */
+  lastIndex(): number;
+  /** The index of the first entry that may be available through `entries`. */
+  firstIndex(): number;
+  /**
+   * The most recent snapshot, or `ErrSnapshotTemporarilyUnavailable` while one is being
+   * prepared (Raft asks again later).
+   */
+  snapshot(): Snapshot | StorageError;
+}
+
+/** How often each Storage method of a MemoryStorage was called (for tests). */
+export interface StorageCallStats {
+  initialState: number;
+  firstIndex: number;
+  lastIndex: number;
+  entries: number;
+  term: number;
+  snapshot: number;
+}
+
+function dummyEntry(index: number, term: number): Entry {
+  return { term, index, type: EntryType.EntryNormal, data: EMPTY_BYTES };
+}
+
+/**
+ * A `Storage` backed by an in-memory array (etcd's `MemoryStorage`). Tests may read and
+ * replace `ents`, `hardState` and `snap` directly, and read `callStats`.
+ */
+export class MemoryStorage implements Storage {
+  /** The last HardState set. */
+  hardState: HardState = emptyHardState();
+  /** The latest snapshot (never null; index 0 when there is none). */
+  snap: Snapshot = emptySnapshot();
+  /**
+   * `ents[i]` has log index `i + ents[0].index`. `ents[0]` is a dummy entry holding the
+   * index and term of the last compacted entry (or of the snapshot).
+   * Invariant: ents.length >= 1 and indexes are contiguous. The array is owned by the storage
+   * and mutated in place: a test that assigns one must not keep using it.
+   */
+  ents: Entry[] = [dummyEntry(0, 0)];
+  /** Call counters of the Storage methods. */
+  readonly callStats: StorageCallStats = {
+    initialState: 0, firstIndex: 0, lastIndex: 0, entries: 0, term: 0, snapshot: 0,
+  };
+  /** Where panics are reported (etcd's global logger). */
+  logger: RaftLogger;
+
+  constructor(logger: RaftLogger = silentLogger) {
+    this.logger = logger;
+  }
+
+  initialState(): InitialState {
+    this.callStats.initialState++;
+    return { hardState: this.hardState, confState: this.snap.metadata.confState };
+  }
+
+  /** Saves the current HardState. */
+  setHardState(hs: HardState): void {
+    this.hardState = hs;
+  }
+
+  entries(lo: number, hi: number, maxSize: number): Entry[] | StorageError {
+    this.callStats.entries++;
+    const offset = this.ents[0]!.index;
+    if (lo <= offset) return ErrCompacted;
+    if (hi > this.lastIdx() + 1) {
+      this.logger.fatal(`entries' hi(${hi}) is out of bound lastindex(${this.lastIdx()})`);
+    }
+    if (this.ents.length === 1) return ErrUnavailable;
+    const end = limitSizeEnd(this.ents, lo - offset, hi - offset, maxSize);
+    return this.ents.slice(lo - offset, end);
+  }
+
+  term(i: number): number | StorageError {
+    this.callStats.term++;
+    const offset = this.ents[0]!.index;
+    if (i < offset) return ErrCompacted;
+    if (i - offset >= this.ents.length) return ErrUnavailable;
+    return this.ents[i - offset]!.term;
+  }
+
+  lastIndex(): number {
+    this.callStats.lastIndex++;
+    return this.lastIdx();
+  }
+
+  firstIndex(): number {
+    this.callStats.firstIndex++;
+    return this.firstIdx();
+  }
+
+  snapshot(): Snapshot | StorageError {
+    this.callStats.snapshot++;
+    return this.snap;
+  }
+
+  private lastIdx(): number {
+    return this.ents[0]!.index + this.ents.length - 1;
+  }
+
+  private firstIdx(): number {
+    return this.ents[0]!.index + 1;
+  }
+
+  /**
+   * Replaces the whole contents with the snapshot. `ErrSnapOutOfDate` if the storage already
+   * holds a newer or equal non-empty snapshot. A snapshot with index 0 (only a ConfState, as
+   * bootstrap may write) is accepted while the storage holds none.
+   */
+  applySnapshot(snap: Snapshot): StorageError | null {
+    const msIndex = this.snap.metadata.index;
+    const snapIndex = snap.metadata.index;
+    if (msIndex !== 0 && msIndex >= snapIndex) return ErrSnapOutOfDate;
+    this.snap = snap;
+    this.ents = [dummyEntry(snapIndex, snap.metadata.term)];
+    return null;
+  }
+
+  /**
+   * Makes a snapshot at index `i` (which must not exceed the last index) that `snapshot()`
+   * returns from now on. Pass the ConfState of the last applied configuration change, or null
+   * to keep the previous one. `ErrSnapOutOfDate` if `i` is not newer than the snapshot.
+   */
+  createSnapshot(i: number, cs: ConfState | null, data: Uint8Array): Snapshot | StorageError {
+    if (i <= this.snap.metadata.index) return ErrSnapOutOfDate;
+    const offset = this.ents[0]!.index;
+    if (i > this.lastIdx()) {
+      this.logger.fatal(`snapshot ${i} is out of bound lastindex(${this.lastIdx()})`);
+    }
+    const confState = cs ?? this.snap.metadata.confState;
+    this.snap = { data, metadata: { confState, index: i, term: this.ents[i - offset]!.term } };
+    return this.snap;
+  }
+
+  /**
+   * Discards all entries before `compactIndex`, keeping its term as the new dummy entry.
+   * `ErrCompacted` if it is already compacted. The application must not compact beyond
+   * what it has applied.
+   */
+  compact(compactIndex: number): StorageError | null {
+    const offset = this.ents[0]!.index;
+    if (compactIndex <= offset) return ErrCompacted;
+    if (compactIndex > this.lastIdx()) {
+      this.logger.fatal(`compact ${compactIndex} is out of bound lastindex(${this.lastIdx()})`);
+    }
+    const i = compactIndex - offset;
+    const kept = this.ents.slice(i);
+    kept[0] = dummyEntry(this.ents[i]!.index, this.ents[i]!.term);
+    this.ents = kept;
+    assert(this.firstIdx() === compactIndex + 1, 'MemoryStorage.compact: wrong first index');
+    return null;
+  }
+
+  /**
+   * Appends entries, replacing any existing entries from the first new index on. Entries at
+   * or below the compaction point are skipped; a gap after the last index is a panic.
+   */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = this.firstIdx();
+    const last = entries[0]!.index + entries.length - 1;
+    if (last < first) return;
+    let from = 0;
+    if (first > entries[0]!.index) from = first - entries[0]!.index;
+    const offset = entries[from]!.index - this.ents[0]!.index;
+    if (this.ents.length < offset) {
+      this.logger.fatal(
+        `missing log entry [last: ${this.lastIdx()}, append at: ${entries[from]!.index}]`,
+      );
+    }
+    const ents = this.ents;
+    ents.length = offset;
+    for (let k = from; k < entries.length; k++) ents.push(entries[k]!);
+    assert(this.lastIdx() === last, 'MemoryStorage.append: log must end at the last new entry');
+  }
+}
