@@ -89,7 +89,8 @@ export class Raft {
   id: number;
   term = 0;
   vote = 0;
-  readStates: ReadState[] = [];
+  /** ReadIndex answers not yet handed out in a Ready (a shared empty array when none). */
+  readStates: ReadState[] = EMPTY_READ_STATES;
   raftLog: RaftLog;
   /** Bytes per MsgApp (etcd's maxMsgSize). */
   maxMsgSize: number;
@@ -127,7 +128,7 @@ export class Raft {
   stepDownOnRemoval: boolean;
   logger: RaftLogger;
   /** MsgReadIndex requests a new leader holds until it commits an entry of its term. */
-  pendingReadIndexMessages: Message[] = [];
+  pendingReadIndexMessages: Message[] = EMPTY_MESSAGES;
   /** The shared random source for election timeouts. */
   random: RandomSource;
 
@@ -173,14 +174,17 @@ export class Raft {
     }
   }
 
+  /** Whether this node knows a leader of its term. */
   hasLeader(): boolean {
     return this.lead !== NONE;
   }
 
+  /** The volatile state (leader, role); a new object. */
   softState(): SoftState {
     return { lead: this.lead, raftState: this.state };
   }
 
+  /** The state to persist (term, vote, commit); a new object. */
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.raftLog.committed };
   }
@@ -346,6 +350,7 @@ export class Raft {
     this.bcastHeartbeatWithCtx(this.readOnly.heartbeatCtx());
   }
 
+  /** Sends heartbeats carrying `ctx` to every peer. */
   bcastHeartbeatWithCtx(ctx: Uint8Array): void {
     const ids = this.trk.progress.ids;
     for (let i = 0; i < ids.length; i++) {
@@ -388,6 +393,7 @@ export class Raft {
     }
   }
 
+  /** Records that the snapshot was written to storage and applied. */
   appliedSnap(snap: Snapshot): void {
     const index = snap.metadata.index;
     this.raftLog.stableSnapTo(index);
@@ -509,6 +515,7 @@ export class Raft {
     }
   }
 
+  /** Becomes a follower of `lead` (0: unknown) at `term`. */
   becomeFollower(term: number, lead: number): void {
     this.reset(term);
     this.lead = lead;
@@ -518,6 +525,7 @@ export class Raft {
     }
   }
 
+  /** Becomes a candidate of the next term, voting for itself. */
   becomeCandidate(): void {
     if (this.state === StateType.StateLeader) {
       this.logger.fatal('invalid transition [leader -> candidate]');
@@ -543,6 +551,7 @@ export class Raft {
     }
   }
 
+  /** Becomes leader and appends an empty entry of the new term (to commit by counting). */
   becomeLeader(): void {
     if (this.state === StateType.StateFollower) {
       this.logger.fatal('invalid transition [follower -> leader]');
@@ -845,6 +854,7 @@ export class Raft {
   // ---------------------------------------------------------------------------------------
   // Follower-side handlers.
 
+  /** Appends a leader's entries, or rejects them with a hint where the logs may match. */
   handleAppendEntries(m: Message): void {
     const log = this.raftLog;
     if (m.index < log.committed) {
@@ -880,6 +890,7 @@ export class Raft {
     this.send(resp);
   }
 
+  /** Takes the heartbeat's commit index (never beyond our matched log) and answers. */
   handleHeartbeat(m: Message): void {
     this.raftLog.commitTo(m.commit);
     const resp = msg(MessageType.MsgHeartbeatResp, m.from, 0);
@@ -887,6 +898,7 @@ export class Raft {
     this.send(resp);
   }
 
+  /** Restores a leader's snapshot and acknowledges our resulting last index. */
   handleSnapshot(m: Message): void {
     const s = m.snapshot;
     const sindex = s === null ? 0 : s.metadata.index;
@@ -1046,6 +1058,7 @@ export class Raft {
     return cs;
   }
 
+  /** Loads a persisted HardState; panics on a commit index outside the log. */
   loadState(state: HardState): void {
     if (state.commit < this.raftLog.committed || state.commit > this.raftLog.lastIndex()) {
       this.logger.fatal(
@@ -1058,19 +1071,23 @@ export class Raft {
     this.vote = state.vote;
   }
 
+  /** Whether the randomized election timeout has passed. */
   pastElectionTimeout(): boolean {
     return this.electionElapsed >= this.randomizedElectionTimeout;
   }
 
+  /** Draws a new timeout from the shared random source. */
   resetRandomizedElectionTimeout(): void {
     this.randomizedElectionTimeout =
       this.electionTimeout + this.random.intn(this.electionTimeout);
   }
 
+  /** Tells `to` to campaign at once (leader transfer). */
   sendTimeoutNow(to: number): void {
     this.send(msg(MessageType.MsgTimeoutNow, to, 0));
   }
 
+  /** Forgets any leader transfer in progress. */
   abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
   }
@@ -1088,13 +1105,19 @@ export class Raft {
    */
   responseToReadIndexReq(req: Message, readIndex: number): Message {
     if (req.from === NONE || req.from === this.id) {
-      this.readStates.push({ index: readIndex, requestCtx: req.entries[0]!.data });
+      this.addReadState(readIndex, req.entries[0]!.data);
       return BLANK_MESSAGE;
     }
     const m = msg(MessageType.MsgReadIndexResp, req.from, 0);
     m.index = readIndex;
     m.entries = req.entries;
     return m;
+  }
+
+  /** Queues a ReadIndex answer for the next Ready. */
+  addReadState(index: number, requestCtx: Uint8Array): void {
+    if (this.readStates === EMPTY_READ_STATES) this.readStates = [];
+    this.readStates.push({ index, requestCtx });
   }
 
   /**
@@ -1116,6 +1139,12 @@ export class Raft {
     else this.uncommittedSize -= s;
   }
 }
+
+/**
+ * The empty ReadState list, shared (and frozen) so that a million idle groups allocate none;
+ * `addReadState` replaces it before the first push.
+ */
+export const EMPTY_READ_STATES: ReadState[] = Object.freeze([] as ReadState[]) as ReadState[];
 
 /** A message whose `to` is 0: "nothing to send". Never sent, never mutated. */
 const BLANK_MESSAGE: Message = Object.freeze(msg(MessageType.MsgHup, 0, 0)) as Message;

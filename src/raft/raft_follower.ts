@@ -70,6 +70,7 @@ function stepVoteResp(r: Raft, m: Message): void {
   }
 }
 
+/** Steps a message on a follower: track the leader, forward requests to it. */
 export function stepFollower(r: Raft, m: Message): Error | null {
   switch (m.type) {
     case MessageType.MsgProp:
@@ -158,7 +159,7 @@ function stepReadIndexResp(r: Raft, m: Message): void {
     }
     return;
   }
-  r.readStates.push({ index: m.index, requestCtx: m.entries[0]!.data });
+  r.addReadState(m.index, m.entries[0]!.data);
 }
 
 function stepForgetLeader(r: Raft): void {

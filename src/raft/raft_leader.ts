@@ -4,7 +4,14 @@
  */
 
 import { LogLevel } from './logger.js';
-import { EMPTY_BYTES, EntryType, MessageType, type Entry, type Message } from './raftpb.js';
+import {
+  EMPTY_BYTES,
+  EMPTY_MESSAGES,
+  EntryType,
+  MessageType,
+  type Entry,
+  type Message,
+} from './raftpb.js';
 import type { Raft } from './raft.js';
 import { NONE, hex } from './raft_state.js';
 import { ReadOnlyOption } from './config.js';
@@ -20,6 +27,7 @@ import {
 /** The error every dropped proposal returns: etcd's shared ErrProposalDropped (cheap, `===`). */
 export const PROPOSAL_DROPPED = ErrProposalDropped;
 
+/** Steps a message on a leader; returns PROPOSAL_DROPPED for refused proposals. */
 export function stepLeader(r: Raft, m: Message): Error | null {
   // These types need no progress for m.from.
   switch (m.type) {
@@ -168,6 +176,7 @@ function stepReadIndex(r: Raft, m: Message): void {
   }
   // Until it commits an entry of its term, a new leader does not know the commit index.
   if (!r.committedEntryInCurrentTerm()) {
+    if (r.pendingReadIndexMessages === EMPTY_MESSAGES) r.pendingReadIndexMessages = [];
     r.pendingReadIndexMessages.push(m);
     return;
   }
@@ -197,7 +206,7 @@ export function releasePendingReadIndexMessages(r: Raft): void {
     return;
   }
   const msgs = r.pendingReadIndexMessages;
-  r.pendingReadIndexMessages = [];
+  r.pendingReadIndexMessages = EMPTY_MESSAGES;
   for (let i = 0; i < msgs.length; i++) sendMsgReadIndexResponse(r, msgs[i]!);
 }
 

@@ -17,6 +17,7 @@
  * RaftPanicError or AssertionError, which nobody should catch.
  */
 
+import { assert } from '../util/assert.js';
 import type { Config, ConfigOptions } from './config.js';
 import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
@@ -33,7 +34,7 @@ import {
   type Message,
   type Snapshot,
 } from './raftpb.js';
-import { Raft, msg } from './raft.js';
+import { EMPTY_READ_STATES, Raft, msg } from './raft.js';
 import type { SoftState } from './status.js';
 import type { ReadState } from './read_only.js';
 import type { Progress } from './tracker/index.js';
@@ -85,8 +86,9 @@ export const ProgressType = {
 } as const;
 export type ProgressType = (typeof ProgressType)[keyof typeof ProgressType];
 
+/** Fills stepped slots of stepsOnAdvance. Never stepped. */
+const BLANK: Message = Object.freeze(msg(MessageType.MsgHup, 0, 0)) as Message;
 const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });
-const EMPTY_READ_STATES: ReadState[] = Object.freeze([] as ReadState[]) as ReadState[];
 
 /** Whether a HardState change or new entries must be synced (etcd's `MustSync`). */
 export function mustSync(st: HardState, prev: HardState, entsNum: number): boolean {
@@ -103,8 +105,13 @@ export class RawNode {
   prevSoftSt: SoftState;
   /** The HardState of the last accepted Ready. */
   prevHardSt: HardState;
-  /** Local messages to step on `advance()` (self-acks, storage responses). */
-  private stepsOnAdvance: Message[] = [];
+  /**
+   * Local messages to step on `advance()` (self-acks, storage responses): the first
+   * `stepsOnAdvanceCount` slots. The array is reused and never shrunk (truncating an array is
+   * a slow runtime call in V8); stepped slots are overwritten with BLANK so nothing leaks.
+   */
+  private stepsOnAdvance: Message[] = EMPTY_MESSAGES;
+  private stepsOnAdvanceCount = 0;
 
   /**
    * Creates a node from its configuration (validated; throws ConfigError). See `bootstrap`
@@ -204,7 +211,7 @@ export class RawNode {
     const rd: Ready = {
       softState: null,
       hardState: EMPTY_HARD_STATE,
-      readStates: r.readStates.length !== 0 ? r.readStates : EMPTY_READ_STATES,
+      readStates: r.readStates,
       entries: log.nextUnstableEnts(),
       snapshot: null,
       committedEntries: log.nextCommittedEnts(!this.asyncStorageWrites),
@@ -318,34 +325,28 @@ export class RawNode {
    * Commits to handling `rd`: records what was handed out. Nothing may change the node
    * between `readyWithoutAccept()` and this call.
    */
-  acceptReady(rd: Ready): void {
+  private acceptReady(rd: Ready): void {
     const r = this.raft;
     if (rd.softState !== null) this.prevSoftSt = rd.softState;
     if (!isEmptyHardState(rd.hardState)) this.prevHardSt = rd.hardState;
-    if (rd.readStates.length !== 0) r.readStates = [];
+    if (rd.readStates.length !== 0) r.readStates = EMPTY_READ_STATES;
     if (!this.asyncStorageWrites) {
-      if (this.stepsOnAdvance.length !== 0) {
+      if (this.stepsOnAdvanceCount !== 0) {
         r.logger.fatal('two accepted Ready structs without call to Advance');
       }
       const after = r.msgsAfterAppend;
       for (let i = 0; i < after.length; i++) {
-        if (after[i]!.to === r.id) this.stepsOnAdvance.push(after[i]!);
+        if (after[i]!.to === r.id) this.addStepOnAdvance(after[i]!);
       }
       if (this.needStorageAppendRespMsg(rd)) {
-        this.stepsOnAdvance.push(this.newStorageAppendRespMsg(rd));
+        this.addStepOnAdvance(this.newStorageAppendRespMsg(rd));
       }
       if (rd.committedEntries.length > 0) {
-        this.stepsOnAdvance.push(this.newStorageApplyRespMsg(rd.committedEntries));
+        this.addStepOnAdvance(this.newStorageApplyRespMsg(rd.committedEntries));
       }
     }
     r.msgs = EMPTY_MESSAGES;
-    if (this.asyncStorageWrites || r.msgsAfterAppend === EMPTY_MESSAGES) {
-      r.msgsAfterAppend = EMPTY_MESSAGES;
-    } else {
-      // Without async writes the array itself was never handed out (only its messages), so
-      // it is reused: a busy leader appends its self-ack to it on every proposal.
-      r.msgsAfterAppend.length = 0;
-    }
+    r.msgsAfterAppend = EMPTY_MESSAGES;
     r.raftLog.acceptUnstable();
     const ents = rd.committedEntries;
     if (ents.length > 0) {
@@ -388,10 +389,22 @@ export class RawNode {
       r.logger.fatal('Advance must not be called when using AsyncStorageWrites');
     }
     const steps = this.stepsOnAdvance;
-    for (let i = 0; i < steps.length; i++) {
-      r.step(steps[i]!);
+    const n = this.stepsOnAdvanceCount;
+    // Stepping cannot accept a Ready, so nothing is added to steps during the loop.
+    for (let i = 0; i < n; i++) {
+      const m = steps[i]!;
+      steps[i] = BLANK;
+      r.step(m);
     }
-    steps.length = 0;
+    assert(this.stepsOnAdvanceCount === n, 'steps were added while advancing');
+    this.stepsOnAdvanceCount = 0;
+  }
+
+  private addStepOnAdvance(m: Message): void {
+    const i = this.stepsOnAdvanceCount++;
+    if (this.stepsOnAdvance === EMPTY_MESSAGES) this.stepsOnAdvance = [];
+    if (i < this.stepsOnAdvance.length) this.stepsOnAdvance[i] = m;
+    else this.stepsOnAdvance.push(m);
   }
 
   /** The full status (allocates; see basicStatus and withProgress). */
@@ -464,7 +477,10 @@ export class RawNode {
     bootstrap(this, peers);
   }
 
-  /** For bootstrap: the HardState the next Ready is compared with. */
+  /**
+   * Sets the HardState the next Ready is compared with. Internal: only bootstrap uses it, to
+   * make the first Ready carry the initial HardState.
+   */
   setPrevHardState(hs: HardState): void {
     this.prevHardSt = hs;
   }

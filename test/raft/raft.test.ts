@@ -523,3 +523,182 @@ describe('async storage writes', () => {
     expect(rn.raft.state).toBe(StateType.StateLeader);
   });
 });
+
+describe('randomized safety', () => {
+  /** A tiny deterministic generator for the schedule (independent of the Raft source). */
+  function lcg(seed: number): () => number {
+    let x = seed >>> 0;
+    return () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 0x100000000;
+    };
+  }
+
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`keeps one leader per term and agreeing logs under faults (seed ${seed})`, () => {
+      const next = lcg(seed);
+      const options = { preVote: seed % 2 === 0, checkQuorum: seed % 3 !== 0 };
+      const nodes = cluster([1, 2, 3, 4, 5], [], options);
+      const applied = new Map<number, { term: number; data: number }>();
+      const leaderOfTerm = new Map<number, number>();
+      let network: Message[] = [];
+      let proposals = 0;
+      for (let step = 0; step < 3000; step++) {
+        const action = next();
+        if (action < 0.3) {
+          for (const n of nodes.values()) n.rn.tick();
+        } else if (action < 0.4) {
+          for (const n of nodes.values()) {
+            if (n.rn.raft.state !== StateType.StateLeader) continue;
+            try {
+              n.rn.propose(new Uint8Array([proposals++ % 256]));
+            } catch (err) {
+              if (!(err instanceof ProposalDroppedError)) throw err;
+            }
+          }
+        } else if (action < 0.41) {
+          const leader = [...nodes.values()].find(
+            (n) => n.rn.raft.state === StateType.StateLeader,
+          );
+          leader?.rn.transferLeader(1 + Math.floor(next() * 5));
+        }
+        // Handle every Ready; check what gets applied.
+        for (const [id, { rn, storage }] of nodes) {
+          if (!rn.hasReady()) continue;
+          const rd = rn.ready();
+          if (!isEmptyHardState(rd.hardState)) storage.setHardState(rd.hardState);
+          storage.append(rd.entries);
+          for (const e of rd.committedEntries) {
+            const seen = applied.get(e.index);
+            const mine = { term: e.term, data: e.data.length > 0 ? e.data[0]! : -1 };
+            if (seen === undefined) applied.set(e.index, mine);
+            else expect([id, e.index, mine]).toEqual([id, e.index, seen]);
+          }
+          network.push(...rd.messages);
+          rn.advance();
+        }
+        for (const [id, n] of nodes) {
+          if (n.rn.raft.state !== StateType.StateLeader) continue;
+          const prev = leaderOfTerm.get(n.rn.raft.term);
+          expect(prev === undefined || prev === id).toBe(true);
+          leaderOfTerm.set(n.rn.raft.term, id);
+        }
+        // Deliver a random part of the network, dropping, duplicating and reordering some.
+        const keep: Message[] = [];
+        for (const m of network) {
+          const r = next();
+          if (r < 0.1) continue; // dropped
+          if (r < 0.3) {
+            keep.push(m); // delayed
+            continue;
+          }
+          const to = nodes.get(m.to);
+          if (to === undefined) continue;
+          try {
+            to.rn.step(m);
+            if (r > 0.97) to.rn.step(m); // duplicated
+          } catch (err) {
+            if (!(err instanceof ProposalDroppedError)) throw err;
+          }
+        }
+        network = keep.reverse();
+      }
+      // The faults must have caused many elections, and the cluster must still make progress.
+      expect(leaderOfTerm.size).toBeGreaterThan(5);
+      expect(applied.size).toBeGreaterThan(100);
+    });
+  }
+});
+
+describe('leader transfer corner cases', () => {
+  function elected(options: Partial<ConfigOptions> = {}): Map<number, TestNode> {
+    const nodes = cluster([1, 2, 3], [], options);
+    nodes.get(1)!.rn.campaign();
+    stabilize(nodes);
+    return nodes;
+  }
+
+  it('catches a slow transferee up first, then sends MsgTimeoutNow', () => {
+    const nodes = elected();
+    const leader = nodes.get(1)!.rn;
+    leader.propose(new Uint8Array([1]));
+    stabilize(nodes, (m) => m.to === 3 || m.from === 3);
+    leader.transferLeader(3);
+    expect(leader.raft.leadTransferee).toBe(3);
+    const trace = stabilize(nodes);
+    const appIdx = trace.sent.findIndex((m) => m.type === MessageType.MsgApp && m.to === 3);
+    const nowIdx = trace.sent.findIndex((m) => m.type === MessageType.MsgTimeoutNow);
+    expect(appIdx).toBeGreaterThanOrEqual(0);
+    expect(nowIdx).toBeGreaterThan(appIdx);
+    expect(leaders(nodes)).toEqual([3]);
+  });
+
+  it('transfers to a follower that first needs a snapshot', () => {
+    const nodes = elected();
+    const leader = nodes.get(1)!;
+    leader.rn.propose(new Uint8Array([1]));
+    stabilize(nodes, (m) => m.to === 3 || m.from === 3);
+    const applied = leader.rn.raft.raftLog.applied;
+    leader.storage.createSnapshot(applied, null, EMPTY_BYTES);
+    leader.storage.compact(applied);
+    leader.rn.transferLeader(3);
+    const trace = stabilize(nodes);
+    expect(trace.sent.some((m) => m.type === MessageType.MsgSnap && m.to === 3)).toBe(true);
+    // The snapshot is reported applied; the next append response completes the transfer.
+    leader.rn.reportSnapshot(3, SnapshotStatus.SnapshotFinish);
+    leader.rn.tick();
+    stabilize(nodes);
+    expect(leaders(nodes)).toEqual([3]);
+  });
+
+  it('ignores transfers to itself and to unknown nodes', () => {
+    const nodes = elected();
+    const leader = nodes.get(1)!.rn;
+    leader.transferLeader(1);
+    expect(leader.raft.leadTransferee).toBe(0);
+    leader.transferLeader(9);
+    expect(leader.raft.leadTransferee).toBe(0);
+    stabilize(nodes);
+    expect(leaders(nodes)).toEqual([1]);
+  });
+
+  it('aborts a transfer whose transferee is removed', () => {
+    const nodes = elected();
+    const leader = nodes.get(1)!.rn;
+    leader.propose(new Uint8Array([1]));
+    stabilize(nodes, (m) => m.to === 3 || m.from === 3);
+    leader.transferLeader(3);
+    expect(leader.raft.leadTransferee).toBe(3);
+    leader.applyConfChange({
+      type: ConfChangeType.ConfChangeRemoveNode,
+      nodeId: 3,
+      context: EMPTY_BYTES,
+      id: 0,
+    });
+    expect(leader.raft.leadTransferee).toBe(0);
+  });
+
+  it('switches, keeps or abandons a transfer in progress', () => {
+    const nodes = elected();
+    const leader = nodes.get(1)!.rn;
+    leader.propose(new Uint8Array([1]));
+    stabilize(nodes, (m) => m.to !== 1 && m.from === 1); // nobody catches up
+    leader.transferLeader(3);
+    expect(leader.raft.leadTransferee).toBe(3);
+    leader.transferLeader(3); // same node: still in progress
+    expect(leader.raft.leadTransferee).toBe(3);
+    leader.transferLeader(2); // another node: the first transfer is aborted
+    expect(leader.raft.leadTransferee).toBe(2);
+    leader.transferLeader(1); // back to the leader itself: aborted
+    expect(leader.raft.leadTransferee).toBe(0);
+    expect(leader.raft.state).toBe(StateType.StateLeader);
+  });
+
+  it('lets a transferee campaign despite the lease of the old leader', () => {
+    const nodes = elected({ checkQuorum: true });
+    nodes.get(1)!.rn.transferLeader(2);
+    stabilize(nodes);
+    expect(leaders(nodes)).toEqual([2]);
+    expect(nodes.get(3)!.rn.raft.lead).toBe(2);
+  });
+});
