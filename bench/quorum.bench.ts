@@ -7,7 +7,8 @@
  *
  * Prints one JSON object per line, then a table. Run: npm run bench:quorum
  */
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { commitId } from './_report.js';
 import { fileURLToPath } from 'node:url';
 import { JointConfig, MajorityConfig, MapAckIndexer } from '../src/raft/quorum/index.js';
 import { Inflights, Progress, ProgressTracker } from '../src/raft/tracker/index.js';
@@ -30,15 +31,6 @@ function prng(seed: number): () => number {
   };
 }
 
-function commit(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return 'none';
-  }
-}
 
 let sink = 0;
 
@@ -105,7 +97,7 @@ function spawnCase(indexer: CaseName, voters: number): number {
 }
 
 function main(): void {
-  const sha = commit();
+  const sha = commitId();
   const rows: Row[] = [];
   for (const indexer of Object.keys(CASES) as CaseName[]) {
     for (const voters of VOTER_COUNTS) {

@@ -11,7 +11,7 @@
  *
  * Prints one JSON object per line, then a table.
  */
-import { execSync } from 'node:child_process';
+import { commitId } from './_report.js';
 import { Scheduler, Ticker, WorkFlag, toGroupId } from '../src/scheduler/index.js';
 import type { GroupId, GroupProcessor } from '../src/scheduler/index.js';
 
@@ -24,15 +24,7 @@ interface Result {
   bytes_per_group?: number;
 }
 
-const commit = (() => {
-  try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return 'none';
-  }
-})();
+const commit = commitId();
 
 let sink = 0;
 const processor: GroupProcessor = {
