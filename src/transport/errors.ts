@@ -1,0 +1,52 @@
+/**
+ * Typed errors of the transport. Each failure has its own class and a stable `code`, so the
+ * store, the tests and the status page switch on `code`, never on message text.
+ */
+import { FlotillaError } from '../util/index.js';
+
+/** Stable codes of frame errors: why a received frame was rejected. */
+export const FrameErrorCode = {
+  /** The input ended before the frame its header announced. */
+  Truncated: 'ERR_FRAME_TRUNCATED',
+  /** The header announced a frame larger than `frameBytesMax`. */
+  Oversized: 'ERR_FRAME_OVERSIZED',
+  /** The payload's CRC-32 differs from the header's. */
+  Checksum: 'ERR_FRAME_CHECKSUM',
+  /** The checksum matched but the payload is not a valid frame of its kind. */
+  Decode: 'ERR_FRAME_DECODE',
+} as const;
+export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
+
+/**
+ * A received frame is malformed. The connection it came on is closed (its byte stream can no
+ * longer be trusted to be in sync); the node and its other connections go on.
+ */
+export class FrameError extends FlotillaError {
+  declare readonly code: FrameErrorCode;
+  constructor(code: FrameErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** Stable codes of handshake refusals. */
+export const HandshakeErrorCode = {
+  /** The peer belongs to another cluster. */
+  ClusterMismatch: 'ERR_HANDSHAKE_CLUSTER_MISMATCH',
+  /** The peer is not the node we dialed, or did not dial us. */
+  NodeMismatch: 'ERR_HANDSHAKE_NODE_MISMATCH',
+  /** The two protocol version ranges do not overlap. */
+  VersionMismatch: 'ERR_HANDSHAKE_VERSION_MISMATCH',
+  /** The peer sent something other than a handshake first, or closed during it. */
+  Protocol: 'ERR_HANDSHAKE_PROTOCOL',
+  /** The peer did not complete the handshake within `handshakeTimeoutMs`. */
+  Timeout: 'ERR_HANDSHAKE_TIMEOUT',
+} as const;
+export type HandshakeErrorCode = (typeof HandshakeErrorCode)[keyof typeof HandshakeErrorCode];
+
+/** A connection was refused during the handshake (by us or by the peer). */
+export class HandshakeError extends FlotillaError {
+  declare readonly code: HandshakeErrorCode;
+  constructor(code: HandshakeErrorCode, message: string) {
+    super(code, message);
+  }
+}

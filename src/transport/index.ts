@@ -1,0 +1,77 @@
+/**
+ * Transport: moving Raft messages between the nodes of a Flotilla cluster.
+ *
+ * Contract (what the store may rely on):
+ *
+ * 1. `send(envelopes)` queues `(groupId, message)` envelopes by destination node
+ *    (`message.to`; a replica's Raft id is its node id). `flush()` (explicit, or automatic at
+ *    most `flushDelayMs` later, which is at most half a tick) writes every queued envelope for
+ *    one node in one frame, split only above `frameBytesMax`.
+ * 2. Plain heartbeats and heartbeat responses are coalesced: a compact column of (group, term,
+ *    commit, quiesce) rows per frame, 2 to 5 bytes a group, with `from`/`to` taken from the
+ *    frame. The receiver fans them out into `MsgHeartbeat`/`MsgHeartbeatResp` messages equal
+ *    to the ones sent. The quiesce flag rides in `Envelope.quiesce`.
+ * 3. Delivery is at most once per frame, in order per connection on TCP; the loopback may
+ *    drop, duplicate, delay, reorder and partition on purpose. Raft tolerates all of it.
+ * 4. Nothing ever blocks or grows without bound: every queue has a validated maximum; beyond
+ *    it Raft messages are dropped, counted in `stats()`, and their groups reported through
+ *    `TransportHandler.reportUnreachable` (heartbeats excepted). A `MsgSnap`'s outcome is
+ *    reported through `reportSnapshot`.
+ * 5. Handler calls happen on the event loop, never inside `send`/`flush`.
+ * 6. Bad input from a peer (truncated, oversized, bad checksum, undecodable frame; failed
+ *    handshake) closes that connection with a logged, counted `FrameError`/`HandshakeError`;
+ *    the node and its other connections go on.
+ *
+ * Implementations: `TcpTransport` (node:net, msgpackr frames, handshake with cluster id, node
+ * ids and protocol version range, reconnect with capped exponential backoff and jitter,
+ * snapshots streamed in chunks behind heartbeats) and `LoopbackTransport` (in process, with
+ * fault injection, for tests, the simulation and benchmarks).
+ *
+ * This file is the only one other folders import.
+ */
+export type {
+  Envelope,
+  SnapshotStatus,
+  Transport,
+  TransportHandler,
+  TransportStats,
+} from './types.js';
+export { newTransportStats } from './types.js';
+export {
+  FrameError,
+  FrameErrorCode,
+  HandshakeError,
+  HandshakeErrorCode,
+} from './errors.js';
+export { realClock, type TimerHandle, type TransportClock } from './clock.js';
+export type { BatchingOptions } from './_batching.js';
+export {
+  FRAME_HEADER_BYTES,
+  FrameCodec,
+  FrameKind,
+  FrameReader,
+  batchEnvelopes,
+  type BatchFrame,
+  type EncodedBatch,
+  type Frame,
+} from './codec.js';
+export { HeartbeatCursor, isCoalescible } from './heartbeats.js';
+export {
+  LoopbackNetwork,
+  LoopbackTransport,
+  seededRandom,
+  type LinkFaults,
+  type LoopbackNetworkOptions,
+  type LoopbackNetworkStats,
+  type LoopbackTransportOptions,
+} from './loopback.js';
+export {
+  TcpTransport,
+  type PeerAddress,
+  type TcpTransportOptions,
+} from './tcp.js';
+export {
+  PROTOCOL_VERSION_COALESCED,
+  PROTOCOL_VERSION_CURRENT,
+  PROTOCOL_VERSION_OLDEST,
+} from './handshake.js';

@@ -1,0 +1,129 @@
+/**
+ * The types of the transport contract: envelopes, the handler the store implements, the
+ * `Transport` interface both implementations (TCP and loopback) satisfy, and their counters.
+ */
+import type { Message } from '../raft/index.js';
+
+/**
+ * One Raft message addressed to one group.
+ *
+ * Routing: in Flotilla a replica's Raft id is its node id, so `message.to` is the destination
+ * node and `message.from` the sending node.
+ *
+ * Quiescence: etcd's `Message` has no quiesce field, so the flag rides in the envelope. It is
+ * meaningful on `MsgHeartbeat` only (the leader tells a follower to stop ticking the group) and
+ * travels as one bit of the coalesced heartbeat; on other messages it is carried too but Raft
+ * ignores it. On received envelopes `quiesce` is always set (`false` when absent on the wire).
+ */
+export interface Envelope {
+  /** The Raft group (range) id: an integer in [0, 2^32). */
+  groupId: number;
+  message: Message;
+  /** The leader asks the follower to quiesce the group (heartbeats only). */
+  quiesce?: boolean;
+}
+
+/** How a snapshot transfer ended, as etcd's `SnapshotStatus`. */
+export type SnapshotStatus = 'finish' | 'failure';
+
+/**
+ * What the store gives the transport. All calls are synchronous and happen on the event loop,
+ * never from inside `send`/`flush` (they are deferred), so the store may call `send` from them.
+ */
+export interface TransportHandler {
+  /**
+   * One batch from one peer, in the order the peer sent it, with coalesced heartbeats already
+   * fanned out into ordinary `MsgHeartbeat`/`MsgHeartbeatResp` messages. The array and its
+   * envelopes belong to the handler. Entry payloads may be views into the received frame.
+   */
+  handleBatch(fromNodeId: number, envelopes: Envelope[]): void;
+  /**
+   * Messages of these groups to `toNodeId` were dropped because the peer is unreachable or
+   * its queue is full: each group should call `RawNode.reportUnreachable(toNodeId)`.
+   * Heartbeats are not reported (losing one changes nothing in the leader's progress).
+   */
+  reportUnreachable(toNodeId: number, groupIds: readonly number[]): void;
+  /** A `MsgSnap` of `groupId` to `toNodeId` was delivered or failed: call `reportSnapshot`. */
+  reportSnapshot(groupId: number, toNodeId: number, status: SnapshotStatus): void;
+}
+
+/** Counters of one transport; they only grow (except the `*Now` gauges). */
+export interface TransportStats {
+  /** Frames written (TCP: handed to the socket; loopback: handed to the network). */
+  framesSent: number;
+  framesReceived: number;
+  /** Frame bytes written and received, headers included. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Envelopes accepted by `send` and delivered to the handler. */
+  messagesSent: number;
+  messagesReceived: number;
+  /** Heartbeats and heartbeat responses that travelled coalesced (sent side). */
+  heartbeatsCoalesced: number;
+  /** Envelopes dropped on the send side (queue full, peer unreachable, fault injection). */
+  messagesDropped: number;
+  /** Frames dropped on the send side because a send queue was full. */
+  framesDropped: number;
+  /** Received frames rejected as malformed; each closed its connection. */
+  framesRejected: number;
+  /** Handshakes refused, by us or by the peer. */
+  handshakesRefused: number;
+  /** Connections established (both directions). */
+  connectionsOpened: number;
+  /** Errors by stable code (`ERR_FRAME_CHECKSUM`, `ERR_HANDSHAKE_CLUSTER_MISMATCH`, ...). */
+  errorsByCode: Record<string, number>;
+  /** Bytes currently waiting in send queues (a gauge). */
+  queuedBytesNow: number;
+}
+
+/** Returns zeroed counters. */
+export function newTransportStats(): TransportStats {
+  return {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    heartbeatsCoalesced: 0,
+    messagesDropped: 0,
+    framesDropped: 0,
+    framesRejected: 0,
+    handshakesRefused: 0,
+    connectionsOpened: 0,
+    errorsByCode: {},
+    queuedBytesNow: 0,
+  };
+}
+
+/** Adds one to `stats.errorsByCode[code]`. */
+export function countError(stats: TransportStats, code: string): void {
+  stats.errorsByCode[code] = (stats.errorsByCode[code] ?? 0) + 1;
+}
+
+/**
+ * Moves Raft messages between the nodes of a cluster.
+ *
+ * Lifecycle: create, `setHandler`, (TCP: `listen`), then `send` from the store's Ready
+ * handling and `flush` at the end of each scheduler cycle; `close` at shutdown.
+ */
+export interface Transport {
+  /** This node's id (positive integer below 2^53). */
+  readonly nodeId: number;
+  /** Sets the receiver of batches and reports. Must be set before the first delivery. */
+  setHandler(handler: TransportHandler): void;
+  /**
+   * Queues envelopes for their destination nodes (`message.to`). Nothing is written until the
+   * next flush: an explicit `flush()`, or the automatic one the transport schedules (at the
+   * latest `flushDelayMs` later). Never throws for an unreachable peer: such messages are
+   * dropped, counted and reported through `reportUnreachable`. A message to this node itself
+   * is a programmer error (an assertion): local messages never reach the transport.
+   */
+  send(envelopes: readonly Envelope[]): void;
+  /** Writes every queued envelope: one frame per destination node. */
+  flush(): void;
+  /** Counters and gauges, for tests, benchmarks and the status page. */
+  stats(): TransportStats;
+  /** Stops timers, closes connections and drops queued messages. Idempotent. */
+  close(): Promise<void>;
+}
