@@ -73,7 +73,9 @@ function parseImports(text: string): Edge[] {
 }
 
 function stripComments(text: string): string {
-  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  // Comments are blanked, not removed, so that reported line numbers stay right.
+  const blank = (c: string) => c.replace(/[^\n]/g, ' ');
+  return text.replace(/\/\*[\s\S]*?\*\//g, blank).replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
 function layerOf(file: string): string {

@@ -17,7 +17,7 @@
  * RaftPanicError or AssertionError, which nobody should catch.
  */
 
-import { assert } from '../util/assert.js';
+import { assert } from '../util/index.js';
 import type { Config, ConfigOptions } from './config.js';
 import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
