@@ -9,6 +9,13 @@
  * all queued messages. 2,000 warm-up proposals, then 3,000 proposals one at a time and 20,000
  * with up to 64 uncommitted. Payloads look like `{"k":"p123","v":123}`.
  *
+ * The warm-up is split between the two measured modes (1,000 with up to 64 uncommitted, then
+ * 1,000 one at a time): a window of 64 commits in few passes, so warming up with it alone left
+ * the one-at-a-time path to V8's interpreter for most of the measured 3,000. Beyond the two
+ * headline lines, extra lines report a longer one-at-a-time run (`loop3.sequential_long`, with
+ * the median and 99th percentile latency of a proposal, propose to commit) and a second
+ * pipelined run, both after the headline phases, on the same loop.
+ *
  * Reference on this kind of machine: etcd raft v3.6 (Go 1.19) 122k/s one at a time and
  * 184k/s with 64 in flight.
  *
@@ -23,12 +30,15 @@ import { emit, printTable, type BenchResult } from './_report.js';
 const TICK_INTERVAL_MS = 10;
 const STATE_LEADER = 2;
 const ETCD_PROPOSALS_PER_S = { sequential: 122_000, pipelined: 184_000 } as const;
+/** Proposals of the extra one-at-a-time run that follows the headline phases. */
+const SEQUENTIAL_LONG_PROPOSALS = 30_000;
 
 class Loop3 {
   readonly nodes: RawNode[] = [];
   readonly storages: MemoryStorage[] = [];
   private queue: Message[] = [];
-  private lastTickNs = process.hrtime.bigint();
+  /** Wall time of the last tick. performance.now(): a double, no BigInt per pass. */
+  private lastTickMs = performance.now();
   /** Entries the current leader has seen committed (its own count, as the issue asks). */
   committed = 0;
 
@@ -49,14 +59,17 @@ class Loop3 {
   }
 
   leader(): RawNode | undefined {
-    return this.nodes.find((n) => n.raft.state === STATE_LEADER);
+    for (let i = 0; i < this.nodes.length; i++) {
+      if (this.nodes[i]!.raft.state === STATE_LEADER) return this.nodes[i];
+    }
+    return undefined;
   }
 
   /** One pass: tick when 10 ms passed, handle every Ready, deliver every queued message. */
   pass(): void {
-    const now = process.hrtime.bigint();
-    if (now - this.lastTickNs >= BigInt(TICK_INTERVAL_MS * 1_000_000)) {
-      this.lastTickNs = now;
+    const now = performance.now();
+    if (now - this.lastTickMs >= TICK_INTERVAL_MS) {
+      this.lastTickMs = now;
       for (const n of this.nodes) n.tick();
     }
     for (let i = 0; i < 3; i++) this.handleReady(i);
@@ -83,9 +96,19 @@ function payload(i: number): Uint8Array {
   return new TextEncoder().encode(`{"k":"p${i}","v":${i}}`);
 }
 
+/**
+ * A full GC before a timed phase (when run with --expose-gc, as npm run bench:loop3 does): it
+ * promotes the phase's freshly made payloads and clears the previous phase's garbage, which
+ * the young-generation collections of the timed phase would otherwise copy and sweep.
+ */
+function collectSetupGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 /** Proposes `count` entries keeping at most `window` uncommitted; returns proposals/s. */
 function run(loop: Loop3, count: number, window: number): number {
   const payloads = Array.from({ length: count }, (_, i) => payload(i));
+  collectSetupGarbage();
   const target = loop.committed + count;
   const base = loop.committed;
   let proposed = 0;
@@ -101,6 +124,28 @@ function run(loop: Loop3, count: number, window: number): number {
   return count / seconds;
 }
 
+/** The one-at-a-time run of `run(loop, count, 1)`, timing each proposal (propose to commit). */
+function runTimed(loop: Loop3, count: number): { perS: number; p50Us: number; p99Us: number } {
+  const payloads = Array.from({ length: count }, (_, i) => payload(i));
+  const latenciesUs = new Float64Array(count);
+  collectSetupGarbage();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const target = loop.committed + 1;
+    const start = performance.now();
+    loop.leader()?.propose(payloads[i]!);
+    while (loop.committed < target) loop.pass();
+    latenciesUs[i] = (performance.now() - start) * 1000;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  latenciesUs.sort();
+  return {
+    perS: count / seconds,
+    p50Us: latenciesUs[count >> 1]!,
+    p99Us: latenciesUs[Math.floor(count * 0.99)]!,
+  };
+}
+
 function electLeader(loop: Loop3): void {
   loop.nodes[0]!.campaign();
   for (let i = 0; i < 1_000_000 && loop.leader() === undefined; i++) loop.pass();
@@ -112,9 +157,12 @@ function electLeader(loop: Loop3): void {
 function main(): void {
   const loop = new Loop3();
   electLeader(loop);
-  run(loop, 2_000, 64);
+  run(loop, 1_000, 64);
+  run(loop, 1_000, 1);
   const sequential = run(loop, 3_000, 1);
   const pipelined = run(loop, 20_000, 64);
+  const long = runTimed(loop, SEQUENTIAL_LONG_PROPOSALS);
+  const pipelinedAgain = run(loop, 20_000, 64);
   const results: BenchResult[] = [
     emit({
       name: 'loop3.sequential', proposals: 3_000, in_flight_max: 1,
@@ -123,6 +171,18 @@ function main(): void {
     emit({
       name: 'loop3.pipelined', proposals: 20_000, in_flight_max: 64,
       proposals_per_s: Math.round(pipelined), etcd_go_proposals_per_s: ETCD_PROPOSALS_PER_S.pipelined,
+    }),
+    emit({
+      name: 'loop3.sequential_long', proposals: SEQUENTIAL_LONG_PROPOSALS, in_flight_max: 1,
+      proposals_per_s: Math.round(long.perS),
+      etcd_go_proposals_per_s: ETCD_PROPOSALS_PER_S.sequential,
+      latency_p50_us: Number(long.p50Us.toFixed(2)),
+      latency_p99_us: Number(long.p99Us.toFixed(2)),
+    }),
+    emit({
+      name: 'loop3.pipelined_again', proposals: 20_000, in_flight_max: 64,
+      proposals_per_s: Math.round(pipelinedAgain),
+      etcd_go_proposals_per_s: ETCD_PROPOSALS_PER_S.pipelined,
     }),
   ];
   printTable(results, ['name', 'proposals', 'in_flight_max', 'proposals_per_s', 'etcd_go_proposals_per_s']);

@@ -24,7 +24,9 @@ import {
   type Message,
   type Snapshot,
 } from './raftpb.js';
-import { stateTypeNames, type StateType } from './raft_state.js';
+import { stateTypeNames } from './raft_state.js';
+import type { ReadState } from './read_only.js';
+import type { SoftState } from './status.js';
 
 /**
  * Formats an entry's payload for display. The default quotes it as Go's `%q` does
@@ -32,17 +34,11 @@ import { stateTypeNames, type StateType } from './raft_state.js';
  */
 export type EntryFormatter = (data: Uint8Array) => string;
 
-/** The volatile state printed at the head of a Ready (etcd's `SoftState`). */
-export interface SoftStateLike {
-  lead: number;
-  raftState: StateType;
-}
+/** The volatile state printed at the head of a Ready: status.ts's SoftState (one definition). */
+export type SoftStateLike = SoftState;
 
-/** A ReadIndex answer as a Ready carries it (etcd's `ReadState`). */
-export interface ReadStateLike {
-  index: number;
-  requestCtx: Uint8Array;
-}
+/** A ReadIndex answer as a Ready carries it: read_only.ts's ReadState (one definition). */
+export type ReadStateLike = ReadState;
 
 /** The parts of a Ready that {@link describeReady} prints. */
 export interface ReadyLike {

@@ -159,21 +159,35 @@ export class RaftLog {
    * when `prev` does not match (nothing changes).
    */
   maybeAppend(a: LogSlice, committed: number): number {
-    if (!this.matchTermAt(a.prev.index, a.prev.term)) return -1;
-    const lastnewi = a.prev.index + a.entries.length;
-    const ci = this.findConflict(a.entries);
+    return this.maybeAppendAfter(a.prev.index, a.prev.term, a.entries, committed);
+  }
+
+  /**
+   * `maybeAppend` of the slice of `entries` following the entry (prevIndex, prevTerm), without
+   * building the LogSlice: a follower calls it for every MsgApp.
+   */
+  maybeAppendAfter(
+    prevIndex: number,
+    prevTerm: number,
+    entries: readonly Entry[],
+    committed: number,
+  ): number {
+    if (!this.matchTermAt(prevIndex, prevTerm)) return -1;
+    const lastnewi = prevIndex + entries.length;
+    const ci = this.findConflict(entries);
     if (ci === 0) {
       // Everything is already in the log.
     } else if (ci <= this.committed) {
       this.logger.fatal(`entry ${ci} conflict with committed entry [committed(${this.committed})]`);
     } else {
-      const offset = a.prev.index + 1;
-      if (ci - offset > a.entries.length) {
-        this.logger.fatal(`index, ${ci - offset}, is out of range [${a.entries.length}]`);
+      const offset = prevIndex + 1;
+      if (ci - offset > entries.length) {
+        this.logger.fatal(`index, ${ci - offset}, is out of range [${entries.length}]`);
       }
-      this.appendFrom(a.entries, ci - offset);
+      this.appendFrom(entries, ci - offset);
     }
     this.commitTo(Math.min(committed, lastnewi));
+    assert(this.lastIndex() >= lastnewi, 'raftLog: appended entries missing');
     return lastnewi;
   }
 
@@ -199,7 +213,9 @@ export class RaftLog {
    * already contains all of them.
    */
   findConflict(ents: readonly Entry[]): number {
-    for (const ne of ents) {
+    // An indexed loop: for-of allocates an iterator until the function is optimized.
+    for (let i = 0; i < ents.length; i++) {
+      const ne = ents[i]!;
       if (this.matchTermAt(ne.index, ne.term)) continue;
       if (ne.index <= this.lastIndex() && this.logger.level <= LogLevel.Info) {
         const existing = this.zeroTermOnOutOfBounds(this.term(ne.index));
@@ -372,7 +388,12 @@ export class RaftLog {
 
   /** Entries up to `id` are stable in storage. */
   stableTo(id: EntryID): void {
-    this.unstable.stableTo(id);
+    this.unstable.stableToAt(id.index, id.term);
+  }
+
+  /** `stableTo({ index, term })` without the object. */
+  stableToAt(index: number, term: number): void {
+    this.unstable.stableToAt(index, term);
   }
 
   /** The snapshot with index `i` is stable in storage. */
@@ -464,8 +485,13 @@ export class RaftLog {
    * leader commits only entries of its own term this way). Term 0 never matches.
    */
   maybeCommit(at: EntryID): boolean {
-    if (at.term !== 0 && at.index > this.committed && this.matchTermAt(at.index, at.term)) {
-      this.commitTo(at.index);
+    return this.maybeCommitAt(at.index, at.term);
+  }
+
+  /** `maybeCommit({ index, term })` without the object. */
+  maybeCommitAt(index: number, term: number): boolean {
+    if (term !== 0 && index > this.committed && this.matchTermAt(index, term)) {
+      this.commitTo(index);
       return true;
     }
     return false;

@@ -40,6 +40,11 @@ export class Unstable {
   snapshot: Snapshot | null = null;
   /** All entries not yet written to storage; `entries[i]` has index `i + offset`. */
   entries: Entry[] = [];
+  /**
+   * The largest length `entries` had since it was last empty: whether its backing store is
+   * still small enough to keep when it empties (see dropFront).
+   */
+  private entriesLengthPeak = 0;
   /** The index of `entries[0]` (or of the next entry when there are none). */
   offset: number;
   /** Whether the snapshot is being written to storage. */
@@ -118,41 +123,45 @@ export class Unstable {
    * the entry is not in the unstable log or was replaced (its term differs) meanwhile.
    */
   stableTo(id: EntryID): void {
-    const gt = this.maybeTerm(id.index);
+    this.stableToAt(id.index, id.term);
+  }
+
+  /** `stableTo({ index, term })` without the object. */
+  stableToAt(index: number, term: number): void {
+    const gt = this.maybeTerm(index);
     if (gt === NOT_FOUND) {
       if (this.logger.level <= LogLevel.Info) {
-        this.logger.info(`entry at index ${id.index} missing from unstable log; ignoring`);
+        this.logger.info(`entry at index ${index} missing from unstable log; ignoring`);
       }
       return;
     }
-    if (id.index < this.offset) {
+    if (index < this.offset) {
       if (this.logger.level <= LogLevel.Info) {
-        this.logger.info(`entry at index ${id.index} matched unstable snapshot; ignoring`);
+        this.logger.info(`entry at index ${index} matched unstable snapshot; ignoring`);
       }
       return;
     }
-    if (gt !== id.term) {
+    if (gt !== term) {
       if (this.logger.level <= LogLevel.Info) {
         this.logger.info(
-          `entry at (index,term)=(${id.index},${id.term}) mismatched with ` +
-            `entry at (${id.index},${gt}) in unstable log; ignoring`,
+          `entry at (index,term)=(${index},${term}) mismatched with ` +
+            `entry at (${index},${gt}) in unstable log; ignoring`,
         );
       }
       return;
     }
-    const num = id.index + 1 - this.offset;
-    const ents = this.entries;
-    ents.copyWithin(0, num);
-    ents.length -= num;
-    this.offset = id.index + 1;
+    const num = index + 1 - this.offset;
+    dropFront(this.entries, num, this.entriesLengthPeak <= KEEP_BACKING_LENGTH_MAX);
+    if (this.entries.length === 0) this.entriesLengthPeak = 0;
+    this.offset = index + 1;
     this.offsetInProgress = Math.max(this.offsetInProgress, this.offset);
     this.shrinkEntriesArray();
   }
 
   /**
-   * etcd releases the backing array of an empty slice here. `entries` is mutated in place and
-   * never aliased, and V8 trims the backing store of a shrunk array itself, so nothing is left
-   * to do; kept for parity with etcd's structure.
+   * etcd releases the backing array of an empty slice here. Our `entries` is mutated in place
+   * and never aliased; dropFront releases its backing store only after a burst (see
+   * KEEP_BACKING_LENGTH_MAX), so nothing is left to do; kept for parity with etcd's structure.
    */
   shrinkEntriesArray(): void {
     assert(this.offset <= this.offsetInProgress, 'unstable: offsetInProgress below offset');
@@ -171,6 +180,7 @@ export class Unstable {
     this.offset = s.metadata.index + 1;
     this.offsetInProgress = this.offset;
     this.entries.length = 0;
+    this.entriesLengthPeak = 0;
     this.snapshot = s;
     this.snapshotInProgress = false;
   }
@@ -201,6 +211,7 @@ export class Unstable {
       pushFrom(this.entries, ents, from);
       this.offsetInProgress = Math.min(this.offsetInProgress, fromIndex);
     }
+    if (this.entries.length > this.entriesLengthPeak) this.entriesLengthPeak = this.entries.length;
     assert(
       this.offset <= this.offsetInProgress &&
         this.offsetInProgress <= this.offset + this.entries.length,
@@ -226,6 +237,30 @@ export class Unstable {
       this.logger.fatal(`unstable.slice[${lo},${hi}) out of bound [${this.offset},${upper}]`);
     }
   }
+}
+
+/**
+ * Up to this many entries, an emptied `entries` array keeps its backing store. V8 frees the
+ * backing store of an array whose length is set to 0, so the next push allocates a new one
+ * (17 slots): once per Ready on a busy group. Popping keeps it. After a larger burst the store
+ * is released, so an idle group never holds a big one.
+ */
+const KEEP_BACKING_LENGTH_MAX = 16;
+
+/**
+ * Removes the first `num` entries of `ents` in place. With `keepBacking`, without setting
+ * `length` (V8: pop never shrinks the backing store; a length store does, and frees it at 0).
+ */
+function dropFront(ents: Entry[], num: number, keepBacking: boolean): void {
+  const n = ents.length;
+  assert(num >= 0 && num <= n, 'unstable: dropping more entries than held');
+  if (!keepBacking) {
+    ents.copyWithin(0, num);
+    ents.length = n - num;
+    return;
+  }
+  for (let k = num; k < n; k++) ents[k - num] = ents[k]!;
+  for (let k = 0; k < num; k++) ents.pop();
 }
 
 function pushFrom(dst: Entry[], src: readonly Entry[], from: number): void {

@@ -39,7 +39,7 @@ import {
 } from './raft_state.js';
 import { stepLeader } from './raft_leader.js';
 import { stepCandidate, stepFollower } from './raft_follower.js';
-import { LogSlice, newLogWithSize, type RaftLog } from './log.js';
+import { newLogWithSize, type RaftLog } from './log.js';
 import {
   Inflights,
   ProgressTracker,
@@ -222,16 +222,17 @@ export class Raft {
       t === MessageType.MsgVoteResp ||
       t === MessageType.MsgPreVoteResp
     ) {
-      if (this.msgsAfterAppend === EMPTY_MESSAGES) this.msgsAfterAppend = [];
-      this.msgsAfterAppend.push(m);
+      // V8: `[m]` allocates a one-slot backing store; `[]` then push allocates 17 slots.
+      if (this.msgsAfterAppend === EMPTY_MESSAGES) this.msgsAfterAppend = [m];
+      else this.msgsAfterAppend.push(m);
     } else {
       if (m.to === this.id) {
         this.logger.fatal(
           `message should not be self-addressed when sending ${messageTypeNames[t]}`,
         );
       }
-      if (this.msgs === EMPTY_MESSAGES) this.msgs = [];
-      this.msgs.push(m);
+      if (this.msgs === EMPTY_MESSAGES) this.msgs = [m];
+      else this.msgs.push(m);
     }
   }
 
@@ -246,7 +247,8 @@ export class Raft {
    */
   maybeSendAppend(to: number, sendIfEmpty: boolean): boolean {
     const pr = this.trk.progress.get(to);
-    assert(pr !== undefined, `no progress for ${to}`);
+    // The message is built only on failure: this runs for every append sent.
+    if (pr === undefined) assert(false, `no progress for ${to}`);
     if (pr.isPaused()) return false;
 
     const prevIndex = pr.next - 1;
@@ -403,7 +405,7 @@ export class Raft {
   /** Advances the commit index to what a quorum acknowledged; leader only. */
   maybeCommit(): boolean {
     assert(this.state === StateType.StateLeader, 'only a leader commits by counting');
-    return this.raftLog.maybeCommit({ term: this.term, index: this.trk.committed() });
+    return this.raftLog.maybeCommitAt(this.trk.committed(), this.term);
   }
 
   /** Resets the volatile state for `term` (etcd's reset). */
@@ -706,15 +708,10 @@ export class Raft {
         this.hup(this.preVote ? CampaignType.PreElection : CampaignType.Election);
         return null;
       case MessageType.MsgStorageAppendResp:
-        if (m.index !== 0) this.raftLog.stableTo({ term: m.logTerm, index: m.index });
-        if (m.snapshot !== null) this.appliedSnap(m.snapshot);
+        this.handleStorageAppendResp(m.index, m.logTerm, m.snapshot);
         return null;
       case MessageType.MsgStorageApplyResp:
-        if (m.entries.length > 0) {
-          const index = m.entries[m.entries.length - 1]!.index;
-          this.appliedTo(index, entsSize(m.entries));
-          this.reduceUncommittedSize(payloadsSize(m.entries));
-        }
+        this.handleStorageApplyResp(m.entries);
         return null;
       case MessageType.MsgVote:
       case MessageType.MsgPreVote:
@@ -797,21 +794,62 @@ export class Raft {
       resp.reject = true;
       this.send(resp);
     } else if (t === MessageType.MsgStorageAppendResp) {
-      if (m.index !== 0 && this.logger.level <= LogLevel.Info) {
-        // The entries may have been overwritten in a later term: they are not stable.
-        this.logger.info(
-          `${hex(this.id)} [term: ${this.term}] ignored entry appends from a ` +
-            `${messageTypeNames[t]} message with lower term [term: ${m.term}]`,
-        );
-      }
-      // A snapshot is committed state and stays valid whatever the term.
-      if (m.snapshot !== null) this.appliedSnap(m.snapshot);
+      this.handleStaleStorageAppendResp(m.term, m.index, m.snapshot);
     } else if (this.logger.level <= LogLevel.Info) {
       this.logger.info(
         `${hex(this.id)} [term: ${this.term}] ignored a ${messageTypeNames[t]} message with ` +
           `lower term from ${hex(m.from)} [term: ${m.term}]`,
       );
     }
+  }
+
+  /**
+   * Steps a storage append acknowledgement given by its fields: exactly what stepping a
+   * MsgStorageAppendResp with this term, index, log term and snapshot does, without the
+   * message. RawNode acknowledges synchronous Readys this way on advance(), so a Ready costs
+   * no acknowledgement messages. The term was read from this node when the Ready was accepted
+   * (0 before any term: the ack then counts as local, as the message would).
+   */
+  stepStorageAppendResp(term: number, index: number, logTerm: number, snap: Snapshot | null): void {
+    assert(term <= this.term, 'a storage ack from a future term');
+    if (term !== 0 && term < this.term) this.handleStaleStorageAppendResp(term, index, snap);
+    else this.handleStorageAppendResp(index, logTerm, snap);
+  }
+
+  /**
+   * Steps a storage apply acknowledgement of `ents`: what stepping a MsgStorageApplyResp
+   * carrying them does (it has no term), without the message.
+   */
+  stepStorageApplyResp(ents: Entry[]): void {
+    this.handleStorageApplyResp(ents);
+  }
+
+  /** Entries up to (index, logTerm) and the snapshot, if any, are durable. */
+  private handleStorageAppendResp(index: number, logTerm: number, snap: Snapshot | null): void {
+    if (index !== 0) this.raftLog.stableToAt(index, logTerm);
+    if (snap !== null) this.appliedSnap(snap);
+  }
+
+  /** A storage ack from an earlier term: its entries may have been overwritten since. */
+  private handleStaleStorageAppendResp(term: number, index: number, snap: Snapshot | null): void {
+    if (index !== 0 && this.logger.level <= LogLevel.Info) {
+      // The entries may have been overwritten in a later term: they are not stable.
+      this.logger.info(
+        `${hex(this.id)} [term: ${this.term}] ignored entry appends from a ` +
+          `${messageTypeNames[MessageType.MsgStorageAppendResp]} message with lower term ` +
+          `[term: ${term}]`,
+      );
+    }
+    // A snapshot is committed state and stays valid whatever the term.
+    if (snap !== null) this.appliedSnap(snap);
+  }
+
+  /** The committed entries `ents` were applied. */
+  private handleStorageApplyResp(ents: Entry[]): void {
+    if (ents.length === 0) return;
+    const index = ents[ents.length - 1]!.index;
+    this.appliedTo(index, entsSize(ents));
+    this.reduceUncommittedSize(payloadsSize(ents));
   }
 
   /** Grants or rejects a (pre-)vote. */
@@ -863,8 +901,8 @@ export class Raft {
       this.send(resp);
       return;
     }
-    const slice = new LogSlice(m.term, { term: m.logTerm, index: m.index }, m.entries);
-    const lastNew = log.maybeAppend(slice, m.commit);
+    // The entries are a slice of the leader's log at m.term following (m.index, m.logTerm).
+    const lastNew = log.maybeAppendAfter(m.index, m.logTerm, m.entries, m.commit);
     if (lastNew >= 0) {
       assert(lastNew === m.index + m.entries.length, 'maybeAppend returned a wrong last index');
       const resp = msg(MessageType.MsgAppResp, m.from, 0);

@@ -154,27 +154,36 @@ export interface Message {
 /** The empty byte array, shared so that empty payloads allocate nothing. */
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
-/** Returns a message of the given type with every other field at its zero value. */
+/**
+ * Returns a message of the given type with the given fields and every other field at its zero
+ * value.
+ *
+ * V8: every Message is built by one object literal with the fields in this order (here and in
+ * raft.ts's `msg`), so all share one hidden class and the step functions stay monomorphic.
+ * Object.assign would add any extra key of `fields` (a new shape) and copy `undefined` values
+ * into number fields (which then lose their small-integer representation).
+ */
 export function newMessage(type: MessageType, fields?: Partial<Message>): Message {
-  const m: Message = {
+  const f = fields ?? NO_FIELDS;
+  return {
     type,
-    to: 0,
-    from: 0,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: EMPTY_ENTRIES,
-    commit: 0,
-    vote: 0,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: EMPTY_BYTES,
-    responses: EMPTY_MESSAGES,
+    to: f.to ?? 0,
+    from: f.from ?? 0,
+    term: f.term ?? 0,
+    logTerm: f.logTerm ?? 0,
+    index: f.index ?? 0,
+    entries: f.entries ?? EMPTY_ENTRIES,
+    commit: f.commit ?? 0,
+    vote: f.vote ?? 0,
+    snapshot: f.snapshot ?? null,
+    reject: f.reject ?? false,
+    rejectHint: f.rejectHint ?? 0,
+    context: f.context ?? EMPTY_BYTES,
+    responses: f.responses ?? EMPTY_MESSAGES,
   };
-  if (fields !== undefined) Object.assign(m, fields);
-  return m;
 }
+
+const NO_FIELDS: Partial<Message> = Object.freeze({});
 
 /**
  * Shared empty arrays. They are frozen so that code which appends to a message's entries

@@ -22,6 +22,7 @@ import type { Config, ConfigOptions } from './config.js';
 import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
 import {
+  EMPTY_ENTRIES,
   EMPTY_MESSAGES,
   EntryType,
   MessageType,
@@ -112,6 +113,18 @@ export class RawNode {
    */
   private stepsOnAdvance: Message[] = EMPTY_MESSAGES;
   private stepsOnAdvanceCount = 0;
+  /**
+   * The storage acknowledgements of the accepted Ready, stepped on `advance()` after
+   * stepsOnAdvance. They are kept as fields, not as MsgStorageAppendResp/MsgStorageApplyResp
+   * messages as etcd builds them: two messages per Ready that never leave the node.
+   * `appendAckTerm` is -1 when there is no append ack.
+   */
+  private appendAckTerm = -1;
+  private appendAckIndex = 0;
+  private appendAckLogTerm = 0;
+  private appendAckSnapshot: Snapshot | null = null;
+  /** The committed entries handed out by the accepted Ready (empty when none). */
+  private applyAckEntries: Entry[] = EMPTY_ENTRIES;
 
   /**
    * Creates a node from its configuration (validated; throws ConfigError). See `bootstrap`
@@ -241,8 +254,8 @@ export class RawNode {
 
   /** Appends to rd.messages, which may be the raft's msgs array (about to be replaced). */
   private pushMessage(rd: Ready, m: Message): void {
-    if (rd.messages === EMPTY_MESSAGES) rd.messages = [];
-    rd.messages.push(m);
+    if (rd.messages === EMPTY_MESSAGES) rd.messages = [m];
+    else rd.messages.push(m);
   }
 
   private needStorageAppendMsg(rd: Ready): boolean {
@@ -331,19 +344,15 @@ export class RawNode {
     if (!isEmptyHardState(rd.hardState)) this.prevHardSt = rd.hardState;
     if (rd.readStates.length !== 0) r.readStates = EMPTY_READ_STATES;
     if (!this.asyncStorageWrites) {
-      if (this.stepsOnAdvanceCount !== 0) {
+      if (this.hasStepsOnAdvance()) {
         r.logger.fatal('two accepted Ready structs without call to Advance');
       }
       const after = r.msgsAfterAppend;
       for (let i = 0; i < after.length; i++) {
         if (after[i]!.to === r.id) this.addStepOnAdvance(after[i]!);
       }
-      if (this.needStorageAppendRespMsg(rd)) {
-        this.addStepOnAdvance(this.newStorageAppendRespMsg(rd));
-      }
-      if (rd.committedEntries.length > 0) {
-        this.addStepOnAdvance(this.newStorageApplyRespMsg(rd.committedEntries));
-      }
+      if (this.needStorageAppendRespMsg(rd)) this.setAppendAck(rd);
+      this.applyAckEntries = rd.committedEntries;
     }
     r.msgs = EMPTY_MESSAGES;
     r.msgsAfterAppend = EMPTY_MESSAGES;
@@ -355,6 +364,47 @@ export class RawNode {
         entsSize(ents),
         !this.asyncStorageWrites,
       );
+    }
+  }
+
+  /** Whether advance() has anything to step. */
+  private hasStepsOnAdvance(): boolean {
+    return (
+      this.stepsOnAdvanceCount !== 0 ||
+      this.appendAckTerm !== -1 ||
+      this.applyAckEntries.length !== 0
+    );
+  }
+
+  /** Records the storage append ack of `rd`: the fields of newStorageAppendRespMsg(rd). */
+  private setAppendAck(rd: Ready): void {
+    const r = this.raft;
+    this.appendAckTerm = r.term;
+    this.appendAckIndex = 0;
+    this.appendAckLogTerm = 0;
+    if (r.raftLog.hasNextOrInProgressUnstableEnts()) {
+      this.appendAckIndex = r.raftLog.lastIndex();
+      this.appendAckLogTerm = r.raftLog.lastTerm();
+    }
+    this.appendAckSnapshot =
+      rd.snapshot !== null && rd.snapshot.metadata.index !== 0 ? rd.snapshot : null;
+    assert(this.appendAckTerm >= 0, 'negative term');
+  }
+
+  /** Steps the storage acks recorded by acceptReady, append first (etcd's order). */
+  private stepStorageAcks(): void {
+    const r = this.raft;
+    if (this.appendAckTerm !== -1) {
+      const snap = this.appendAckSnapshot;
+      const term = this.appendAckTerm;
+      this.appendAckTerm = -1;
+      this.appendAckSnapshot = null;
+      r.stepStorageAppendResp(term, this.appendAckIndex, this.appendAckLogTerm, snap);
+    }
+    const ents = this.applyAckEntries;
+    if (ents.length !== 0) {
+      this.applyAckEntries = EMPTY_ENTRIES;
+      r.stepStorageApplyResp(ents);
     }
   }
 
@@ -398,12 +448,14 @@ export class RawNode {
     }
     assert(this.stepsOnAdvanceCount === n, 'steps were added while advancing');
     this.stepsOnAdvanceCount = 0;
+    this.stepStorageAcks();
+    assert(!this.hasStepsOnAdvance(), 'steps were added while acknowledging storage');
   }
 
   private addStepOnAdvance(m: Message): void {
     const i = this.stepsOnAdvanceCount++;
-    if (this.stepsOnAdvance === EMPTY_MESSAGES) this.stepsOnAdvance = [];
-    if (i < this.stepsOnAdvance.length) this.stepsOnAdvance[i] = m;
+    if (this.stepsOnAdvance === EMPTY_MESSAGES) this.stepsOnAdvance = [m];
+    else if (i < this.stepsOnAdvance.length) this.stepsOnAdvance[i] = m;
     else this.stepsOnAdvance.push(m);
   }
 

@@ -40,6 +40,8 @@ export interface ReadQuorum {
 }
 
 const EMPTY_REQUESTS: ReadIndexRequest[] = Object.freeze([]) as unknown as ReadIndexRequest[];
+/** What `acks` shows before the first ack. Typed read-only, so nothing can add to it. */
+const EMPTY_ACKS: ReadonlyMap<number, number> = new Map();
 
 /** Decodes the little-endian uint64 heartbeat context (Go's binary.LittleEndian.Uint64). */
 function decodePosition(ctx: Uint8Array): number {
@@ -64,10 +66,13 @@ function encodePosition(position: number): Uint8Array {
 export class ReadOnly {
   /** How reads are served (Safe: heartbeat round; LeaseBased: at once). */
   readonly option: ReadOnlyOption;
-  /** Per voter, the highest read-queue position it acknowledged. */
-  readonly acks = new Map<number, number>();
-  /** Requests not yet confirmed, oldest first. */
-  unconfirmedReads: ReadIndexRequest[] = [];
+  /**
+   * Per voter, the highest read-queue position it acknowledged; null until the first ack.
+   * Lazy: a ReadOnly is made on every term change, and most groups never serve a read.
+   */
+  private ackMap: Map<number, number> | null = null;
+  /** Requests not yet confirmed, oldest first (the shared empty array until the first). */
+  unconfirmedReads: ReadIndexRequest[] = EMPTY_REQUESTS;
   /** How many requests were confirmed (and removed from the front of unconfirmedReads). */
   confirmedReads = 0;
   /** Cache of the last encoded heartbeat context, to send one array to every peer. */
@@ -83,20 +88,28 @@ export class ReadOnly {
    * was `commitIndex`.
    */
   addRequest(commitIndex: number, req: Message): void {
+    if (this.unconfirmedReads === EMPTY_REQUESTS) this.unconfirmedReads = [];
     this.unconfirmedReads.push({ req, index: commitIndex });
+  }
+
+  /** Per voter, the highest read-queue position it acknowledged (read-only view). */
+  get acks(): ReadonlyMap<number, number> {
+    return this.ackMap ?? EMPTY_ACKS;
   }
 
   /** Records a heartbeat acknowledgement from `from` carrying the context `ctx`. */
   recvAck(from: number, ctx: Uint8Array): void {
     if (ctx.length === 0) return;
     const position = decodePosition(ctx);
-    const prev = this.acks.get(from);
-    if (prev === undefined || position > prev) this.acks.set(from, position);
+    if (this.ackMap === null) this.ackMap = new Map();
+    const prev = this.ackMap.get(from);
+    if (prev === undefined || position > prev) this.ackMap.set(from, position);
+    assert(this.ackMap.get(from)! >= position, 'read ack went backwards');
   }
 
   /** The position acknowledged by a voter (etcd's `AckedIndex`); undefined if none. */
   ackedIndex(voterId: number): number | undefined {
-    return this.acks.get(voterId);
+    return this.ackMap === null ? undefined : this.ackMap.get(voterId);
   }
 
   /**

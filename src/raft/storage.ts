@@ -231,7 +231,8 @@ export class MemoryStorage implements Storage {
       );
     }
     const ents = this.ents;
-    ents.length = offset;
+    // V8: a length store is a runtime call even when nothing is cut; appends cut nothing.
+    if (ents.length !== offset) ents.length = offset;
     for (let k = from; k < entries.length; k++) ents.push(entries[k]!);
     assert(this.lastIdx() === last, 'MemoryStorage.append: log must end at the last new entry');
   }

@@ -9,7 +9,7 @@
  */
 
 import { assert } from '../util/index.js';
-import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
+import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, NO_LIMIT } from './config.js';
 import type { RaftLogger } from './logger.js';
 import {
   EMPTY_BYTES,
@@ -19,8 +19,8 @@ import {
   type Entry,
 } from './raftpb.js';
 
-/** A size limit that is never reached (etcd's `noLimit`, `math.MaxUint64`). */
-export const NO_LIMIT = Number.POSITIVE_INFINITY;
+/** A size limit that is never reached: config.ts defines it, re-exported for the log code. */
+export { NO_LIMIT };
 
 const localMsgs: readonly boolean[] = flags([
   MessageType.MsgHup,

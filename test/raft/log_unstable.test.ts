@@ -248,3 +248,22 @@ describe('Unstable.slice', () => {
     );
   });
 });
+
+describe('Unstable.stableTo over many cycles', () => {
+  it('drops stable entries from the front, for single entries and bursts alike', () => {
+    const u = unstable({ offset: 1 });
+    let next = 1;
+    for (const burst of [1, 1, 3, 40, 1, 17, 2, 100, 1]) {
+      u.truncateAndAppend(ents(next, ...new Array<number>(burst).fill(1)));
+      next += burst;
+      u.acceptInProgress();
+      // Half of the burst becomes stable first, then the rest.
+      const half = next - 1 - (burst >> 1);
+      u.stableTo({ index: half, term: 1 });
+      const rest = new Array<number>(next - 1 - half).fill(1);
+      expect(ids(u.entries)).toEqual(ids(ents(half + 1, ...rest)));
+      u.stableTo({ index: next - 1, term: 1 });
+      expect([u.offset, u.offsetInProgress, u.entries.length]).toEqual([next, next, 0]);
+    }
+  });
+});

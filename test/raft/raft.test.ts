@@ -16,6 +16,7 @@ import {
   type Entry,
   type Message,
 } from '../../src/raft/raftpb.js';
+import { LogLevel, silentLogger } from '../../src/raft/logger.js';
 import { SeededRandom } from '../../src/raft/rand.js';
 import { StateType } from '../../src/raft/raft_state.js';
 import { RawNode, SnapshotStatus } from '../../src/raft/rawnode.js';
@@ -376,6 +377,56 @@ describe('RawNode', () => {
     rn.advance();
     expect(rn.hasReady()).toBe(false);
     expect(rn.basicStatus().applied).toBe(2);
+  });
+
+  it('acknowledges storage on advance, once, and refuses a second Ready before it', () => {
+    const { rn, storage } = newNode(1, [1]);
+    rn.campaign();
+    for (let i = 0; i < 3 && rn.hasReady(); i++) {
+      const rd = rn.ready();
+      storage.append(rd.entries);
+      if (!isEmptyHardState(rd.hardState)) storage.setHardState(rd.hardState);
+      rn.advance();
+    }
+    rn.propose(new Uint8Array([1]));
+    const rd = rn.ready();
+    storage.append(rd.entries);
+    rn.advance();
+    // The append ack made the entry stable: the unstable log is empty.
+    expect(rn.raft.raftLog.unstable.entries.length).toBe(0);
+    const rd2 = rn.ready();
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual([2]);
+    // Only the apply ack is pending: a second Ready must still wait for advance().
+    expect(() => rn.ready()).toThrow(/without call to Advance/);
+    rn.advance();
+    expect(rn.basicStatus().applied).toBe(2);
+    rn.advance(); // nothing left to acknowledge: a no-op
+    expect(rn.basicStatus().applied).toBe(2);
+  });
+
+  it('ignores the storage ack of a Ready whose term was overtaken during advance', () => {
+    const lines: string[] = [];
+    const logger = {
+      ...silentLogger, level: LogLevel.Info, info: (t: string) => void lines.push(t),
+    };
+    // A single voter with PreVote that follows some other leader at term 1.
+    const { rn } = newNode(1, [1], [], { preVote: true, logger }, [], 1);
+    const app = newMessage(MessageType.MsgApp, { from: 2, to: 1, term: 1, index: 0, logTerm: 0 });
+    app.entries = [{ term: 1, index: 1, type: EntryType.EntryNormal, data: new Uint8Array([7]) }];
+    rn.step(app);
+    rn.campaign(); // a pre-vote round: the term stays 1 until the self-vote is stepped
+    const rd = rn.ready();
+    expect([rd.entries.length, rn.raft.term]).toEqual([1, 1]);
+    lines.length = 0;
+    // Stepping the self pre-vote wins the pre-election and starts an election at term 2; the
+    // append ack of term 1 that follows is stale: the entry stays unstable.
+    rn.advance();
+    expect(rn.raft.term).toBe(2);
+    expect(lines).toContain(
+      '1 [term: 2] ignored entry appends from a MsgStorageAppendResp message with lower term ' +
+        '[term: 1]',
+    );
+    expect(rn.raft.raftLog.unstable.entries.length).toBe(1);
   });
 
   it('tickQuiesced advances only the election clock', () => {

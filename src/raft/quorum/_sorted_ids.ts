@@ -51,6 +51,27 @@ export function sortedRemove(ids: number[], id: number): boolean {
   return true;
 }
 
+/**
+ * `ids` with `id` inserted, as a new exact-size array; null if already present.
+ *
+ * V8: insertion by splice grows a small array's backing store to 17 slots; configurations
+ * live as long as their group and change rarely, so they are rebuilt at exact size instead.
+ */
+export function sortedWith(ids: readonly number[], id: number): number[] | null {
+  assert(Number.isInteger(id) && id >= 0, `invalid node id ${id}`);
+  const at = sortedIndexOf(ids, id);
+  if (at >= 0) return null;
+  const i = -at - 1;
+  return ids.slice(0, i).concat([id], ids.slice(i));
+}
+
+/** `ids` without `id`, as a new exact-size array; null if absent. */
+export function sortedWithout(ids: readonly number[], id: number): number[] | null {
+  const at = sortedIndexOf(ids, id);
+  if (at < 0) return null;
+  return ids.slice(0, at).concat(ids.slice(at + 1));
+}
+
 /** Returns the ids sorted ascending without duplicates (a new array). */
 export function sortedUnique(ids: Iterable<number>): number[] {
   const out = Array.from(ids);
@@ -60,6 +81,6 @@ export function sortedUnique(ids: Iterable<number>): number[] {
   for (let r = 0; r < out.length; r++) {
     if (w === 0 || out[w - 1] !== out[r]) out[w++] = out[r]!;
   }
-  out.length = w;
-  return out;
+  // An exact-size copy (see sortedWith).
+  return out.slice(0, w);
 }

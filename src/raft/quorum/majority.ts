@@ -2,7 +2,7 @@
  * Majority configurations: a set of voter ids where a decision needs more than half of them.
  */
 import { assert } from '../../util/index.js';
-import { sortedIndexOf, sortedInsert, sortedRemove, sortedUnique } from './_sorted_ids.js';
+import { sortedIndexOf, sortedUnique, sortedWith, sortedWithout } from './_sorted_ids.js';
 import {
   INDEX_NO_LIMIT,
   VoteResult,
@@ -13,24 +13,25 @@ import {
 
 /**
  * Scratch space for committedIndex, shared by every config in the process. JavaScript runs
- * one turn at a time, so one buffer suffices; it grows (doubling) for configs larger than any
- * seen so far and never shrinks, so steady-state calls allocate nothing.
+ * one turn at a time, so one buffer suffices; it grows for configs larger than any seen so
+ * far and never shrinks, so steady-state calls allocate nothing.
+ *
+ * V8: a plain array of small integers, not a Float64Array. Optimized code reads a typed
+ * array's integers back as doubles and boxes the result as a HeapNumber; a committed index
+ * that is a HeapNumber turns the number fields it is stored in (HardState.commit, Message
+ * fields) into boxed double fields, which cost an allocation per object created.
  */
-let scratch = new Float64Array(16);
+const scratch: number[] = [];
 /** Set while committedIndex fills `scratch`, to catch an AckedIndexer that re-enters. */
 let scratchBusy = false;
 
-function scratchFor(n: number): Float64Array {
-  if (scratch.length < n) {
-    let length = scratch.length;
-    while (length < n) length *= 2;
-    scratch = new Float64Array(length);
-  }
+function scratchFor(n: number): number[] {
+  while (scratch.length < n) scratch.push(0);
   return scratch;
 }
 
 /** Sorts `a[0..n)` ascending in place. Insertion sort: fastest for the 3-7 voters we see. */
-function insertionSort(a: Float64Array, n: number): void {
+function insertionSort(a: number[], n: number): void {
   for (let i = 1; i < n; i++) {
     const x = a[i]!;
     let j = i - 1;
@@ -54,20 +55,32 @@ function committedIndexOfThree(ids: readonly number[], l: AckedIndexer): Index {
   return lo > m ? lo : m;
 }
 
-/** Above this many voters, the native typed-array sort beats insertion sort. */
+/** The id list of every empty config. Frozen: lists are replaced, never mutated. */
+const NO_IDS: readonly number[] = Object.freeze([]);
+
+/** Above this many voters, the native sort beats insertion sort. */
 const INSERTION_SORT_LENGTH_MAX = 32;
+
+/** Sorts `a[0..n)` ascending with the native sort (allocates; only for huge configs). */
+function sortPrefix(a: number[], n: number): void {
+  const sorted = a.slice(0, n).sort((x, y) => x - y);
+  for (let i = 0; i < n; i++) a[i] = sorted[i]!;
+}
 
 /**
  * A set of voter ids that makes decisions by majority, kept as a small ascending array (a
  * three-voter config is one array of three numbers; ids iterate in the order output needs).
  */
 export class MajorityConfig {
-  /** Ascending, without duplicates (kept so by sortedInsert / sortedUnique). */
-  private readonly idList: number[];
+  /**
+   * Ascending, without duplicates (kept so by sortedWith / sortedUnique). Never mutated:
+   * changes replace it, so empty configs (most outgoing halves and learner sets) share one.
+   */
+  private idList: readonly number[];
 
   /** Builds a config from ids in any order; duplicates collapse. */
   constructor(ids?: Iterable<number>) {
-    this.idList = ids === undefined ? [] : sortedUnique(ids);
+    this.idList = ids === undefined ? NO_IDS : sortedUnique(ids);
   }
 
   /** Builds a config from the given ids. */
@@ -91,23 +104,29 @@ export class MajorityConfig {
 
   /** Adds `id`; returns false if it was already a member. */
   add(id: number): boolean {
-    return sortedInsert(this.idList, id);
+    const next = sortedWith(this.idList, id);
+    if (next === null) return false;
+    this.idList = next;
+    return true;
   }
 
   /** Removes `id`; returns false if it was not a member. */
   delete(id: number): boolean {
-    return sortedRemove(this.idList, id);
+    const next = sortedWithout(this.idList, id);
+    if (next === null) return false;
+    this.idList = next.length === 0 ? NO_IDS : next;
+    return true;
   }
 
   /** Removes every voter. */
   clear(): void {
-    this.idList.length = 0;
+    this.idList = NO_IDS;
   }
 
-  /** A copy that shares no memory with this config. */
+  /** A copy that shares no memory with this config (its id list is never mutated). */
   clone(): MajorityConfig {
     const c = new MajorityConfig();
-    for (const id of this.idList) c.idList.push(id);
+    c.idList = this.idList;
     return c;
   }
 
@@ -134,6 +153,7 @@ export class MajorityConfig {
     const ids = this.idList;
     const n = ids.length;
     if (n === 0) return INDEX_NO_LIMIT;
+    if (n === 1) return l.ackedIndex(ids[0]!) ?? 0;
     if (n === 3) return committedIndexOfThree(ids, l);
     assert(!scratchBusy, 'committedIndex re-entered from an AckedIndexer');
     scratchBusy = true;
@@ -144,7 +164,7 @@ export class MajorityConfig {
     }
     scratchBusy = false;
     if (n <= INSERTION_SORT_LENGTH_MAX) insertionSort(a, n);
-    else a.subarray(0, n).sort();
+    else sortPrefix(a, n);
     // The quorum is n/2+1 voters; counted from the top, the quorum-th largest index is the
     // highest that that many voters have reached.
     const committed = a[n - ((n >> 1) + 1)]!;

@@ -5,9 +5,12 @@ import { assert } from '../../util/index.js';
 
 /**
  * Shared zero-length buffer: a new window points here, so thousands of idle followers cost no
- * buffer memory until they actually replicate.
+ * buffer memory until they actually replicate. Frozen: the window replaces it before writing.
+ *
+ * Buffers are plain arrays of numbers, not Float64Arrays: a small typed array costs about
+ * 200 bytes of heap (the view and its ArrayBuffer) before its first element, a plain array 32.
  */
-const EMPTY_BUFFER = new Float64Array(0);
+const EMPTY_BUFFER: number[] = Object.freeze([] as number[]) as number[];
 
 /** Each slot holds two numbers: the last entry index of a message and its size in bytes. */
 const SLOT_WIDTH = 2;
@@ -28,7 +31,7 @@ export class Inflights {
   /** Bytes in flight: the sum of the byte sizes of the messages in the window. */
   private bytesInFlight = 0;
   /** Interleaved (index, bytes) slots; the ring wraps at `size`, never at the capacity. */
-  private buffer: Float64Array = EMPTY_BUFFER;
+  private buffer: number[] = EMPTY_BUFFER;
 
   /**
    * @param size Maximum messages in flight (etcd's MaxInflightMsgs); at least 1.
@@ -55,7 +58,8 @@ export class Inflights {
   /** Records a message whose last entry is `index`, of `bytes` bytes. Must not be full. */
   add(index: number, bytes: number): void {
     assert(!this.full(), 'cannot add into a full inflights');
-    assert(bytes >= 0, `negative message size ${bytes}`);
+    // The message is built only on failure: this runs for every append sent.
+    if (!(bytes >= 0)) assert(false, `negative message size ${bytes}`);
     let next = this.start + this.countInFlight;
     if (next >= this.size) next -= this.size;
     if (next >= this.capacity) this.grow();
@@ -75,8 +79,9 @@ export class Inflights {
     const oldCapacity = old.length / SLOT_WIDTH;
     const capacity = oldCapacity === 0 ? 1 : Math.min(oldCapacity * 2, this.size);
     assert(capacity > oldCapacity, 'inflights cannot grow past its size');
-    const buffer = new Float64Array(capacity * SLOT_WIDTH);
-    buffer.set(old);
+    // Pushed one by one: an array built by push is packed (no hole checks on reads).
+    const buffer: number[] = [];
+    for (let i = 0; i < capacity * SLOT_WIDTH; i++) buffer.push(i < old.length ? old[i]! : 0);
     this.buffer = buffer;
   }
 

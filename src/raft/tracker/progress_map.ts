@@ -14,10 +14,14 @@ import type { Progress } from './progress.js';
  * index is its `match`.
  */
 export class ProgressMap implements AckedIndexer {
-  /** Ascending peer ids. Invariant: same length as `prs`, no duplicates. */
-  private readonly idList: number[] = [];
+  /**
+   * Ascending peer ids. Invariant: same length as `prs`, no duplicates. Both arrays are
+   * rebuilt at exact size on every insertion and removal (rare: configuration changes), as
+   * splice would grow their backing stores to 17 slots for the life of the group.
+   */
+  private idList: number[] = [];
   /** `prs[i]` is the progress of `idList[i]`. */
-  private readonly prs: Progress[] = [];
+  private prs: Progress[] = [];
   /** Bumped by every insertion and removal, so iteration can detect concurrent changes. */
   private version = 0;
   /**
@@ -55,8 +59,8 @@ export class ProgressMap implements AckedIndexer {
       return this;
     }
     const at = -i - 1;
-    this.idList.splice(at, 0, id);
-    this.prs.splice(at, 0, pr);
+    this.idList = this.idList.slice(0, at).concat([id], this.idList.slice(at));
+    this.prs = this.prs.slice(0, at).concat([pr], this.prs.slice(at));
     this.version++;
     assert(this.idList.length === this.prs.length, 'progress map arrays diverged');
     return this;
@@ -66,9 +70,10 @@ export class ProgressMap implements AckedIndexer {
   delete(id: number): boolean {
     const i = sortedIndexOf(this.idList, id);
     if (i < 0) return false;
-    this.idList.splice(i, 1);
-    this.prs.splice(i, 1);
+    this.idList = this.idList.slice(0, i).concat(this.idList.slice(i + 1));
+    this.prs = this.prs.slice(0, i).concat(this.prs.slice(i + 1));
     this.version++;
+    assert(this.idList.length === this.prs.length, 'progress map arrays diverged');
     return true;
   }
 
@@ -107,10 +112,8 @@ export class ProgressMap implements AckedIndexer {
    */
   shallowCopy(): ProgressMap {
     const m = new ProgressMap();
-    for (let i = 0; i < this.idList.length; i++) {
-      m.idList.push(this.idList[i]!);
-      m.prs.push(this.prs[i]!.shallowCopy());
-    }
+    m.idList = this.idList.slice();
+    m.prs = this.prs.map((pr) => pr.shallowCopy());
     return m;
   }
 

@@ -64,6 +64,9 @@ export interface VoteTally {
   result: VoteResult;
 }
 
+/** The votes before any was cast. Typed read-only, so nothing can add to it. */
+const NO_VOTES: ReadonlyMap<number, boolean> = new Map();
+
 /** Reads a voter's recent activity as a vote, for quorumActive. */
 class RecentActiveLookup implements VoteLookup {
   constructor(private readonly progress: ProgressMap) {}
@@ -82,8 +85,11 @@ export class ProgressTracker {
   config: TrackerConfig = new TrackerConfig();
   /** Progress of every voter and learner. Replaced wholesale on a configuration change. */
   progress: ProgressMap = new ProgressMap();
-  /** Votes of the current election: id -> granted. */
-  votes: Map<number, boolean> = new Map();
+  /**
+   * Votes of the current election: id -> granted; null outside elections. Lazy: every term
+   * change resets the votes, and a group holds no vote table between elections.
+   */
+  private voteMap: Map<number, boolean> | null = null;
 
   /**
    * @param maxInflight Messages in flight per follower (MaxInflightMsgs); at least 1.
@@ -152,14 +158,21 @@ export class ProgressTracker {
     return this.config.learners.slice();
   }
 
+  /** Votes of the current election: id -> granted (read-only view). */
+  get votes(): ReadonlyMap<number, boolean> {
+    return this.voteMap ?? NO_VOTES;
+  }
+
   /** Starts a new round of vote counting. */
   resetVotes(): void {
-    this.votes.clear();
+    this.voteMap = null;
   }
 
   /** Records the vote of `id` (granted if `v`); only its first vote of a round counts. */
   recordVote(id: number, v: boolean): void {
-    if (!this.votes.has(id)) this.votes.set(id, v);
+    if (this.voteMap === null) this.voteMap = new Map();
+    if (!this.voteMap.has(id)) this.voteMap.set(id, v);
+    assert(this.voteMap.has(id), 'vote not recorded');
   }
 
   /**

@@ -61,6 +61,22 @@ describe('MajorityConfig', () => {
     );
   });
 
+  it('clones stay independent of later changes to either copy', () => {
+    const a = MajorityConfig.of(3, 1);
+    const b = a.clone();
+    b.add(2);
+    a.delete(3);
+    expect([a.ids, b.ids]).toEqual([[1], [1, 2, 3]]);
+    const empty = new MajorityConfig();
+    const other = new MajorityConfig();
+    empty.add(5);
+    expect([empty.ids, other.ids]).toEqual([[5], []]);
+    expect(empty.delete(5)).toBe(true);
+    expect(empty.delete(5)).toBe(false);
+    b.clear();
+    expect([a.ids, b.ids, empty.size]).toEqual([[1], [], 0]);
+  });
+
   it('vote results', () => {
     const c = MajorityConfig.of(2, 4, 7);
     const v = (e: [number, boolean][]) => c.voteResult(new Map(e));
