@@ -1,0 +1,89 @@
+/**
+ * The multiraft layer: a `Store` hosts the replicas of many Raft groups (one per range) on
+ * one node, and keeps idle groups nearly free.
+ *
+ * CONTRACT
+ *
+ * 1. Replicas. A store holds at most one replica per range; its Raft id is the store's node
+ *    id. `createRange` creates an initialized replica (a bootstrap or a split); a message of
+ *    an unknown range creates an uninitialized one (no configuration, not ticked) that is
+ *    initialized by the snapshot its leader sends. Per replica the store keeps a few
+ *    typed-array slots (struct of arrays), its storage and, while awake, its `RawNode`: no
+ *    per-replica timer, closure, emitter, logger or Map. One seeded random source serves
+ *    every group of a process.
+ * 2. Turns. The store is the scheduler's `GroupProcessor`. One turn of a group steps its
+ *    inbox, then its owed ticks, then takes its `Ready`. At the end of each batch, for all
+ *    the batch's groups together: every Ready is persisted, then all messages go to the
+ *    transport in one `send` and one `flush`, then committed entries are applied and every
+ *    node advanced (etcd's Ready contract, batched). Storage is `MemoryStorage` per replica
+ *    for now; the durable storage layer will turn the persist step into one write batch
+ *    with one sync, and keep dormant replicas' logs on disk instead of in memory.
+ * 3. Quiescence (quiesce.ts has the rules). A leader quiesces an idle, fully replicated
+ *    group at a tick by sending each follower a heartbeat flagged `quiesce`; a follower
+ *    quiesces only if term, commit and leader match. A quiesced group leaves the tick set:
+ *    it costs nothing per tick. Any proposal, message or campaign wakes it; a follower that
+ *    wakes on its own wakes its leader with an empty proposal. On wake-up its election
+ *    clock advances by the ticks it slept (`tickQuiesced`), capped below the election
+ *    timeout while its leader is live.
+ * 4. Release. A quiesced replica releases its `RawNode` (about 2.7 KiB) and keeps term,
+ *    leader and applied index in the table; the node is rebuilt from storage on wake-up,
+ *    with its role restored without an election (_restore.ts).
+ * 5. Liveness. Stores ping their peer nodes once per tick interval (group id 0, one
+ *    coalesced row per node pair). A node silent for `livenessTimeoutTicks` is down: the
+ *    quiesced followers of its leaders wake and elect new leaders; leaders quiesce without
+ *    waiting for followers on down nodes (the lagging set) and wake when they come back.
+ * 6. Status. `readStatus` fills a caller-owned object without allocating or waking;
+ *    `raftStatus` adds the progress of every follower on demand; `summary` folds a whole
+ *    store. Counters are in `Store.stats`.
+ * 7. Errors. Requests throw typed `FlotillaError`s (`RangeNotFoundError`, `NotLeaderError`,
+ *    ...); invalid options throw `ConfigError`; broken invariants fail assertions.
+ */
+export {
+  Store,
+  RANGE_INITIAL_INDEX,
+  RANGE_INITIAL_TERM,
+  type RangeConfig,
+  type StoreStats,
+} from './store.js';
+export {
+  resolveStoreOptions,
+  type StateMachine,
+  type StoreConfig,
+  type StoreOptions,
+} from './options.js';
+export {
+  NotLeaderError,
+  RangeExistsError,
+  RangeNotFoundError,
+  RangeNotInitializedError,
+  StoreClosedError,
+  StoreErrorCode,
+  StoreFullError,
+} from './errors.js';
+export {
+  QUIESCE_REFUSALS,
+  QuiesceRefusal,
+  newFollowerQuiesceView,
+  newLeaderQuiesceView,
+  shouldFollowerQuiesce,
+  shouldLeaderQuiesce,
+  type FollowerQuiesceView,
+  type LeaderQuiesceView,
+} from './quiesce.js';
+export { LIVENESS_GROUP_ID, NodeLiveness, type LivenessChange } from './liveness.js';
+export {
+  addSummary,
+  newReplicaStatus,
+  newStoreSummary,
+  type FollowerProgress,
+  type RaftStatus,
+  type ReplicaStatus,
+  type StoreSummary,
+} from './status.js';
+export { VirtualClock } from './virtual_clock.js';
+export {
+  CountingStateMachine,
+  LocalCluster,
+  type ClusterStoreOptions,
+  type LocalClusterOptions,
+} from './cluster.js';
