@@ -57,8 +57,16 @@ export {
   type ConfigOptions,
 } from './config.js';
 export { StateType, stateTypeNames } from './raft_state.js';
-export { ProgressType, RawNode, SnapshotStatus, mustSync, type Ready } from './rawnode.js';
+export {
+  ProgressType,
+  RawNode,
+  SnapshotStatus,
+  mustSync,
+  type QuiescedRole,
+  type Ready,
+} from './rawnode.js';
 export type { Peer } from './bootstrap.js';
+export { ConfChangeError } from './confchange/index.js';
 export type { ReadState } from './read_only.js';
 export {
   raftStateName,
