@@ -19,7 +19,7 @@
  *
  * Output: one JSON object per result line, then a readable table.
  */
-import { execSync } from 'node:child_process';
+import { commitId } from './_report.js';
 import { MessageType, newMessage, EntryType } from '../src/raft/index.js';
 import {
   FrameCodec,
@@ -32,14 +32,7 @@ import {
 } from '../src/transport/index.js';
 
 const GROUPS = (process.env.FLOTILLA_BENCH_GROUPS ?? '1000,10000,100000').split(',').map(Number);
-const commit = (() => {
-  try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString().trim();
-  } catch {
-    return 'none';
-  }
-})();
+const commit = commitId();
 const common = { commit, node: process.version };
 const rows: Record<string, unknown>[] = [];
 
