@@ -34,6 +34,14 @@ export class ReplicaTable {
   idleTicks: Uint8Array;
   /** Number of peers in the group's progress, recorded when it quiesces (status only). */
   peers: Uint8Array;
+  /**
+   * Deferred ticks of an awake group (see `Store.processTick`): `tickCredit` more ticks may
+   * be counted in `ticksOwed` without visiting the node, because they would only advance its
+   * clocks (`RawNode.ticksWithoutAction`). Whoever touches the node first pays the owed
+   * ticks with `tickIdle` and zeroes the credit. Invariant: ticksOwed <= tickCredit.
+   */
+  tickCredit: Uint8Array;
+  ticksOwed: Uint8Array;
   /** Recorded when the group quiesces: term, leader and applied index. */
   term: Float64Array;
   lead: Float64Array;
@@ -59,6 +67,8 @@ export class ReplicaTable {
     this.flags = new Uint8Array(initial);
     this.idleTicks = new Uint8Array(initial);
     this.peers = new Uint8Array(initial);
+    this.tickCredit = new Uint8Array(initial);
+    this.ticksOwed = new Uint8Array(initial);
     this.term = new Float64Array(initial);
     this.lead = new Float64Array(initial);
     this.applied = new Float64Array(initial);
@@ -73,6 +83,7 @@ export class ReplicaTable {
     this.rangeIds[id] = rangeId;
     this.flags[id] = ReplicaFlag.Used;
     this.idleTicks[id] = 255;
+    assert(this.tickCredit[id] === 0 && this.ticksOwed[id] === 0, 'a fresh slot owes no ticks');
     this.nodes.push(null);
     this.storages.push(null);
     this.inboxes.push(null);
@@ -80,9 +91,25 @@ export class ReplicaTable {
     return id;
   }
 
+  /**
+   * The node of an awake replica, with its deferred ticks paid: every caller that steps,
+   * ticks, proposes to or advances a node takes it from here, never from `nodes` directly.
+   */
+  settledNode(id: number): RawNode {
+    const node = this.nodes[id]!;
+    assert(node !== null && node !== undefined, 'a replica with a node');
+    const owed = this.ticksOwed[id]!;
+    if (owed !== 0) {
+      node.tickIdle(owed);
+      this.ticksOwed[id] = 0;
+    }
+    this.tickCredit[id] = 0;
+    return node;
+  }
+
   /** Bytes of the typed arrays and pointer slots (for density accounting). */
   get memoryBytes(): number {
-    return this.capacity * (4 + 1 + 1 + 1 + 8 * 3) + this.allocated * 8 * 3;
+    return this.capacity * (4 + 1 + 1 + 1 + 1 + 1 + 8 * 3) + this.allocated * 8 * 3;
   }
 
   private grow(): void {
@@ -92,6 +119,8 @@ export class ReplicaTable {
     this.flags = grown(this.flags, new Uint8Array(capacity));
     this.idleTicks = grown(this.idleTicks, new Uint8Array(capacity));
     this.peers = grown(this.peers, new Uint8Array(capacity));
+    this.tickCredit = grown(this.tickCredit, new Uint8Array(capacity));
+    this.ticksOwed = grown(this.ticksOwed, new Uint8Array(capacity));
     this.term = grown(this.term, new Float64Array(capacity));
     this.lead = grown(this.lead, new Float64Array(capacity));
     this.applied = grown(this.applied, new Float64Array(capacity));

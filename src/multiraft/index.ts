@@ -12,12 +12,15 @@
  *    per-replica timer, closure, emitter, logger or Map. One seeded random source serves
  *    every group of a process.
  * 2. Turns. The store is the scheduler's `GroupProcessor`. One turn of a group steps its
- *    inbox, then its owed ticks, then takes its `Ready`. At the end of each batch, for all
- *    the batch's groups together: every Ready is persisted, then all messages go to the
- *    transport in one `send` and one `flush`, then committed entries are applied and every
- *    node advanced (etcd's Ready contract, batched). Storage is `MemoryStorage` per replica
- *    for now; the durable storage layer will turn the persist step into one write batch
- *    with one sync, and keep dormant replicas' logs on disk instead of in memory.
+ *    inbox, then its owed ticks, then takes its `Ready`. A tick that would only advance a
+ *    node's clocks (`RawNode.ticksWithoutAction`) is deferred: counted in the table without
+ *    touching the node, and paid with `tickIdle` before anything else touches it. At the
+ *    end of each batch, for all the batch's groups together: every Ready is persisted, then
+ *    all messages go to the transport in one `send` and one `flush`, then committed entries
+ *    are applied and every node advanced (etcd's Ready contract, batched). Storage is
+ *    `MemoryStorage` per replica for now; the durable storage layer will turn the persist
+ *    step into one write batch with one sync, and keep dormant replicas' logs on disk
+ *    instead of in memory.
  * 3. Quiescence (quiesce.ts has the rules). A leader quiesces an idle, fully replicated
  *    group at a tick by sending each follower a heartbeat flagged `quiesce`; a follower
  *    quiesces only if term, commit and leader match. A quiesced group leaves the tick set:
@@ -27,7 +30,7 @@
  *    timeout while its leader is live.
  * 4. Release. A quiesced replica releases its `RawNode` (about 2.7 KiB) and keeps term,
  *    leader and applied index in the table; the node is rebuilt from storage on wake-up,
- *    with its role restored without an election (_restore.ts).
+ *    with its role restored without an election (`RawNode.restoreQuiesced`).
  * 5. Liveness. Stores ping their peer nodes once per tick interval (group id 0, one
  *    coalesced row per node pair). A node silent for `livenessTimeoutTicks` is down: the
  *    quiesced followers of its leaders wake and elect new leaders; leaders quiesce without

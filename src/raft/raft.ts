@@ -473,7 +473,10 @@ export class Raft {
   /** Followers and candidates: campaign once the randomized election timeout passes. */
   tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.pastElectionTimeout()) {
+    // The clock first: both checks are free of side effects, so the order does not change
+    // the outcome, but the clock is one field while promotable() reads the progress tracker
+    // and the log (three more objects on every tick of every awake follower).
+    if (this.pastElectionTimeout() && this.promotable()) {
       this.electionElapsed = 0;
       const m = msg(MessageType.MsgHup, 0, 0);
       m.from = this.id;

@@ -36,6 +36,7 @@ import {
   type Snapshot,
 } from './raftpb.js';
 import { EMPTY_READ_STATES, Raft, msg } from './raft.js';
+import { StateType } from './raft_state.js';
 import type { SoftState } from './status.js';
 import type { ReadState } from './read_only.js';
 import type { Progress } from './tracker/index.js';
@@ -43,9 +44,11 @@ import { entsSize, isLocalMsg, isLocalMsgTarget, isResponseMsg } from './util.js
 import { asV2, marshalConfChange } from './confchange_codec.js';
 import { bootstrap, type Peer } from './bootstrap.js';
 import { getBasicStatus, getStatus } from './status_build.js';
+import { restoreQuiescedRole, type QuiescedRole } from './raft_quiesced.js';
 import type { BasicStatus, Status } from './status.js';
 
 export type { SoftState } from './status.js';
+export type { QuiescedRole } from './raft_quiesced.js';
 
 /**
  * What the application must handle between `ready()` and `advance()` (etcd's `Ready`). Every
@@ -138,6 +141,23 @@ export class RawNode {
     this.prevHardSt = this.raft.hardState();
   }
 
+  /**
+   * Rebuilds a quiesced node whose RawNode was released, from its storage (`config.storage`,
+   * with `config.applied`) and the role it held (`role`): the leader of its term again, or a
+   * follower of a known leader, in the same term and without an election, a new entry or a
+   * message. The first `ready()` reports no role change. Safe only under the conditions in
+   * raft_quiesced.ts: the record is true, the released node is gone and its log was durable,
+   * and a leader had committed its whole log (checked here by assertions).
+   */
+  static restoreQuiesced(config: Config | ConfigOptions, role: QuiescedRole): RawNode {
+    const node = new RawNode(config);
+    assert(!node.asyncStorageWrites, 'restore needs synchronous storage writes');
+    restoreQuiescedRole(node.raft, role);
+    node.prevSoftSt = node.raft.softState();
+    assert(node.raft.term === role.term && node.raft.msgs.length === 0, 'same term, no messages');
+    return node;
+  }
+
   /** Advances the logical clock by one tick. */
   tick(): void {
     this.raft.tick();
@@ -149,6 +169,34 @@ export class RawNode {
    */
   tickQuiesced(): void {
     this.raft.electionElapsed++;
+  }
+
+  /**
+   * How many of the next `tick()` calls would do nothing but advance the logical clocks: no
+   * election or pre-vote, heartbeat, CheckQuorum or abandoned transfer (0: the next tick
+   * may act). Until something else touches the node, the caller may take that many ticks
+   * later and at once with `tickIdle`, which is how a store defers the ticks of its awake
+   * groups without visiting them. Any other call may change the answer.
+   */
+  ticksWithoutAction(): number {
+    const r = this.raft;
+    const ticks = r.state === StateType.StateLeader
+      ? Math.min(r.electionTimeout - r.electionElapsed, r.heartbeatTimeout - r.heartbeatElapsed)
+      : r.randomizedElectionTimeout - r.electionElapsed;
+    return ticks > 1 ? ticks - 1 : 0;
+  }
+
+  /**
+   * Exactly what `ticks` calls of `tick()` would do when none of them acts: advances the
+   * election clock (and a leader's heartbeat clock) by `ticks`. `ticks` must not exceed
+   * `ticksWithoutAction()`.
+   */
+  tickIdle(ticks: number): void {
+    assert(Number.isInteger(ticks) && ticks >= 0, 'a whole number of ticks');
+    assert(ticks <= this.ticksWithoutAction(), 'idle ticks only: the next tick acts');
+    const r = this.raft;
+    r.electionElapsed += ticks;
+    if (r.state === StateType.StateLeader) r.heartbeatElapsed += ticks;
   }
 
   /** Campaigns to become leader (a no-op on a leader). */

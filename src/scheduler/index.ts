@@ -51,7 +51,7 @@ export type {
   TickerConfig,
   TickerOptions,
 } from './options.js';
-export { BatchStop, Scheduler, WorkFlag } from './scheduler.js';
+export { BUDGET_CHECK_GROUPS, BatchStop, Scheduler, WorkFlag } from './scheduler.js';
 export type { BatchStopReason, GroupProcessor, SchedulerStats, WorkFlags } from './scheduler.js';
 export { Ticker } from './ticker.js';
 export type { TickTarget } from './ticker.js';

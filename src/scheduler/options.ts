@@ -28,7 +28,8 @@ export type BatchEndHook = (groupsProcessed: number) => void | Promise<void>;
 export interface SchedulerOptions extends GroupArrayOptions {
   /**
    * Wall-clock time a batch may spend processing groups before it stops and yields to I/O.
-   * Checked after each group, so one slow group can overrun it by its own cost.
+   * Checked after the first group and then after every 16th (`BUDGET_CHECK_GROUPS`): a batch
+   * overruns it by at most the cost of one slow group, or of 16 ordinary ones.
    * @default 10 (milliseconds)
    */
   batchBudgetMs?: number;

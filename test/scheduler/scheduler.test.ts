@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AssertionError } from '../../src/util/index.js';
-import { BatchStop, Scheduler, WorkFlag } from '../../src/scheduler/index.js';
+import { BUDGET_CHECK_GROUPS, BatchStop, Scheduler, WorkFlag } from '../../src/scheduler/index.js';
 import { FakeClock, Recorder, g } from './_helpers.js';
 
 const { Message, Tick, Ready } = WorkFlag;
@@ -154,19 +154,20 @@ describe('Scheduler batches', () => {
   it('stops a batch when the time budget is spent and resumes in the next', () => {
     const { recorder, clock, scheduler } = setup({ batchBudgetMs: 5 });
     recorder.hooks.onMessages = () => {
-      clock.nowMs += 2;
+      clock.nowMs += 1;
       return false;
     };
-    for (let id = 0; id < 10; id++) scheduler.enqueue(g(id), Message);
-    // 2, 4 < 5 ms: keep going; after the third group 6 >= 5 ms: stop.
-    expect(scheduler.runBatch()).toBe(3);
+    for (let id = 0; id < 40; id++) scheduler.enqueue(g(id), Message);
+    // The clock is read after the first group (1 < 5 ms: keep going), then after every
+    // BUDGET_CHECK_GROUPS groups: after the 16th, 16 >= 5 ms: stop.
+    expect(scheduler.runBatch()).toBe(BUDGET_CHECK_GROUPS);
     expect(scheduler.stats.lastBatchStop).toBe(BatchStop.Budget);
-    expect(recorder.messageIds()).toEqual([0, 1, 2]);
-    expect(scheduler.runBatch()).toBe(3);
-    expect(recorder.messageIds()).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(scheduler.runUntilIdle()).toBe(4);
-    expect(recorder.messageIds()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(scheduler.stats.batchesStoppedByBudget).toBe(3);
+    expect(recorder.messageIds()).toEqual([...Array(16).keys()]);
+    expect(scheduler.runBatch()).toBe(16);
+    expect(recorder.messageIds()).toEqual([...Array(32).keys()]);
+    expect(scheduler.runUntilIdle()).toBe(8);
+    expect(recorder.messageIds()).toEqual([...Array(40).keys()]);
+    expect(scheduler.stats.batchesStoppedByBudget).toBe(2);
   });
 
   it('always runs at least one group even if it alone overruns the budget', () => {

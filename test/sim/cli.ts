@@ -4,7 +4,8 @@
  * Runs N seeds starting at S (default 1) across J worker processes, prints progress and, for
  * every failure, its seed, the violated invariant and the one-line command that replays it.
  * `--seed S` alone replays one seed in detail (scenario, outcome, trace hash; with `--trace`
- * every event). Exits with 1 if any seed failed.
+ * every event). Exits with 1 if any seed failed. `--layer store` runs the store layer instead
+ * (many groups on several stores; `--ranges R`; see store_cli.ts).
  *
  * Wall-clock time is read here only, for progress and runtime; the simulation itself runs on
  * virtual time.
@@ -223,6 +224,12 @@ function workerMain(): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--layer')) {
+    // The store layer (store_cli.ts); without --layer everything below is unchanged.
+    const { storeCliMain } = await import('./store_cli.js');
+    process.exitCode = await storeCliMain(process.argv.slice(2), () => performance.now());
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   if (args.worker) return workerMain();
   if (args.seed !== null && args.seeds === null) {
