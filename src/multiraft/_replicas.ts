@@ -33,7 +33,13 @@ export function allocate(st: StoreCore, rangeId: number): number {
   return id;
 }
 
-/** A replica for an unknown group, empty until its snapshot arrives; it does not tick. */
+/**
+ * A replica for an unknown group, empty until its snapshot arrives. It ticks although it can
+ * never campaign: the message that created it may have named a leader, and under CheckQuorum
+ * a follower ignores votes while its leader's lease runs (etcd's `inLease`). A replica that
+ * never ticked would keep that lease for ever and, if its snapshot never came, block every
+ * later election of a group where it holds a vote (found by the store simulation, seed 286).
+ */
 export function createUninitialized(st: StoreCore, rangeId: number): number {
   checkRangeId(rangeId);
   const id = allocate(st, rangeId);
@@ -41,7 +47,6 @@ export function createUninitialized(st: StoreCore, rangeId: number): number {
   st.table.storages[id] = storage;
   st.table.nodes[id] = newRawNode(st, storage, 0);
   st.ticker.add(id as GroupId);
-  st.ticker.quiesce(id as GroupId);
   st.stats.replicasCreatedLazily++;
   st.log?.debug({ rangeId }, 'created uninitialized replica');
   return id;

@@ -21,8 +21,8 @@ import { maybeQuiesceLeader } from './_quiescer.js';
 export function processTick(st: StoreCore, gid: GroupId): boolean {
   const t = st.table;
   const flags = t.flags[gid]!;
-  const awake = ReplicaFlag.Used | ReplicaFlag.Initialized;
-  if ((flags & (awake | ReplicaFlag.Quiesced)) !== awake) return false;
+  if ((flags & (ReplicaFlag.Used | ReplicaFlag.Quiesced)) !== ReplicaFlag.Used) return false;
+  if ((flags & ReplicaFlag.Initialized) === 0) return tickUninitialized(st, gid);
   if (t.idleTicks[gid]! < 255) t.idleTicks[gid]!++;
   const owed = t.ticksOwed[gid]!;
   if (owed < t.tickCredit[gid]!) {
@@ -48,6 +48,20 @@ export function processTick(st: StoreCore, gid: GroupId): boolean {
     r.term !== term || r.lead !== lead;
   if (!acted) grantTickCredit(st, gid, node);
   return acted;
+}
+
+/**
+ * An uninitialized replica only runs its election clock, so that the lease of a leader it
+ * heard of expires (see `createUninitialized`); it has no configuration, so it can neither
+ * campaign nor quiesce, and it takes no tick credit.
+ */
+function tickUninitialized(st: StoreCore, gid: GroupId): boolean {
+  const node = st.table.nodes[gid];
+  assert(node !== null && node !== undefined, 'an uninitialized replica keeps its node');
+  assert(!node.raft.promotable(), 'an uninitialized replica cannot campaign');
+  st.stats.ticks++;
+  node.tick();
+  return false;
 }
 
 /** Lets the next idle ticks of `gid` be deferred (see `processTick`). */

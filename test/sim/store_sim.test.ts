@@ -10,7 +10,6 @@ import { StoreInvariantViolation, StoreSafetyChecker } from './store_invariants.
 /**
  * Seeds every CI run checks in-process (the CLI runs many more). Small on purpose: a store
  * seed runs several stores and up to 24 groups for hundreds of ticks (about 0.5 s each).
- * Seeds 1..100 do not hit the known src bug below (seeds 166, 286, 445, ... do).
  */
 const CI_SEEDS = 100;
 
@@ -96,17 +95,15 @@ describe('npm run sim -- --layer store', () => {
 });
 
 /**
- * A bug in src/multiraft found by this simulation (README, store layer): a lazily created,
- * uninitialized replica is never ticked, so once it has heard of a leader it believes in that
- * leader's lease for ever and ignores every (pre-)vote. When the leader loses leadership
- * before its snapshot arrives, two such replicas of a four-voter group block every election.
- * `it.fails` keeps CI green while the bug stands; when it is fixed this test fails: drop
- * `.fails`.
+ * A regression seed for a bug this simulation found in src/multiraft: a lazily created,
+ * uninitialized replica was never ticked, so once it had heard of a leader it believed in
+ * that leader's lease for ever and ignored every (pre-)vote; when the leader lost leadership
+ * before its snapshot arrived, two such replicas of a four-voter group blocked every election.
+ * Uninitialized replicas now run their election clock.
  */
-it.fails('seed 286 elects a leader after heal (src bug: uninitialized replicas never tick)',
-  () => {
-    expect(runStoreSeed(286, {}).failure).toBeNull();
-  }, 30_000);
+it('seed 286 elects a leader after heal (uninitialized replicas tick)', () => {
+  expect(runStoreSeed(286, {}).failure).toBeNull();
+}, 30_000);
 
 function status(fields: Partial<ReplicaStatus>): ReplicaStatus {
   return { ...newReplicaStatus(), rangeId: 1, initialized: true, term: 6, commit: 5,
