@@ -10,7 +10,6 @@
  * Wall-clock time is read here only, for progress and runtime; the simulation itself runs on
  * virtual time.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describeScenario, PLANTED_BUGS, type PlantedBug } from './scenario.js';
@@ -24,6 +23,7 @@ import {
   type BatchTotals,
   type SeedFailure,
 } from './run.js';
+import { runSeedPool, serveSeedBatches } from './seed_pool.js';
 
 interface CliArgs {
   seeds: number | null;
@@ -52,7 +52,10 @@ function parseArgs(argv: readonly string[]): CliArgs {
       return v;
     };
     switch (flag) {
-      case '--seeds': a.seeds = value(); break;
+      case '--seeds':
+        a.seeds = value();
+        if (a.seeds === 0) fail('--seeds needs a positive integer');
+        break;
       case '--seed': a.seed = value(); break;
       case '--nodes': a.batch.nodes = value(); break;
       case '--chaos-ms': a.batch.chaosMs = value(); break;
@@ -110,70 +113,20 @@ function replayOne(seed: number, args: CliArgs): number {
 /** Splits the seeds into chunks pulled by worker processes (or run here with one job). */
 async function runMany(first: number, count: number, args: CliArgs): Promise<number> {
   const started = performance.now();
-  const totals: BatchTotals = { seeds: 0, failures: [], stats: emptyStats() };
-  const chunk = Math.max(1, Math.min(200, Math.ceil(count / (args.jobs * 20))));
-  let next = first;
-  const end = first + count;
-  let lastPrint = started;
-  const progress = (force: boolean): void => {
-    const now = performance.now();
-    if (!force && now - lastPrint < 2000) return;
-    lastPrint = now;
-    const s = (now - started) / 1000;
-    const rate = totals.seeds / Math.max(s, 1e-3);
-    const eta = (count - totals.seeds) / Math.max(rate, 1e-9);
-    console.log(`[${s.toFixed(1).padStart(7)}s] ${totals.seeds}/${count} seeds, ` +
-      `${rate.toFixed(0)} seeds/s, ${totals.failures.length} failures, eta ${eta.toFixed(0)}s`);
-  };
-  const absorb = (t: BatchTotals): void => {
-    totals.seeds += t.seeds;
-    addStats(totals.stats, t.stats);
-    for (const f of t.failures) {
-      totals.failures.push(f);
-      printFailure(f);
-    }
-    progress(false);
-  };
-  const stop = (): boolean => !args.keepGoing && totals.failures.length > 0;
   console.log(`running ${count} seeds from ${first} on ${args.jobs} process(es)` +
     (args.batch.bug ? ` with planted bug ${args.batch.bug}` : ''));
-  if (args.jobs === 1) {
-    while (next < end && !stop()) {
-      const n = Math.min(chunk, end - next);
-      absorb(runBatch(next, n, args.batch, !args.keepGoing));
-      next += n;
-    }
-  } else {
-    await new Promise<void>((resolve, reject) => {
-      let live = 0;
-      const feed = (child: ChildProcess): void => {
-        if (next >= end || stop()) {
-          child.send({ kind: 'exit' });
-          return;
-        }
-        const n = Math.min(chunk, end - next);
-        child.send({ kind: 'batch', first: next, count: n });
-        next += n;
-      };
-      const self = fileURLToPath(import.meta.url);
-      for (let j = 0; j < args.jobs; j++) {
-        const child = fork(self, ['--worker'], { execArgv: process.execArgv });
-        live++;
-        child.send({ kind: 'options', batch: args.batch, stopAtFailure: !args.keepGoing });
-        child.on('message', (t: BatchTotals) => {
-          absorb(t);
-          feed(child);
-        });
-        child.on('error', reject);
-        child.on('exit', (code) => {
-          if (code !== 0) reject(new Error(`worker exited with ${code}`));
-          if (--live === 0) resolve();
-        });
-        feed(child);
-      }
-    });
-  }
-  progress(true);
+  const totals = await runSeedPool({
+    first, count, jobs: args.jobs, maxChunk: 200, keepGoing: args.keepGoing,
+    options: args.batch, runBatch,
+    worker: { path: fileURLToPath(import.meta.url), args: ['--worker'] },
+    stats: emptyStats(), addStats, onFailure: printFailure,
+    progress: (t, s, rate): void => {
+      const eta = (count - t.seeds) / Math.max(rate, 1e-9);
+      console.log(`[${s.toFixed(1).padStart(7)}s] ${t.seeds}/${count} seeds, ` +
+        `${rate.toFixed(0)} seeds/s, ${t.failures.length} failures, eta ${eta.toFixed(0)}s`);
+    },
+    progressMs: 2000, nowMs: () => performance.now(), started,
+  });
   return summarize(totals, count, args, (performance.now() - started) / 1000);
 }
 
@@ -198,31 +151,6 @@ function summarize(t: BatchTotals, count: number, args: CliArgs, seconds: number
   return t.failures.length > 0 ? 1 : 0;
 }
 
-/** What the parent sends a worker: its options once, then batches, then `exit`. */
-interface WorkerMessage {
-  kind: 'options' | 'batch' | 'exit';
-  batch?: BatchOptions;
-  stopAtFailure?: boolean;
-  first?: number;
-  count?: number;
-}
-
-/** A worker process: runs the batches its parent sends, answers with their totals. */
-function workerMain(): void {
-  let batch: BatchOptions = {};
-  let stopAtFailure = true;
-  process.on('message', (m: WorkerMessage) => {
-    if (m.kind === 'options') {
-      batch = m.batch!;
-      stopAtFailure = m.stopAtFailure!;
-    } else if (m.kind === 'batch') {
-      process.send!(runBatch(m.first!, m.count!, batch, stopAtFailure));
-    } else {
-      process.disconnect();
-    }
-  });
-}
-
 async function main(): Promise<void> {
   if (process.argv.includes('--layer')) {
     // The store layer (store_cli.ts); without --layer everything below is unchanged.
@@ -231,7 +159,7 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(process.argv.slice(2));
-  if (args.worker) return workerMain();
+  if (args.worker) return serveSeedBatches(runBatch);
   if (args.seed !== null && args.seeds === null) {
     process.exitCode = replayOne(args.seed, args);
     return;

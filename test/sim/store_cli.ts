@@ -7,7 +7,6 @@
  * prints, for every failure, its seed, invariant, message and replay command; `--seed S`
  * alone replays one seed (scenario, trace hash, outcome; `--trace` prints its events).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describeStoreScenario, STORE_BUGS, type StoreBug } from './store_world.js';
@@ -21,6 +20,7 @@ import {
   type StoreBatchTotals,
   type StoreSeedFailure,
 } from './store_run.js';
+import { runSeedPool } from './seed_pool.js';
 
 interface StoreCliArgs {
   seeds: number | null;
@@ -53,7 +53,10 @@ function parseStoreArgs(argv: readonly string[]): StoreCliArgs {
     };
     switch (flag) {
       case '--layer': if (argv[++i] !== 'store') fail(`--layer must be store\n${USAGE}`); break;
-      case '--seeds': a.seeds = value(); break;
+      case '--seeds':
+        a.seeds = value();
+        if (a.seeds === 0) fail('--seeds needs a positive integer');
+        break;
       case '--seed': a.seed = value(); break;
       case '--nodes': a.batch.nodes = value(); break;
       case '--ranges': a.batch.ranges = value(); break;
@@ -105,69 +108,19 @@ function replayOne(seed: number, args: StoreCliArgs, nowMs: () => number): numbe
 async function runMany(first: number, count: number, args: StoreCliArgs,
   nowMs: () => number): Promise<number> {
   const started = nowMs();
-  const totals: StoreBatchTotals = { seeds: 0, failures: [], stats: emptyStoreStats() };
-  const chunk = Math.max(1, Math.min(20, Math.ceil(count / (args.jobs * 20))));
-  let next = first;
-  const end = first + count;
-  let lastPrint = started;
-  const progress = (force: boolean): void => {
-    const now = nowMs();
-    if (!force && now - lastPrint < 5000) return;
-    lastPrint = now;
-    const s = (now - started) / 1000;
-    const rate = totals.seeds / Math.max(s, 1e-3);
-    console.log(`[${s.toFixed(1).padStart(7)}s] ${totals.seeds}/${count} seeds, ` +
-      `${rate.toFixed(1)} seeds/s, ${totals.failures.length} failures`);
-  };
-  const absorb = (t: StoreBatchTotals): void => {
-    totals.seeds += t.seeds;
-    addStoreStats(totals.stats, t.stats);
-    for (const f of t.failures) {
-      totals.failures.push(f);
-      printFailure(f);
-    }
-    progress(false);
-  };
-  const stop = (): boolean => !args.keepGoing && totals.failures.length > 0;
   console.log(`store layer: running ${count} seeds from ${first} on ${args.jobs} process(es)` +
     (args.batch.bug ? ` with planted bug ${args.batch.bug}` : ''));
-  if (args.jobs === 1) {
-    while (next < end && !stop()) {
-      const n = Math.min(chunk, end - next);
-      absorb(runStoreBatch(next, n, args.batch, !args.keepGoing));
-      next += n;
-    }
-  } else {
-    await new Promise<void>((resolve, reject) => {
-      let live = 0;
-      const feed = (child: ChildProcess): void => {
-        if (next >= end || stop()) {
-          child.send({ kind: 'exit' });
-          return;
-        }
-        const n = Math.min(chunk, end - next);
-        child.send({ kind: 'batch', first: next, count: n });
-        next += n;
-      };
-      const worker = fileURLToPath(new URL('./store_worker.ts', import.meta.url));
-      for (let j = 0; j < args.jobs; j++) {
-        const child = fork(worker, [], { execArgv: process.execArgv });
-        live++;
-        child.send({ kind: 'options', batch: args.batch, stopAtFailure: !args.keepGoing });
-        child.on('message', (t: StoreBatchTotals) => {
-          absorb(t);
-          feed(child);
-        });
-        child.on('error', reject);
-        child.on('exit', (code) => {
-          if (code !== 0) reject(new Error(`worker exited with ${code}`));
-          if (--live === 0) resolve();
-        });
-        feed(child);
-      }
-    });
-  }
-  progress(true);
+  const totals = await runSeedPool({
+    first, count, jobs: args.jobs, maxChunk: 20, keepGoing: args.keepGoing,
+    options: args.batch, runBatch: runStoreBatch,
+    worker: { path: fileURLToPath(new URL('./store_worker.ts', import.meta.url)), args: [] },
+    stats: emptyStoreStats(), addStats: addStoreStats, onFailure: printFailure,
+    progress: (t, s, rate): void => {
+      console.log(`[${s.toFixed(1).padStart(7)}s] ${t.seeds}/${count} seeds, ` +
+        `${rate.toFixed(1)} seeds/s, ${t.failures.length} failures`);
+    },
+    progressMs: 5000, nowMs, started,
+  });
   return summarize(totals, count, args, (nowMs() - started) / 1000);
 }
 
