@@ -160,6 +160,14 @@ class Reader {
     return end;
   }
 
+  /** Reads a length-delimited field as a view into the buffer (payloads are never copied). */
+  bytes(): Uint8Array {
+    const end = this.delimitedEnd();
+    const view = this.buf.subarray(this.pos, end);
+    this.pos = end;
+    return view;
+  }
+
   /** Skips a field of the given wire type (its tag already read). */
   skip(wireType: number): void {
     if (wireType === 0) this.varint();
@@ -209,13 +217,7 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
       case 1: expectWire(wire, 0, 'ID'); cc.id = r.varint(); break;
       case 2: expectWire(wire, 0, 'Type'); cc.type = r.varint() as ConfChangeType; break;
       case 3: expectWire(wire, 0, 'NodeID'); cc.nodeId = r.varint(); break;
-      case 4: {
-        expectWire(wire, 2, 'Context');
-        const end = r.delimitedEnd();
-        cc.context = data.subarray(r.pos, end);
-        r.pos = end;
-        break;
-      }
+      case 4: expectWire(wire, 2, 'Context'); cc.context = r.bytes(); break;
       default: r.skip(wire % 8);
     }
   }
@@ -255,13 +257,7 @@ export function decodeConfChangeV2(data: Uint8Array): ConfChangeV2 {
         expectWire(wire, 2, 'Changes');
         cc.changes.push(decodeSingle(r, r.delimitedEnd()));
         break;
-      case 3: {
-        expectWire(wire, 2, 'Context');
-        const end = r.delimitedEnd();
-        cc.context = data.subarray(r.pos, end);
-        r.pos = end;
-        break;
-      }
+      case 3: expectWire(wire, 2, 'Context'); cc.context = r.bytes(); break;
       default: r.skip(wire % 8);
     }
   }

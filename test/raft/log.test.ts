@@ -1,22 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { captureLogger, ents, snap } from './_log_fixtures.js';
 import { ErrCompacted, ErrUnavailable } from '../../src/raft/errors.js';
 import { LogSlice, RaftLog, newLog, newLogWithSize } from '../../src/raft/log.js';
-import { LogLevel, RaftPanicError, silentLogger, type RaftLogger } from '../../src/raft/logger.js';
+import { RaftPanicError, silentLogger, type RaftLogger } from '../../src/raft/logger.js';
 import {
   EMPTY_BYTES,
   EntryType,
-  emptyConfState,
   type Entry,
-  type Snapshot,
 } from '../../src/raft/raftpb.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import { NO_LIMIT, entrySize, entsSize } from '../../src/raft/util.js';
-
-function ents(first: number, ...terms: number[]): Entry[] {
-  return terms.map((term, i) => ({
-    term, index: first + i, type: EntryType.EntryNormal, data: EMPTY_BYTES,
-  }));
-}
 
 /** Entries first..to-1 whose term equals their index (etcd's termRange). */
 function termRange(first: number, to: number): Entry[] {
@@ -25,26 +18,6 @@ function termRange(first: number, to: number): Entry[] {
     out.push({ term: i, index: i, type: EntryType.EntryNormal, data: EMPTY_BYTES });
   }
   return out;
-}
-
-function snap(index: number, term: number): Snapshot {
-  return { data: EMPTY_BYTES, metadata: { confState: emptyConfState(), index, term } };
-}
-
-function captureLogger(): RaftLogger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    level: LogLevel.Debug,
-    lines,
-    debug: (t) => void lines.push(`DEBUG ${t}`),
-    info: (t) => void lines.push(`INFO ${t}`),
-    warn: (t) => void lines.push(`WARN ${t}`),
-    error: (t) => void lines.push(`ERROR ${t}`),
-    fatal: (t): never => {
-      lines.push(`FATAL ${t}`);
-      throw new RaftPanicError(t);
-    },
-  };
 }
 
 const ids = (e: readonly Entry[]): number[][] => e.map((x) => [x.index, x.term]);

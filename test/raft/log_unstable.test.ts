@@ -1,40 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { captureLogger, ents, snap } from './_log_fixtures.js';
 import { NOT_FOUND, Unstable } from '../../src/raft/log_unstable.js';
-import { LogLevel, RaftPanicError, type RaftLogger } from '../../src/raft/logger.js';
-import {
-  EMPTY_BYTES,
-  EntryType,
-  emptyConfState,
-  type Entry,
-  type Snapshot,
-} from '../../src/raft/raftpb.js';
-
-function ents(first: number, ...terms: number[]): Entry[] {
-  return terms.map((term, i) => ({
-    term, index: first + i, type: EntryType.EntryNormal, data: EMPTY_BYTES,
-  }));
-}
-
-function snap(index: number, term: number): Snapshot {
-  return { data: EMPTY_BYTES, metadata: { confState: emptyConfState(), index, term } };
-}
-
-/** A logger that records `LEVEL text` lines and throws on fatal. */
-function captureLogger(): RaftLogger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    level: LogLevel.Debug,
-    lines,
-    debug: (t) => void lines.push(`DEBUG ${t}`),
-    info: (t) => void lines.push(`INFO ${t}`),
-    warn: (t) => void lines.push(`WARN ${t}`),
-    error: (t) => void lines.push(`ERROR ${t}`),
-    fatal: (t): never => {
-      lines.push(`FATAL ${t}`);
-      throw new RaftPanicError(t);
-    },
-  };
-}
+import { RaftPanicError, type RaftLogger } from '../../src/raft/logger.js';
+import type { Entry, Snapshot } from '../../src/raft/raftpb.js';
 
 interface UnstableInit {
   entries?: Entry[];
