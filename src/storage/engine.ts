@@ -1,0 +1,111 @@
+/**
+ * The storage seam of a store: one `StorageEngine` per store, one `ReplicaStorage` per
+ * replica on it. The store never constructs a storage nor reaches into one; it goes through
+ * these two interfaces only, so the in-memory engine and the LevelDB engine are
+ * interchangeable (and pass one contract suite, test/storage/contract.ts).
+ *
+ * VISIBILITY AND DURABILITY. A write is staged into an `EngineBatch` and is visible to the
+ * replica's reads (Raft's `Storage` methods, `hardState()`, `appliedState()`) as soon as it
+ * is staged: the Raft core reads its own log back before the batch is synced, exactly as it
+ * does with `MemoryStorage` today. It is durable only when `commit` reports success. The
+ * store therefore holds every message that promises durability (a vote, an append response,
+ * a leader counting its own entries) and every apply until the commit of the batch that
+ * staged what they depend on has completed.
+ *
+ * ORDER. Batches commit in the order `commit` is called; a later batch's completion implies
+ * every earlier one's. A failed commit fails every batch after it too (the engine is then
+ * broken: its in-memory view is ahead of the disk and must not be trusted further).
+ */
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Snapshot,
+  Storage,
+  StorageError,
+} from '../raft/index.js';
+
+/**
+ * What a replica has applied, persisted atomically with the state-machine writes of the same
+ * entries (etcd's consistent index): after a crash the store replays from `index` exactly.
+ */
+export interface AppliedState {
+  /** The index of the last applied entry. */
+  index: number;
+  /** The configuration as of `index` (the last applied membership change). */
+  confState: ConfState;
+  /**
+   * The application's range descriptor as of `index`, opaque to the storage layer (the
+   * ranges layer encodes it); empty when the application keeps none.
+   */
+  descriptor: Uint8Array;
+}
+
+/** An open set of staged writes, committed as one unit with one sync. */
+export interface EngineBatch {
+  /** Groups (replicas) that staged at least one write into this batch. */
+  readonly groupCount: number;
+  /** Bytes staged so far (keys and values as the engine will write them). */
+  readonly byteCount: number;
+}
+
+/**
+ * Raft's `Storage` for one replica plus the writers the store needs. Every writer stages into
+ * a batch of the same engine and is visible to reads at once (see the file header).
+ */
+export interface ReplicaStorage extends Storage {
+  /** The range this storage belongs to. */
+  readonly rangeId: number;
+  /** The last HardState staged (all zero when none was). */
+  hardState(): HardState;
+  /** The last applied state staged. */
+  appliedState(): AppliedState;
+  /**
+   * Stages entries, replacing any existing entries from the first new index on; entries at
+   * or below the compaction point are skipped. A gap after the last index is a panic.
+   */
+  append(entries: readonly Entry[], batch: EngineBatch): void;
+  /** Stages a HardState. */
+  setHardState(hardState: HardState, batch: EngineBatch): void;
+  /**
+   * Stages a snapshot: the replica's log is replaced by the snapshot's index and term, and its
+   * applied state becomes the snapshot's (index, ConfState; the descriptor is given by the
+   * caller, who decoded it from the snapshot's data). `ErrSnapOutOfDate` if the storage
+   * already holds a newer or equal one; nothing is staged then.
+   */
+  applySnapshot(snapshot: Snapshot, descriptor: Uint8Array, batch: EngineBatch):
+    StorageError | null;
+  /** Stages the applied state (with the state machine's writes for the same entries). */
+  setApplied(applied: AppliedState, batch: EngineBatch): void;
+  /**
+   * Stages the removal of every entry before `index`, keeping its term for matching.
+   * `ErrCompacted` if already compacted; `index` must not exceed the applied index.
+   */
+  compact(index: number, batch: EngineBatch): StorageError | null;
+  /**
+   * The replica went dormant: drop what it holds in memory beyond a fixed few fields. Reads
+   * stay correct afterwards (they may go to the engine).
+   */
+  release(): void;
+}
+
+/** One engine per store: every replica's Raft state (and, for ranges, its user data). */
+export interface StorageEngine {
+  /** Opens the engine and returns the range ids of the replicas it holds. */
+  open(): Promise<readonly number[]>;
+  /** A new, empty replica storage for `rangeId` (its first writes are staged later). */
+  createReplica(rangeId: number): ReplicaStorage;
+  /** The storage of a replica `open` listed, read back from the engine. */
+  loadReplica(rangeId: number): ReplicaStorage;
+  /** Stages the deletion of everything the replica holds; its storage is unusable after. */
+  destroyReplica(storage: ReplicaStorage, batch: EngineBatch): void;
+  /** A new batch for the writes of one scheduler batch. */
+  batch(): EngineBatch;
+  /**
+   * Writes `batch` with one sync and calls `done` when it is durable (or with the error).
+   * The memory engine may call `done` synchronously; the LevelDB engine never does.
+   */
+  commit(batch: EngineBatch, done: (error: Error | null) => void): void;
+  /** Waits for every commit in flight, then closes. */
+  close(): Promise<void>;
+}
