@@ -82,6 +82,16 @@ export interface AddressListFlag extends FlagBase {
   kind: 'addresses';
 }
 
+/** A comma-separated list of safe integers, each in [`min`, `max`] (a benchmark's sweep). */
+export interface IntegerListFlag extends FlagBase {
+  kind: 'integers';
+  default?: readonly number[];
+  /** @default 0 */
+  min?: number;
+  /** @default Number.MAX_SAFE_INTEGER */
+  max?: number;
+}
+
 /** Any flag of a command. */
 export type Flag =
   | BooleanFlag
@@ -89,7 +99,8 @@ export type Flag =
   | IntegerFlag
   | NumberFlag
   | AddressFlag
-  | AddressListFlag;
+  | AddressListFlag
+  | IntegerListFlag;
 
 /** A command's flags by name (the name is the long flag without `--`). */
 export type Flags = Record<string, Flag>;
@@ -99,6 +110,7 @@ type Plain<F extends Flag> = F extends BooleanFlag ? boolean
   : F extends IntegerFlag | NumberFlag ? number
   : F extends AddressFlag ? HostPort
   : F extends AddressListFlag ? HostPort[]
+  : F extends IntegerListFlag ? number[]
   : never;
 
 /** The parsed value of each flag: absent flags without a default are `undefined`. */
@@ -203,7 +215,22 @@ function convert(name: string, flag: Flag, raw: string | true | undefined): unkn
       if (raw === undefined) return flag.default === undefined ? undefined
         : parseAddress(`--${name}`, flag.default);
       return parseAddress(`--${name}`, String(raw));
+    case 'integers':
+      if (raw === undefined) return flag.default === undefined ? undefined : [...flag.default];
+      return parseIntegerList(name, flag, String(raw));
   }
+}
+
+function parseIntegerList(name: string, flag: IntegerListFlag, text: string): number[] {
+  const min = flag.min ?? 0;
+  const max = flag.max ?? Number.MAX_SAFE_INTEGER;
+  const parts = text.split(',');
+  const values = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  if (values.some((v) => !Number.isSafeInteger(v) || v < min || v > max)) {
+    throw new UsageError(`--${name} must be a comma-separated list of integers in ` +
+      `[${min}, ${max}], got '${text}'`);
+  }
+  return values;
 }
 
 function parseString(name: string, flag: StringFlag, value: string | undefined):
@@ -220,7 +247,8 @@ function parseNumber(name: string, flag: IntegerFlag | NumberFlag, text: string)
   if (flag.kind === 'integer') {
     const max = flag.max ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got '${text}'`);
+      const bounds = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `in [${min}, ${max}]`;
+      throw new UsageError(`--${name} must be an integer ${bounds}, got '${text}'`);
     }
     return value;
   }
@@ -253,16 +281,40 @@ function parseAddressList(what: string, text: string): HostPort[] {
   return parts.map((p) => parseAddress(what, p));
 }
 
+/** Short lists of choices are the value's name (`raft|store`); long ones go to the text. */
+function choicesInline(flag: StringFlag): boolean {
+  return flag.choices !== undefined && flag.choices.join('|').length <= 24;
+}
+
 function valueName(flag: Flag): string {
   if (flag.valueName !== undefined) return flag.valueName;
   switch (flag.kind) {
     case 'boolean': return '';
-    case 'string': return flag.choices?.join('|') ?? 'TEXT';
+    case 'string': return choicesInline(flag) ? flag.choices!.join('|') : 'NAME';
     case 'integer': return 'N';
     case 'number': return 'X';
     case 'address': return 'HOST:PORT';
     case 'addresses': return 'HOST:PORT,...';
+    case 'integers': return 'N,...';
   }
+}
+
+const HELP_COLUMNS = 96;
+
+/** Splits `text` into lines of at most `columns` characters, at spaces. */
+function wrap(text: string, columns: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > columns) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 /** The `--help` text of a command: usage, summary and one line per flag. */
@@ -273,7 +325,10 @@ export function helpText<S extends Flags>(spec: CommandSpec<S>): string {
     const value = valueName(flag);
     const shown = 'default' in flag && flag.default !== undefined
       ? ` (default ${String(flag.default)})` : '';
-    rows.push([`--${name}${value === '' ? '' : ` ${value}`}`, `${flag.description}${shown}`]);
+    const choices = flag.kind === 'string' && flag.choices !== undefined && !choicesInline(flag)
+      ? ` (one of ${flag.choices.join(', ')})` : '';
+    rows.push([`--${name}${value === '' ? '' : ` ${value}`}`,
+      `${flag.description}${choices}${shown}`]);
   }
   rows.push(['--help', 'print this help and exit']);
   const width = Math.max(...rows.map(([left]) => left.length));
@@ -281,7 +336,7 @@ export function helpText<S extends Flags>(spec: CommandSpec<S>): string {
   return [
     `usage: ${spec.name} [flags]${positionals}`,
     '',
-    spec.summary,
+    ...wrap(spec.summary, HELP_COLUMNS),
     '',
     'flags:',
     ...rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`),
