@@ -45,7 +45,8 @@ function expectRefusal(r: Outcome, message: string): void {
 
 const CASES: [string, string[], string, NodeJS.ProcessEnv?][] = [
   ['src/node/main.ts', ['--bogus'], 'unknown flag --bogus'],
-  ['src/node/main.ts', ['--ranges', '0.5'], "--ranges must be an integer in [1, 1000000], got '0.5'"],
+  ['src/node/main.ts', ['--ranges', '0.5'],
+    "--ranges must be an integer in [1, 1000000], got '0.5'"],
   ['src/node/main.ts', ['--ranges'], '--ranges needs a value'],
   ['src/node/main.ts', ['--log-level', 'loud'], '--log-level must be one of'],
   ['src/node/main.ts', [], "LOG_LEVEL must be one of", { LOG_LEVEL: 'loud' }],
