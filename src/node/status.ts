@@ -65,6 +65,9 @@ export interface NodeStatusJson {
   node: NodeIdentity & { uptimeS: number };
   peers: PeerInfo[];
   summary: StoreSummary;
+  /** The store's counters since it started (rates: the difference of two answers). */
+  counters: { proposals: number; entriesApplied: number; ticks: number; messagesSent: number;
+    messagesReceived: number; messagesDropped: number; quiesces: number; wakes: number };
   /** Ranges, by range id, at most `rangesMax` of them. */
   ranges: RangeStatusJson[];
   /** More ranges exist than were listed. */
@@ -101,9 +104,17 @@ export function buildStatus(source: StatusSource, rangesMax = STATUS_RANGES_DEFA
     node: { ...identity, uptimeS: Math.max(0, (source.nowMs() - identity.startedAtMs) / 1000) },
     peers: source.peers(),
     summary: store.summary(newStoreSummary()),
+    counters: countersOf(store),
     ranges,
     rangesTruncated: ids.length > listed.length,
   };
+}
+
+function countersOf(store: Store): NodeStatusJson['counters'] {
+  const s = store.stats;
+  return { proposals: s.proposals, entriesApplied: s.entriesApplied, ticks: s.ticks,
+    messagesSent: s.messagesSent, messagesReceived: s.messagesReceived,
+    messagesDropped: s.messagesDropped, quiesces: s.quiesces, wakes: s.wakes };
 }
 
 function rangeStatus(store: Store, rangeId: number): RangeStatusJson {

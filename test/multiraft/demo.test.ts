@@ -30,8 +30,8 @@ describe('demo', () => {
 
   it('stops cleanly on SIGINT when run as npm start', async () => {
     const cwd = new URL('../..', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/main.ts', '--ranges',
-      '200'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'demo',
+      '--ranges', '200'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
