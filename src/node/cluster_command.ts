@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOrExit } from './cli_args.js';
-import { LOG_LEVEL_FLAG } from './log.js';
+import { LOG_LEVEL_FLAG, resolveLogLevel } from './log.js';
 import type { NodeStatusJson } from './status.js';
 
 /** The flags of the local cluster. */
@@ -133,6 +133,7 @@ export function renderCluster(children: readonly Child[], statuses: (NodeStatusJ
 /** Runs the local cluster until Ctrl-C, SIGTERM, `--duration-s` or a child's exit. */
 export async function clusterCommand(argv: readonly string[]): Promise<void> {
   const { values: v } = parseOrExit(CLUSTER_COMMAND, argv);
+  resolveLogLevel(v['log-level']); // refuse a bad LOG_LEVEL here, not in every child
   const created = v.data === undefined;
   const dir = created ? mkdtempSync(join(tmpdir(), 'flotilla-')) : resolve(v.data!);
   mkdirSync(dir, { recursive: true });
