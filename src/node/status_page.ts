@@ -37,15 +37,15 @@ function groupsPerNode(status) {
 function drawPicture(status) {
   const rows = groupsPerNode(status);
   const max = Math.max(1, ...rows.map(([, c]) => c.leader + c.follower));
-  const svg = el('svg', { width: 640, height: 40 + rows.length * 34, role: 'img',
+  const svg = el('svg', { width: 760, height: 40 + rows.length * 34, role: 'img',
     'aria-label': 'groups per node by state' });
   rows.forEach(([id, c], i) => {
     const y = 20 + i * 34;
     const g = el('g', { 'data-node': id, 'data-leaders': c.leader, 'data-followers': c.follower });
     const live = id === status.node.nodeId || status.peers.some((p) => p.nodeId === id && p.live);
     g.append(el('text', { x: 0, y: y + 16 }, 'n' + id + (live ? '' : ' (down)')));
-    const wl = (480 * c.leader) / max;
-    const wf = (480 * c.follower) / max;
+    const wl = (420 * c.leader) / max;
+    const wf = (420 * c.follower) / max;
     g.append(el('rect', { x: 90, y, width: wl, height: 22, fill: '#2b7bb9' }));
     g.append(el('rect', { x: 90 + wl, y, width: wf, height: 22, fill: '#9cc3e4' }));
     g.append(el('text', { x: 96 + wl + wf, y: y + 16 }, c.leader + ' leaders, ' +
@@ -67,7 +67,8 @@ function drawTable(status) {
       .map((p) => 'n' + p.nodeId + ' ' + short(p.state)).join(', ');
     for (const cell of [r.rangeId, r.lead === 0 ? '-' : 'n' + r.lead, r.term, r.commit,
       short(r.state) + (r.dormant ? ' (dormant)' : r.quiesced ? ' (quiesced)' : ''),
-      followers || (r.lead === status.node.nodeId ? '' : 'seen from n' + r.lead)]) {
+      followers || (r.lead === status.node.nodeId || r.lead === 0 ? '' :
+        'known to the leader, n' + r.lead)]) {
       tr.append(el('td', {}, cell));
     }
     return tr;
