@@ -81,3 +81,43 @@ export {
 } from './meta.js';
 export { RoutingCache, type RoutingEntry } from './routing_cache.js';
 export * from './errors.js';
+export {
+  entriesAscending,
+  MemoryKv,
+  type KvEntry,
+  type KvReader,
+  type KvWriter,
+} from './kv_store.js';
+export {
+  COMMAND_ID_BYTES_MAX,
+  CommandKind,
+  decodeCommand,
+  defaultKvLimits,
+  encodeCommand,
+  OpType,
+  resolveKvLimits,
+  validateKvOps,
+  type KvCommand,
+  type KvLimits,
+  type KvOp,
+  type RangeCommand,
+  type SplitCommand,
+} from './kv_command.js';
+export {
+  applyKvOps,
+  DELETE_RANGE_KEYS_MAX,
+  type KvOutcome,
+  type OpResult,
+  type RangeStats,
+} from './kv_apply.js';
+export {
+  DEDUPE_ENTRIES_DEFAULT,
+  DEDUPE_TAG,
+  DedupeTable,
+  type DedupeRecord,
+} from './dedupe.js';
+export { RangeState, STATS_TAG, type ApplyOutcome } from './range_state.js';
+export {
+  ProposalTracker,
+  type ProposalTrackerOptions,
+} from './proposals.js';
