@@ -121,3 +121,11 @@ export {
   ProposalTracker,
   type ProposalTrackerOptions,
 } from './proposals.js';
+export {
+  assessSplitDelay,
+  delaySplit,
+  type SplitDelayAssessment,
+  type SplitDelayHost,
+  type SplitDelayOptions,
+  type SplitDelayReport,
+} from './split_delay.js';
