@@ -129,3 +129,12 @@ export {
   type SplitDelayOptions,
   type SplitDelayReport,
 } from './split_delay.js';
+export {
+  defaultSizeSplitOptions,
+  findSizeSplitKey,
+  LoadSplitDecider,
+  sizeSplitReason,
+  type LoadSplitOptions,
+  type SampleView,
+  type SizeSplitOptions,
+} from './split_decider.js';
