@@ -138,3 +138,22 @@ export {
   type SampleView,
   type SizeSplitOptions,
 } from './split_decider.js';
+export {
+  MergeRefusal,
+  shouldMerge,
+  type MergeOptions,
+  type MergeSide,
+} from './merge_decision.js';
+export {
+  checkRemovalKeepsQuorum,
+  chooseAddTarget,
+  chooseRebalance,
+  chooseRemoveTarget,
+  filterBehindReplicas,
+  filterUnremovableReplicas,
+  quorum,
+  replicaIsBehind,
+  replicaMayNeedSnapshot,
+  SnapshotNeed,
+  type StoreLoad,
+} from './rebalance_decision.js';
