@@ -56,3 +56,21 @@ export function expectRefusal(r: Outcome, message: string): void {
   expect(lines[0]).toContain(message);
   expect(r.err).not.toMatch(/\n\s+at /);
 }
+
+/**
+ * Runs `tasks` with at most `concurrency` at once (in order of the results), so that a test
+ * of many commands does not start dozens of processes on a two-core machine together.
+ */
+export async function runAll<T>(tasks: readonly (() => Promise<T>)[], concurrency = 3):
+  Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+  return results;
+}

@@ -3,7 +3,7 @@
  * each bad configuration prints one clear line on stderr and exits 2, never a stack trace.
  */
 import { describe, expect, it } from 'vitest';
-import { expectRefusal, runScript } from './_process.js';
+import { expectRefusal, runAll, runScript } from './_process.js';
 
 const CASES: [string, string[], string, NodeJS.ProcessEnv?][] = [
   ['src/node/main.ts', ['--bogus'], 'unknown flag --bogus'],
@@ -39,8 +39,8 @@ const HELPS: [string, string[], string][] = [
 
 describe('command lines', () => {
   it('refuse each bad configuration with one line and exit code 2', async () => {
-    const outcomes = await Promise.all(CASES.map(([file, args, , env]) =>
-      runScript(file, args, env)));
+    const outcomes = await runAll(CASES.map(([file, args, , env]) =>
+      () => runScript(file, args, env)));
     CASES.forEach(([file, args, message], i) => {
       expect.soft(() => expectRefusal(outcomes[i]!, message), `${file} ${args.join(' ')}`)
         .not.toThrow();
@@ -48,7 +48,7 @@ describe('command lines', () => {
   }, 120_000);
 
   it('answer --help with their flags and exit 0, running nothing', async () => {
-    const outcomes = await Promise.all(HELPS.map(([file, args]) => runScript(file, args)));
+    const outcomes = await runAll(HELPS.map(([file, args]) => () => runScript(file, args)));
     HELPS.forEach(([file, args, flag], i) => {
       const r = outcomes[i]!;
       expect(r.code, `${file} ${args.join(' ')}: ${r.err}`).toBe(0);

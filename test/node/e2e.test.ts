@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatusJson } from '../../src/node/status.js';
-import { expectRefusal, runScript, startScript, type Running } from './_process.js';
+import { expectRefusal, runAll, runScript, startScript, type Running } from './_process.js';
 
 const RANGES = 6;
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-e2e-'));
@@ -97,6 +97,15 @@ describe('three node processes over TCP', () => {
     }
     // Every range has exactly one leader across the three nodes.
     expect(all.reduce((sum, s) => sum + s.summary.leaders, 0)).toBe(RANGES);
+    // `flotilla status` prints the same node, peers and leaders.
+    const printed = await runScript('src/node/cli.ts',
+      ['status', '--node', `127.0.0.1:${httpPorts[1]}`]);
+    expect(printed.code, printed.err).toBe(0);
+    expect(printed.out).toContain(`node n2  cluster ${all[1]!.node.clusterId}`);
+    expect(printed.out).toMatch(/peers {2}n1 127\.0\.0\.1:\d+ live {3}n3 127\.0\.0\.1:\d+ live/);
+    for (const r of all[1]!.ranges) {
+      expect(printed.out).toMatch(new RegExp(`^ +${r.rangeId} +n${r.lead} +${r.term} `, 'm'));
+    }
   }, 90_000);
 
   it('stop on SIGTERM, finishing cleanly with exit code 0', async () => {
@@ -129,8 +138,8 @@ describe('three node processes over TCP', () => {
         [['start', '--node-id', '3', '--listen', '127.0.0.1:7001', '--join', '127.0.0.1:7002',
           '--data', join(dir, 'y')], "does not match this node's place"],
       ];
-      const outcomes = await Promise.all(cases.map(([args]) =>
-        runScript('src/node/cli.ts', args)));
+      const outcomes = await runAll(cases.map(([args]) =>
+        () => runScript('src/node/cli.ts', args)));
       cases.forEach(([args, message], i) => {
         expect.soft(() => expectRefusal(outcomes[i]!, message), args.join(' ')).not.toThrow();
       });
