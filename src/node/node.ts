@@ -49,6 +49,7 @@ export interface NodeConfig {
   store?: Partial<Omit<StoreOptions, 'nodeId' | 'transport' | 'stateMachine' | 'random'>>;
   /** What serves the KV API. @default none (503 ERR_KV_UNAVAILABLE) */
   kv?: KvService | null;
+  /** pino logger of the node (which adds `nodeId`), its store and its transport. */
   logger: Logger;
 }
 
@@ -83,7 +84,8 @@ export class FlotillaNode {
    * @throws StartupError when the data directory or an address refuses the configuration
    */
   static async start(config: NodeConfig): Promise<FlotillaNode> {
-    const log = config.logger;
+    // The node's own lines carry its id; the transport and the store add theirs themselves.
+    const log = config.logger.child({ nodeId: config.nodeId });
     if (config.listen.host === config.http.host && config.listen.port === config.http.port &&
       config.listen.port !== 0) {
       throw new StartupError(NodeErrorCode.ListenFailed,
@@ -100,12 +102,12 @@ export class FlotillaNode {
     log.info({ clusterId: identity.clusterId, bootstrapped, dataDir: config.dataDir },
       bootstrapped ? 'bootstrapped a new data directory' : 'opened the data directory');
     const tcp = new TcpTransport({
-      nodeId: config.nodeId, clusterId: identity.clusterId, logger: log,
+      nodeId: config.nodeId, clusterId: identity.clusterId, logger: config.logger,
       listenHost: config.listen.host, listenPort: config.listen.port,
     });
     const transport = new CountingTransport(tcp);
     const store = new Store({
-      ...config.store, nodeId: config.nodeId, transport, logger: log,
+      ...config.store, nodeId: config.nodeId, transport, logger: config.logger,
       stateMachine: new AppliedCounter(), random: new SeededRandom(config.seed ?? config.nodeId),
     });
     const peers = identity.members.filter((m) => m.nodeId !== config.nodeId);

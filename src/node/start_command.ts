@@ -67,7 +67,7 @@ export async function startCommand(argv: readonly string[]): Promise<void> {
   if (v.listen.port === 0) throw new UsageError('--listen needs a fixed port (peers dial it)');
   const members = membersOf(nodeId, v.listen, parseJoin(v.join));
   if (typeof members === 'string') throw new UsageError(members);
-  const logger = createLogger({ level: v['log-level'], nodeId });
+  const logger = createLogger({ level: v['log-level'] });
   const node = await FlotillaNode.start({
     nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data),
     ranges: v.ranges, clusterId: v['cluster-id'] ?? deriveClusterId(v['cluster-token'], members),

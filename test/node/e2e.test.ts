@@ -5,7 +5,7 @@
  * (another cluster's data directory, another node's, ports in use, bad addresses) is refused
  * with one line and exit code 2.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +116,26 @@ describe('three node processes over TCP', () => {
       expect(o.err).not.toContain('"level":50');
     }
   }, 60_000);
+
+  it('restart from their data directories: the identity is reopened, not rewritten',
+    async () => {
+      const before = readFileSync(join(dir, 'n1', 'flotilla-identity.json'), 'utf8');
+      const again = startScript('src/node/cli.ts', startArgs(1, ['--log-level', 'info']));
+      let s: NodeStatusJson | null = null;
+      for (let i = 0; i < 300 && s === null && again.child.exitCode === null; i++) {
+        s = await status(1).catch(() => null);
+        if (s === null) await sleep(100);
+      }
+      expect(s?.node.nodeId).toBe(1);
+      expect(s?.ranges).toHaveLength(RANGES);
+      again.child.kill('SIGTERM');
+      const outcome = await again.done;
+      expect(outcome.code, outcome.err).toBe(0);
+      expect(outcome.err).toContain('opened the data directory');
+      expect(outcome.err).toContain('"bootstrapped":false');
+      expect(outcome.err).not.toContain('bootstrapped a new data directory');
+      expect(readFileSync(join(dir, 'n1', 'flotilla-identity.json'), 'utf8')).toBe(before);
+    }, 60_000);
 
   it('refuse every bad configuration of flotilla start with one line and exit code 2',
     async () => {
