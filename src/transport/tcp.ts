@@ -24,7 +24,7 @@
  * `finish` once the last chunk is written and `failure` if the connection goes first.
  */
 import * as net from 'node:net';
-import { ConfigError, FlotillaError, assert } from '../util/index.js';
+import { ConfigError, FlotillaError, assert, floatsOf, unseededRandom } from '../util/index.js';
 import { EMPTY_BYTES, MessageType, type Message } from '../raft/index.js';
 import type { Envelope } from './types.js';
 import { countError } from './types.js';
@@ -107,7 +107,7 @@ export interface TcpTransportOptions extends BatchingOptions {
   keepAliveMs?: number;
   /** Accepted connections open at once. @default 1024 (connections) */
   inboundConnectionsMax?: number;
-  /** Random source of the backoff jitter, in [0, 1). @default Math.random */
+  /** Random source of the backoff jitter, in [0, 1). @default an unseeded `SeededRandom` */
   random?: () => number;
 }
 
@@ -170,7 +170,7 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
     inboundConnectionsMax: checkInteger('inboundConnectionsMax',
       options.inboundConnectionsMax ?? 1024, 1, 65_536),
     keepAliveMs: checkInteger('keepAliveMs', options.keepAliveMs ?? 10_000, 1, 3_600_000),
-    random: options.random ?? Math.random,
+    random: options.random ?? floatsOf(unseededRandom()),
   };
 }
 
@@ -384,7 +384,7 @@ class OutboundPeer {
     const head: Message | null = stream.chunkIndex !== 0 ? null
       : { ...message, snapshot: { ...snapshot, data: EMPTY_BYTES } };
     const chunk: SnapshotChunkFrame = { kind: FrameKind.SnapshotChunk,
-      groupId: stream.envelope.groupId, streamId: stream.streamId,
+      rangeId: stream.envelope.rangeId, streamId: stream.streamId,
       chunkIndex: stream.chunkIndex, last, message: head, data };
     const bytes = owner.codec.encodeControl(chunk);
     stream.offsetBytes += data.length;
@@ -396,8 +396,8 @@ class OutboundPeer {
       return;
     }
     this.snapshots.shift();
-    const groupId = stream.envelope.groupId;
-    socket.write(bytes, (error) => owner.snapshotWritten(groupId, this.nodeId, !error));
+    const rangeId = stream.envelope.rangeId;
+    socket.write(bytes, (error) => owner.snapshotWritten(rangeId, this.nodeId, !error));
   }
 
   /** Tears the connection down (idempotent per socket) and enters backoff. */
@@ -431,7 +431,7 @@ class OutboundPeer {
     this.heldBytes = 0;
     if (held.length > 0) this.owner.dropEnvelopes(this.nodeId, held, 'connection failed');
     for (const stream of this.snapshots.splice(0)) {
-      this.owner.snapshotWritten(stream.envelope.groupId, this.nodeId, false);
+      this.owner.snapshotWritten(stream.envelope.rangeId, this.nodeId, false);
     }
   }
 
@@ -561,12 +561,12 @@ class InboundConnection {
         message.snapshot === null || this.assemblies.size >= this.owner.config.snapshotQueueMax) {
         throw new FrameError(FrameErrorCode.Decode, 'snapshot stream does not start well');
       }
-      assembly = { envelope: { groupId: chunk.groupId, message, quiesce: false }, chunks: [],
+      assembly = { envelope: { rangeId: chunk.rangeId, message, quiesce: false }, chunks: [],
         nextChunkIndex: 0 };
       this.assemblies.set(chunk.streamId, assembly);
     }
-    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.groupId !==
-      assembly.envelope.groupId) {
+    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.rangeId !==
+      assembly.envelope.rangeId) {
       throw new FrameError(FrameErrorCode.Decode, 'snapshot chunk out of order');
     }
     this.assemblyBytes += chunk.data.length;
@@ -748,8 +748,8 @@ export class TcpTransport extends BatchingTransport {
   }
 
   /** @internal */
-  snapshotWritten(groupId: number, toNodeId: number, ok: boolean): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, ok);
+  snapshotWritten(rangeId: number, toNodeId: number, ok: boolean): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, ok);
   }
 
   /** @internal Logs and counts a connection error. */
