@@ -16,6 +16,8 @@
  *    b. sends `messages` (only after (a): a message may promise durability);
  *    c. applies `committedEntries`, calling `applyConfChange` for conf-change entries;
  *    d. calls `advance()`.
+ *    Any input of (2), ticks and `applyConfChange` may come between `ready()` and
+ *    `advance()` (RawNode's contract lists what may and may not).
  *    With `asyncStorageWrites` the persistence and application steps arrive instead as
  *    MsgStorageAppend/MsgStorageApply messages whose responses are stepped back in.
  * 4. Payloads are `Uint8Array`s that the core never copies or re-encodes; the caller must not
