@@ -29,7 +29,7 @@
 
 import { assert } from '../util/index.js';
 import type { Config, ConfigOptions } from './config.js';
-import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
+import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, checkConfChangeNodeIds } from './config.js';
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
 import {
   EMPTY_ENTRIES,
@@ -222,8 +222,12 @@ export class RawNode {
     this.throwIf(this.raft.step(m));
   }
 
-  /** Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted. */
+  /**
+   * Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted,
+   * NodeIdError when it names an id outside [1, NODE_ID_MAX].
+   */
   proposeConfChange(cc: ConfChange | ConfChangeV2): void {
+    checkConfChangeNodeIds(cc);
     const { type, data } = marshalConfChange(cc);
     const m = msg(MessageType.MsgProp, 0, 0);
     m.entries = [{ term: 0, index: 0, type, data }];
