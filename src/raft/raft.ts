@@ -56,11 +56,11 @@ import { ErrSnapshotTemporarilyUnavailable, isStorageError } from './errors.js';
 import {
   assertConfStatesEquivalent,
   entsSize,
-  formatConfStateGo,
   payloadsSize,
   voteRespMsgType,
 } from './util.js';
 import { enterJoint, leaveJoint } from './confchange_codec.js';
+import { confStateText } from './prototext.js';
 
 export { StateType, CampaignType, NONE } from './raft_state.js';
 
@@ -995,7 +995,7 @@ export class Raft {
       if (this.logger.level <= LogLevel.Warn) {
         this.logger.warn(
           `${hex(this.id)} attempted to restore snapshot but it is not in the ConfState ` +
-            `${formatConfStateGo(cs)}; should never happen`,
+            `${confStateText(cs)}; should never happen`,
         );
       }
       return false;
@@ -1035,7 +1035,7 @@ export class Raft {
     } catch (err) {
       // Either a bug in the conf change code or a corrupted snapshot.
       this.logger.fatal(
-        `unable to restore config ${formatConfStateGo(cs)}: ${(err as Error).message}`,
+        `unable to restore config ${confStateText(cs)}: ${(err as Error).message}`,
       );
     }
     assertConfStatesEquivalent(
