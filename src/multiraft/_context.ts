@@ -39,6 +39,7 @@ import { newReplicaStatus } from './status.js';
 import { PinoRaftLogger } from './_raft_logger.js';
 import { BatchStaging } from './_staging.js';
 import { ReplicaTable } from './_table.js';
+import { WakeSchedule } from './_wake_schedule.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -84,6 +85,7 @@ export class Scratch {
   readonly lagging: number[] = [];
   readonly livenessChanges: LivenessChange[] = [];
   readonly status = newReplicaStatus();
+  readonly dueWakes: GroupId[] = [];
   readonly facts = newNodeFacts();
   readonly peers = newPeerFacts();
 }
@@ -107,6 +109,8 @@ export class StoreContext {
   readonly laggingByGroup = new Map<GroupId, number[]>();
   /** Snapshots shared by every range created with the same configuration. */
   readonly internedSnapshots = new Map<string, Snapshot>();
+  /** Followers of dead leaders waiting for their jittered wake-up (see _wake_schedule.ts). */
+  readonly leaderDownWakes: WakeSchedule;
   /** Emptied inboxes, reused. */
   readonly inboxPool: Envelope[][] = [];
   /** Election clock cap on wake-up while the leader is live (see `wake`). */
@@ -145,6 +149,7 @@ export class StoreContext {
       this.config.replicasMax);
     this.staging = new BatchStaging(this.engine);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
+    this.leaderDownWakes = new WakeSchedule(this.config.leaderDownWakeSpreadTicks);
     assert(this.config.transport.nodeId === this.nodeId, 'transport of another node');
   }
 

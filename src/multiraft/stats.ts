@@ -21,6 +21,8 @@ export interface StoreStats {
   messagesDropped: number;
   quiesces: number;
   wakes: number;
+  /** Wake-ups of a dead leader's followers deferred by a jitter (`leaderDownWakeSpreadTicks`). */
+  wakesDeferred: number;
   /** Raft nodes released on quiescence and rebuilt on wake-up. */
   nodesReleased: number;
   nodesRebuilt: number;
@@ -41,7 +43,7 @@ export function newStoreStats(): StoreStats {
   return {
     proposals: 0, entriesApplied: 0, ticks: 0, batches: 0, storageCommits: 0,
     messagesReceived: 0, messagesSent: 0, messagesDropped: 0, quiesces: 0, wakes: 0,
-    nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0, replicasCreatedLazily: 0,
-    leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
+    wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
+    replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
   };
 }
