@@ -1,12 +1,13 @@
 /**
- * The TCP transport: msgpackr frames over `node:net`.
+ * The TCP transport: msgpackr frames over `node:net`, or `node:tls` with mutual TLS.
  *
  * Connections are one-way for Raft traffic, as CockroachDB's per-destination streams: each
  * node dials every peer it sends to and only reads on the connections it accepts, so two nodes
  * never race to pick one of two sockets. A dialed connection goes through
  *
- *     idle -> connecting (TCP connect, Hello, wait for HelloAck) -> ready -> (error) -> backoff
- *          -> (timer) idle -> (next send) connecting ...
+ *     idle -> connecting (TCP connect, TLS, Hello, wait for HelloAck) -> ready -> (error)
+ *          -> backoff -> (timer) idle -> (next send) connecting ...
+ *     ready -> (the listener closes it cleanly: idle timeout, superseded) -> idle
  *
  * Backoff: `reconnectDelayMsMin * 2^failures`, capped at `reconnectDelayMsMax`, times a random
  * factor in [0.5, 1) so that a cluster's nodes do not reconnect in lockstep after a restart.

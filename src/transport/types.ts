@@ -66,7 +66,10 @@ export interface TransportStats {
   framesDropped: number;
   /** Received frames rejected as malformed; each closed its connection. */
   framesRejected: number;
-  /** Handshakes refused, by us or by the peer. */
+  /**
+   * Handshakes refused, by us or by the peer: every connection closed before its handshake
+   * completed (refusal, timeout, oversized or bad first frame, failed TLS handshake).
+   */
   handshakesRefused: number;
   /** Connections established (both directions). */
   connectionsOpened: number;
