@@ -222,8 +222,9 @@ export class InboundConnection {
     if (this.state === 'closed') return;
     owner.counters.handshakesRefused++;
     owner.recordError(this.peerNodeId, error, 'inbound');
+    // The reason may echo what the peer sent; cut it well below any dialer's helloBytesMax.
     this.socket.end(owner.codec.encodeControl({ kind: FrameKind.Refuse, code: error.code,
-      reason: error.message }));
+      reason: error.message.slice(0, 512) }));
     // The refusal needs the socket open until it is written; a peer that never closes its
     // end is cut off after the handshake timeout.
     const socket = this.socket;
