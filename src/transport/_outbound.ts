@@ -275,7 +275,8 @@ export class OutboundPeer {
   /**
    * Tears the connection down (idempotent per socket) and enters backoff; but a ready
    * connection the listener closed cleanly (its idle timeout, or a newer connection of ours
-   * superseding it) goes straight back to idle, so that the next send redials at once.
+   * superseding it) goes straight back to idle, so that the next send redials at once. A
+   * frame written just as the listener closed is lost, as on any failed connection.
    */
   private fail(socket: net.Socket, error: unknown): void {
     if (this.socket !== socket || this.state === 'closed') return;

@@ -28,6 +28,9 @@
  * (`peers`, `setPeer`); with TLS (`tls`), from a node whose certificate, chained to the CA,
  * names the cluster and the id its Hello claims (`_tls.ts`), configured or not. Either way at
  * most `peerNodeIdsMax` distinct ids and `inboundConnectionsPerPeerMax` connections each.
+ * Without TLS a node id is a claim, not a proof: a host that can reach the port and names a
+ * configured peer is taken for it (and can supersede its connections). Run TLS where the
+ * network is not trusted.
  *
  * What a peer can make a node hold, each bound an option:
  *   - before its handshake, per connection: one frame of `helloBytesMax` (plus one socket
