@@ -30,7 +30,8 @@
  *    connections per peer (`inboundConnectionsPerPeerMax`: a newer one supersedes the
  *    oldest) and in all (`inboundConnectionsMax`); idle connections (`idleTimeoutMs`, after
  *    which the dialer redials on its next send without losing it); and partial frames
- *    (`frameTimeoutMs` each). Going over closes or refuses the connection and counts it.
+ *    (`frameTimeoutMs` each, `inboundBufferedBytesMax` all together, gauged in
+ *    `inboundBufferedBytesNow`). Going over closes or refuses the connection and counts it.
  * 8. Peers are authenticated. Without TLS, a node accepts connections only from the node ids
  *    it has addresses for (`peers`, `setPeer`; others: `ERR_HANDSHAKE_UNKNOWN_PEER`). With
  *    `tls`, every connection is mutual TLS 1.3 against one CA, and each node's certificate

@@ -36,9 +36,9 @@
  *   - before its handshake, per connection: one frame of `helloBytesMax` (plus one socket
  *     chunk), for at most `handshakeTimeoutMs`; at most `inboundConnectionsMax` connections;
  *   - after it: `peerNodeIdsMax * inboundConnectionsPerPeerMax` connections, each holding at
- *     most one partial frame (`frameBytesMax`) for at most `frameTimeoutMs` and
- *     `inboundSnapshotBytesMax` of snapshot chunks, closed after `idleTimeoutMs` without a
- *     complete frame.
+ *     most one partial frame (`frameBytesMax`) for at most `frameTimeoutMs`, all of them
+ *     together at most `inboundBufferedBytesMax`, and each `inboundSnapshotBytesMax` of
+ *     snapshot chunks; closed after `idleTimeoutMs` without a complete frame.
  * Going over closes (or refuses) the connection; every such close is counted in `stats()`
  * (`errorsByCode`, and `handshakesRefused` or `framesRejected`) and logged with its code, at
  * most once per code per `errorLogIntervalMs`. Nothing a peer sends throws out of a socket
@@ -48,7 +48,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ConfigError, FlotillaError, assert } from '../util/index.js';
 import { MessageType } from '../raft/index.js';
-import type { Envelope } from './types.js';
+import type { Envelope, TransportStats } from './types.js';
 import { countError } from './types.js';
 import type { BatchFrame } from './codec.js';
 import {
@@ -145,6 +145,14 @@ export interface TcpTransportOptions extends BatchingOptions {
    */
   frameTimeoutMs?: number;
   /**
+   * Bytes of partial frames buffered over all accepted connections at once: however many
+   * peers start big frames together, the node holds at most this (plus one socket chunk per
+   * connection). The connection whose frame takes the total over it is closed
+   * (`ERR_CONNECTION_BUFFER_FULL`). At least `frameBytesMax`.
+   * @default 268435456 (bytes: 256 MiB, or `frameBytesMax` if larger)
+   */
+  inboundBufferedBytesMax?: number;
+  /**
    * Handshaked connections open at once from one peer node id. A new one beyond it closes
    * that peer's oldest (`ERR_CONNECTION_SUPERSEDED`): a redialing peer whose old connection
    * is half-open is never locked out, and one peer cannot take every inbound slot.
@@ -201,6 +209,7 @@ export interface TcpConfig extends BatchingConfig {
   helloBytesMax: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;
+  inboundBufferedBytesMax: number;
   inboundConnectionsPerPeerMax: number;
   peerNodeIdsMax: number;
   errorLogIntervalMs: number;
@@ -252,6 +261,9 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
       86_400_000),
     frameTimeoutMs: checkInteger('frameTimeoutMs', options.frameTimeoutMs ?? 30_000, 4,
       3_600_000),
+    inboundBufferedBytesMax: checkInteger('inboundBufferedBytesMax',
+      options.inboundBufferedBytesMax ?? Math.max(2 ** 28, base.frameBytesMax),
+      base.frameBytesMax, 2 ** 40),
     inboundConnectionsPerPeerMax: checkInteger('inboundConnectionsPerPeerMax',
       options.inboundConnectionsPerPeerMax ?? 2, 1, 64),
     peerNodeIdsMax: checkInteger('peerNodeIdsMax', options.peerNodeIdsMax ?? 1024, 1, 65_536),
@@ -300,6 +312,8 @@ export class TcpTransport extends BatchingTransport {
   private readonly others: Envelope[] = [];
   private readonly errorLog: LogLimiter;
   private sweepTimer: TimerHandle | null = null;
+  /** Bytes of partial frames buffered on all accepted connections (`account`). */
+  private inboundBufferedBytes = 0;
 
   constructor(options: TcpTransportOptions) {
     const config = tcpConfig(options);
@@ -475,6 +489,20 @@ export class TcpTransport extends BatchingTransport {
     if (i < 0) return;
     list!.splice(i, 1);
     if (list!.length === 0) this.inboundByPeer.delete(connection.peerNodeId);
+  }
+
+  /**
+   * @internal Adds `deltaBytes` (negative: released) to the bytes buffered on accepted
+   * connections; returns whether the total is within `inboundBufferedBytesMax`.
+   */
+  account(deltaBytes: number): boolean {
+    this.inboundBufferedBytes += deltaBytes;
+    assert(this.inboundBufferedBytes >= 0, 'negative inbound buffered bytes');
+    return this.inboundBufferedBytes <= this.config.inboundBufferedBytesMax;
+  }
+
+  override stats(): TransportStats {
+    return { ...super.stats(), inboundBufferedBytesNow: this.inboundBufferedBytes };
   }
 
   /** Runs the idle and partial-frame checks while any connection is handshaked. */

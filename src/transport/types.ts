@@ -77,6 +77,8 @@ export interface TransportStats {
   errorsByCode: Record<string, number>;
   /** Bytes currently waiting in send queues (a gauge). */
   queuedBytesNow: number;
+  /** Bytes of partial frames buffered on accepted connections (a gauge; TCP only). */
+  inboundBufferedBytesNow: number;
 }
 
 /** Returns zeroed counters. */
@@ -96,6 +98,7 @@ export function newTransportStats(): TransportStats {
     connectionsOpened: 0,
     errorsByCode: {},
     queuedBytesNow: 0,
+    inboundBufferedBytesNow: 0,
   };
 }
 

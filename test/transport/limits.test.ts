@@ -195,6 +195,37 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
     expect(stats.errorsByCode.ERR_CONNECTION_IDLE).toBeUndefined();
   });
 
+  it('finding 6: partial frames of all connections together stay within ' +
+    'inboundBufferedBytesMax', async () => {
+    // Before the fix every connection could hold a partial frame of frameBytesMax at once.
+    const far = { host: '127.0.0.1', port: 1 };
+    const b = await startNode({ nodeId: 2, frameBytesMax: 2 ** 20,
+      inboundBufferedBytesMax: 2 * 2 ** 20, peers: [[9, far], [10, far], [11, far]] });
+    const rogues: Rogue[] = [];
+    const park = async (id: number): Promise<Rogue> => {
+      const rogue = await handshaked(b.address.port, id, 2);
+      rogue.socket.write(header(2 ** 20 - 16));
+      rogue.socket.write(Buffer.alloc(900 * 1024));
+      rogues.push(rogue);
+      return rogue;
+    };
+    for (const id of [9, 10]) {
+      await park(id);
+      await b.handler.until(() =>
+        b.transport.stats().inboundBufferedBytesNow >= rogues.length * 900 * 1024, 5000);
+    }
+    await (await park(11)).closed;
+    const stats = b.transport.stats();
+    expect(stats.errorsByCode.ERR_CONNECTION_BUFFER_FULL).toBe(1);
+    expect(rogues[0]!.isClosed() || rogues[1]!.isClosed()).toBe(false);
+    expect(stats.inboundBufferedBytesNow).toBeLessThanOrEqual(2 * 2 ** 20);
+    expect(stats.inboundBufferedBytesNow).toBeGreaterThanOrEqual(2 * 900 * 1024);
+    for (const rogue of rogues) rogue.socket.destroy();
+    await b.handler.until(() => b.transport.stats().inboundBufferedBytesNow === 0, 5000);
+    expect(() => new TcpTransport({ clusterId: 'c1', nodeId: 1, logger: silentLogger,
+      frameBytesMax: 2 ** 20, inboundBufferedBytesMax: 2 ** 19 })).toThrow(/inboundBuffered/);
+  });
+
   it('finding 6: one peer cannot take every inbound slot; a legitimate dialer gets in',
     async () => {
       // Before the fix the rogue's 4 connections filled inboundConnectionsMax and node 1 was
