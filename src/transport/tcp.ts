@@ -7,7 +7,8 @@
  *
  *     idle -> connecting (TCP connect, TLS, Hello, wait for HelloAck) -> ready -> (error)
  *          -> backoff -> (timer) idle -> (next send) connecting ...
- *     ready -> (the listener closes it cleanly: idle timeout, superseded) -> idle
+ *     ready -> (idle for idleTimeoutMs * 2/3 at most: we close it; or the listener closes
+ *              it cleanly: its idle timeout, superseded) -> idle
  *
  * Backoff: `reconnectDelayMsMin * 2^failures`, capped at `reconnectDelayMsMax`, times a random
  * factor in [0.5, 1) so that a cluster's nodes do not reconnect in lockstep after a restart.
@@ -134,8 +135,11 @@ export interface TcpTransportOptions extends BatchingOptions {
   helloBytesMax?: number;
   /**
    * An accepted connection on which no complete frame arrives for this long is closed
-   * (`ERR_CONNECTION_IDLE`). The dialer reconnects on its next send, without backoff. Checked
-   * by one sweep every quarter of the smaller of this and `frameTimeoutMs`.
+   * (`ERR_CONNECTION_IDLE`), checked by one sweep every quarter of the smaller of this and
+   * `frameTimeoutMs`. A dialer closes its own connection, cleanly, once it has written
+   * nothing for two thirds of it at most, and redials on its next send: with the same value
+   * on every node, a listener never times out a well-behaved peer, so no frame is lost to
+   * the race of a close with a write. Keep it equal across the cluster.
    * @default 60000 (milliseconds)
    */
   idleTimeoutMs?: number;

@@ -156,10 +156,11 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
       helloBytesMax: 100 })).toThrow(/helloBytesMax/);
   });
 
-  it('finding 6: a handshaked connection that goes idle is closed, counted, and the real ' +
-    'dialer reconnects on its next send without losing it', async () => {
+  it('finding 6: a handshaked connection that goes idle is closed and counted; a real ' +
+    'dialer closes its own idle connection first and redials on its next send', async () => {
     // Before the fix a handshaked socket stayed open for ever.
-    const a = await startNode({ nodeId: 1 });
+    const { logger, lines } = capturingLogger();
+    const a = await startNode({ nodeId: 1, logger, idleTimeoutMs: 150 });
     const b = await startNode({ nodeId: 2, idleTimeoutMs: 150, peers: [[1, a.address],
       [9, { host: '127.0.0.1', port: 1 }]] });
     a.transport.setPeer(2, b.address);
@@ -167,12 +168,14 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
     a.transport.send([append(1, 1, 2, [1])]);
     await b.handler.until(() => b.handler.envelopes.length === 1);
     await rogue.closed;
-    await b.handler.until(() => b.transport.stats().errorsByCode.ERR_CONNECTION_IDLE === 2,
-      5000);
+    expect(b.transport.stats().errorsByCode.ERR_CONNECTION_IDLE).toBe(1);
+    await b.handler.until(() => lines.some((l) => l.msg === 'closed idle connection'), 5000);
     a.transport.send([append(2, 1, 2, [1])]);
     await b.handler.until(() => b.handler.envelopes.length === 2, 5000);
     expect(a.transport.stats().messagesDropped).toBe(0);
     expect(a.transport.stats().connectionsOpened).toBe(2);
+    // The listener never had to time node 1 out: it closed its end first.
+    expect(b.transport.stats().errorsByCode.ERR_CONNECTION_IDLE).toBe(1);
   });
 
   it('finding 6: a partial frame must complete within frameTimeoutMs', async () => {
