@@ -78,6 +78,8 @@ export const ConnectionErrorCode = {
    * `inboundBufferedBytesMax`; the connection whose frame took it over is closed.
    */
   BufferFull: 'ERR_CONNECTION_BUFFER_FULL',
+  /** `inboundConnectionsMax` connections were open: a new one was dropped on arrival. */
+  Limit: 'ERR_CONNECTION_LIMIT',
 } as const;
 export type ConnectionErrorCode = (typeof ConnectionErrorCode)[keyof typeof ConnectionErrorCode];
 

@@ -329,6 +329,12 @@ export class TcpTransport extends BatchingTransport {
     this.server = this.createServer();
     this.server.maxConnections = config.inboundConnectionsMax;
     this.server.on('error', (error) => this.log.error({ err: error }, 'server error'));
+    // Node closes a connection beyond `maxConnections` on arrival; count it as refused.
+    this.server.on('drop', () => {
+      this.counters.handshakesRefused++;
+      this.recordError(0, new ConnectionError(ConnectionErrorCode.Limit, 'a connection beyond ' +
+        `inboundConnectionsMax (${config.inboundConnectionsMax}) was dropped`), 'inbound');
+    });
   }
 
   private createServer(): net.Server {

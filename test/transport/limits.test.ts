@@ -247,6 +247,17 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
       expect(b.handler.batches[0]!.from).toBe(1);
     });
 
+  it('counts a connection dropped beyond inboundConnectionsMax', async () => {
+    const b = await startNode({ nodeId: 2, inboundConnectionsMax: 2 });
+    await dial(b.address.port);
+    await dial(b.address.port);
+    const third = await dial(b.address.port);
+    await third.closed;
+    const stats = b.transport.stats();
+    expect(stats.errorsByCode.ERR_CONNECTION_LIMIT).toBe(1);
+    expect(stats.handshakesRefused).toBe(1);
+  });
+
   it('finding 7: a handshake timeout is counted in handshakesRefused', async () => {
     // Before the fix it was logged and counted by code, but not as a refused handshake.
     const b = await startNode({ nodeId: 2, handshakeTimeoutMs: 50 });
