@@ -9,6 +9,9 @@ import { assert } from '../util/index.js';
 import { messageTypeNames } from '../raft/index.js';
 import { MESSAGE_REFUSALS, type MessageRefusal } from './message_check.js';
 
+/** Store ticks between two warnings of one refusal reason (10 s at a 200 ms tick). */
+export const REFUSAL_LOG_INTERVAL_TICKS = 50;
+
 /** Zeroed counters, one per refusal reason. */
 export function newRefusalCounts(): Record<MessageRefusal, number> {
   const counts = {} as Record<MessageRefusal, number>;

@@ -15,6 +15,8 @@ export class UninitializedReplicas {
   /** Group id -> store tick at which it is collected; in insertion (= deadline) order. */
   private readonly deadlines = new Map<number, number>();
   private lastDeadline = -Infinity;
+  /** Replicas that voted: never collected (they wait for their snapshot however long). */
+  private readonly pinned = new Set<number>();
 
   /**
    * @param max the cap (`uninitializedReplicasMax`).
@@ -29,17 +31,18 @@ export class UninitializedReplicas {
 
   /** Replicas waiting for their snapshot now. */
   get count(): number {
-    return this.deadlines.size;
+    return this.deadlines.size + this.pinned.size;
   }
 
   /** Whether another may be created. */
   get full(): boolean {
-    return this.deadlines.size >= this.max;
+    return this.count >= this.max;
   }
 
   /** A replica was created by a message at store tick `nowTicks`. */
   add(gid: number, nowTicks: number): void {
-    assert(!this.deadlines.has(gid) && !this.full, 'a new uninitialized replica within the cap');
+    assert(!this.deadlines.has(gid) && !this.pinned.has(gid) && !this.full,
+      'a new uninitialized replica within the cap');
     const deadline = nowTicks + this.timeoutTicks;
     assert(deadline >= this.lastDeadline, 'deadlines in insertion order');
     this.lastDeadline = deadline;
@@ -49,6 +52,14 @@ export class UninitializedReplicas {
   /** The replica was initialized or removed: it is no longer waiting. */
   delete(gid: number): void {
     this.deadlines.delete(gid);
+    this.pinned.delete(gid);
+  }
+
+  /** The replica voted: it is kept (and counted) until initialized, never collected. */
+  pin(gid: number): void {
+    if (!this.deadlines.delete(gid)) return;
+    this.pinned.add(gid);
+    assert(this.count <= this.max, 'pinning keeps the count');
   }
 
   /**

@@ -16,8 +16,9 @@
  *   b) `from` is the node the connection authenticated, `to` is this node: in Flotilla a
  *      replica's Raft id is its node id, so a peer cannot speak for another (a forwarded
  *      `MsgTransferLeader` therefore names its forwarder as the transferee);
- *   c) its term is at most `TERM_MAX`, and is 0 only for a forwarded proposal or read
- *      (etcd sends those as local messages, without a term);
+ *   c) its term is at most `TERM_MAX`, and is 0 exactly for a forwarded proposal or read
+ *      (etcd sends those without a term; one with a term would make a follower that
+ *      forwards it again panic);
  *   d) the sender is in the replica's configuration (voters, learners, outgoing voters and
  *      staged learners), when the replica has one: an initialized replica's leader, voters
  *      and learners are all members. (A replica that has not yet applied the change which
@@ -36,8 +37,10 @@
  *     min(match, commit), and match is at most what the follower holds);
  *   MsgProp: at least one entry (an empty one makes a leader panic), normal entries only (the
  *     store proposes conf changes only locally), each within `entryBytesMax`;
- *   MsgSnap: a snapshot with index >= 1, term between 1 and the message's term, and a
- *     configuration Raft can restore (`checkConfState`);
+ *   MsgSnap: a snapshot with index >= 1, term between 1 and the message's term, a
+ *     configuration Raft can restore (`checkConfState`), and a sender that votes in it (a
+ *     leader always does): only a plausible leader initializes a replica;
+ *   MsgTransferLeader: only to a leader (a follower would forward it with its term: a panic);
  *   MsgTimeoutNow: from the replica's leader at the replica's term (only a leader transfers).
  */
 import { FlotillaError } from '../util/index.js';
@@ -70,6 +73,8 @@ export const MessageRefusal = {
   WrongRecipient: 'wrong-recipient',
   TermTooLarge: 'term-too-large',
   TermZero: 'term-zero',
+  /** A forwarded proposal or read with a term: a follower forwarding it again would panic. */
+  TermOnForwarded: 'term-on-forwarded',
   IndexTooLarge: 'index-too-large',
   LogTermAboveTerm: 'log-term-above-term',
   ContextTooLarge: 'context-too-large',
@@ -86,7 +91,9 @@ export const MessageRefusal = {
   RemoteConfChange: 'remote-conf-change',
   ProposalTooLarge: 'proposal-too-large',
   BadSnapshot: 'bad-snapshot',
+  SnapshotNotFromVoter: 'snapshot-not-from-voter',
   TimeoutNowNotFromLeader: 'timeout-now-not-from-leader',
+  TransferNotToLeader: 'transfer-not-to-leader',
   // Refusals decided by the store rather than by `checkMessage`:
   /** A message of an unknown group whose type does not create a replica. */
   UnknownGroup: 'unknown-group',
@@ -178,6 +185,9 @@ export function checkMessage(v: MessageCheckView, m: Message): MessageRefusal | 
       return m.commit > v.lastIndex ? MessageRefusal.CommitBeyondLog : null;
     case MessageType.MsgProp: return checkProposal(v, m);
     case MessageType.MsgSnap: return checkSnapshotMessage(m);
+    case MessageType.MsgTransferLeader:
+      // Only a leader handles it; a follower would forward it with its term set (a panic).
+      return v.lead === v.nodeId ? null : MessageRefusal.TransferNotToLeader;
     case MessageType.MsgTimeoutNow:
       return m.from === v.lead && m.term === v.term ? null
         : MessageRefusal.TimeoutNowNotFromLeader;
@@ -195,8 +205,9 @@ function checkHeader(v: MessageCheckView, m: Message): MessageRefusal | null {
   if (m.to !== v.nodeId) return MessageRefusal.WrongRecipient;
   if (!isIndex(m.term, Number.MAX_SAFE_INTEGER)) return MessageRefusal.BadField;
   if (m.term > TERM_MAX) return MessageRefusal.TermTooLarge;
-  if (m.term === 0 && type !== MessageType.MsgProp && type !== MessageType.MsgReadIndex) {
-    return MessageRefusal.TermZero;
+  const forwarded = type === MessageType.MsgProp || type === MessageType.MsgReadIndex;
+  if (forwarded !== (m.term === 0)) {
+    return forwarded ? MessageRefusal.TermOnForwarded : MessageRefusal.TermZero;
   }
   if (v.initialized && !v.senderIsMember) return MessageRefusal.SenderNotMember;
   if (!isIndex(m.logTerm, Number.MAX_SAFE_INTEGER) || !isIndex(m.index, Number.MAX_SAFE_INTEGER) ||
@@ -274,7 +285,8 @@ function checkSnapshotMessage(m: Message): MessageRefusal | null {
   if (typeof md !== 'object' || md === null) return MessageRefusal.BadSnapshot;
   if (!isIndex(md.index, LOG_INDEX_MAX) || md.index === 0) return MessageRefusal.BadSnapshot;
   if (!isIndex(md.term, m.term) || md.term === 0) return MessageRefusal.BadSnapshot;
-  return checkConfState(md.confState) ? null : MessageRefusal.BadSnapshot;
+  if (!checkConfState(md.confState)) return MessageRefusal.BadSnapshot;
+  return snapshotFromVoter(m) ? null : MessageRefusal.SnapshotNotFromVoter;
 }
 
 /** Marks of `checkConfState`: which list an id was seen in (reused, never reallocated). */
@@ -322,8 +334,8 @@ function markIds(ids: unknown, mark: number): boolean {
 
 /**
  * Whether a snapshot comes from a plausible leader of its own configuration: the sender is a
- * voter (incoming or outgoing) in it. Only such a snapshot initializes a replica that a
- * message created; the others leave it to be collected.
+ * voter (incoming or outgoing) in it. Only such a snapshot may initialize a replica that a
+ * message created; an uninitialized replica that gets none is collected.
  */
 export function snapshotFromVoter(m: Message): boolean {
   const cs = m.snapshot?.metadata.confState;

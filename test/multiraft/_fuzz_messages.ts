@@ -57,7 +57,7 @@ export class MessageFuzzer {
   /** A number near a reference value, a small one, or an interesting one. */
   near(reference: number): number {
     const r = this.int(10);
-    if (r < 4) return Math.max(0, reference + this.int(7) - 3);
+    if (r < 4) return Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, reference + this.int(7) - 3));
     if (r < 7) return this.int(12);
     if (r < 9) return this.pick(INTERESTING);
     return this.int(2 ** 20);
@@ -87,7 +87,7 @@ export class MessageFuzzer {
       if (this.chance(0.1)) index = this.near(index);
       if (this.chance(0.1)) entryTerm = this.near(entryTerm);
       out.push(this.entry(index, entryTerm));
-      index++;
+      index = Math.min(index + 1, Number.MAX_SAFE_INTEGER);
     }
     return out;
   }
@@ -151,7 +151,7 @@ export class MessageFuzzer {
       vote: this.chance(0.8) ? 0 : this.nodeId(),
       context: this.chance(0.9) ? EMPTY_BYTES : this.bytes(16),
     });
-    m.entries = this.entries(index + 1, term);
+    m.entries = this.entries(Math.min(index + 1, Number.MAX_SAFE_INTEGER), term);
     if (type === MessageType.MsgSnap || this.chance(0.02)) {
       m.snapshot = { data: this.bytes(8), metadata: { index: this.near(t.lastIndex + 3),
         term: this.chance(0.8) ? Math.min(term, this.near(t.term)) : this.near(t.term),
@@ -160,12 +160,12 @@ export class MessageFuzzer {
     return m;
   }
 
-  /** A batch of envelopes for the store of `toNodeId`. */
+  /** A batch of envelopes for the store of `toNodeId` (the codec routes by `to`). */
   batch(toNodeId: number, size: number): Envelope[] {
     const out: Envelope[] = [];
     for (let i = 0; i < size; i++) {
       const message = this.message();
-      if (this.chance(0.9)) message.to = toNodeId;
+      message.to = toNodeId;
       out.push({ groupId: this.groupId(), message, quiesce: this.chance(0.1) });
     }
     return out;

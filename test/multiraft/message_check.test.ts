@@ -105,6 +105,8 @@ describe('checkMessage', () => {
       .toBeNull();
     expect(checkMessage(view(), msg(MessageType.MsgHeartbeat, { term: 0 })))
       .toBe(MessageRefusal.TermZero);
+    expect(checkMessage(view(), msg(MessageType.MsgReadIndex, { term: 7 })))
+      .toBe(MessageRefusal.TermOnForwarded);
   });
 
   it('refuses a sender other than the connection, or a message for another node', () => {
@@ -197,6 +199,10 @@ describe('checkMessage', () => {
     expect(checkMessage(view(), snap(9, 7, [1, 1]))).toBe(MessageRefusal.BadSnapshot);
     expect(checkMessage(view(), snap(9, 7, []))).toBe(MessageRefusal.BadSnapshot);
     expect(checkMessage(view(), msg(MessageType.MsgSnap))).toBe(MessageRefusal.BadSnapshot);
+    expect(checkMessage(view(), snap(9, 7, [2, 3]))).toBe(MessageRefusal.SnapshotNotFromVoter);
+    expect(checkMessage(view(), msg(MessageType.MsgTransferLeader)))
+      .toBe(MessageRefusal.TransferNotToLeader);
+    expect(checkMessage(view({ lead: 2 }), msg(MessageType.MsgTransferLeader))).toBeNull();
     expect(checkMessage(view({ lead: 3 }), msg(MessageType.MsgTimeoutNow)))
       .toBe(MessageRefusal.TimeoutNowNotFromLeader);
     expect(checkMessage(view(), msg(MessageType.MsgTimeoutNow, { term: 8 })))

@@ -46,3 +46,20 @@ describe('RefusalLog', () => {
     expect(lines[0]!.rangeId).toBe(4);
   });
 });
+
+describe('UninitializedReplicas pinning', () => {
+  it('keeps a replica that voted, still counted against the cap', () => {
+    const u = new UninitializedReplicas(2, 5);
+    u.add(1, 0);
+    u.add(2, 0);
+    u.pin(2);
+    u.pin(3);
+    expect(u.full).toBe(true);
+    const collected: number[] = [];
+    u.expire(100, (g) => collected.push(g));
+    expect(collected).toEqual([1]);
+    expect(u.count).toBe(1);
+    u.delete(2);
+    expect(u.count).toBe(0);
+  });
+});
