@@ -15,7 +15,7 @@
  *   It is copied, so a caller's later writes cannot change a proposed entry, and it is at
  *   most the store's `proposalBytesMax` (the transport's frame limit less its framing).
  */
-import { assert } from '../util/index.js';
+import { RANGE_ID_LIMIT, assert } from '../util/index.js';
 import { EMPTY_BYTES } from '../raft/index.js';
 import { GROUP_PEERS_MAX, NODE_ID_MAX } from './message_check.js';
 import {
@@ -24,9 +24,6 @@ import {
   InvalidRangeIdError,
   PayloadTooLargeError,
 } from './input_errors.js';
-
-/** Range ids are below 2^32 (the wire's group ids). */
-export const RANGE_ID_LIMIT = 2 ** 32;
 
 /** A range's configuration as the store keeps it: sorted, distinct, checked copies. */
 export interface CheckedRangeConfig {
