@@ -70,7 +70,7 @@ export class MessageFuzzer {
     return this.pick([0, 4, 1000, 2 ** 40, Number.MAX_SAFE_INTEGER]);
   }
 
-  groupId(): number {
+  rangeId(): number {
     const r = this.int(10);
     if (r < 6) return this.pick(this.target.rangeIds);
     if (r < 7) return 0;
@@ -166,7 +166,7 @@ export class MessageFuzzer {
     for (let i = 0; i < size; i++) {
       const message = this.message();
       message.to = toNodeId;
-      out.push({ groupId: this.groupId(), message, quiesce: this.chance(0.1) });
+      out.push({ rangeId: this.rangeId(), message, quiesce: this.chance(0.1) });
     }
     return out;
   }
