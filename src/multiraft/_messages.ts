@@ -76,6 +76,12 @@ function receive(st: StoreCore, gid: number, envelope: Envelope): boolean {
   }
   const node = t.settledNode(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
+  if (m.type === MessageType.MsgSnap && m.snapshot !== null &&
+    (t.flags[gid]! & ReplicaFlag.Initialized) === 0 &&
+    st.config.stateMachine.acceptsSnapshot?.(t.rangeIds[gid]!, m.snapshot) === false) {
+    st.stats.messagesDropped++;
+    return false;
+  }
   try {
     node.step(m);
   } catch (error) {

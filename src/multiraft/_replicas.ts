@@ -11,7 +11,7 @@ import {
   type ConfigOptions,
   type Snapshot,
 } from '../raft/index.js';
-import type { GroupId } from '../scheduler/index.js';
+import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import { RangeExistsError, StoreFullError } from './errors.js';
 import { ReplicaFlag } from './_table.js';
 import {
@@ -131,20 +131,33 @@ export function rebuildNode(st: StoreCore, gid: number): RawNode {
 export function createInitialized(st: StoreCore, rangeId: number, range: RangeConfig): void {
   st.checkOpen();
   checkRangeId(rangeId);
-  if (st.groupOfRange.has(rangeId)) throw new RangeExistsError(rangeId);
+  const existing = st.groupOfRange.get(rangeId);
+  if (existing !== undefined && (st.table.flags[existing]! & ReplicaFlag.Initialized) !== 0) {
+    throw new RangeExistsError(rangeId);
+  }
   const learners = range.learners ?? [];
   assert(range.voters.length > 0, 'a range has at least one voter');
   assert(range.voters.includes(st.nodeId) || learners.includes(st.nodeId),
     'this store is in the range configuration');
-  const id = allocate(st, rangeId);
+  // A split's right-hand replica may exist already, uninitialized: created by a message of
+  // the new range from a store that applied the split first. It is initialized in place,
+  // keeping the term and vote it may have cast in the new range's first election (Raft's
+  // safety needs them); it holds no entries (it could match no append).
+  assert(existing === undefined || (st.table.flags[existing]! & ReplicaFlag.ReadyPending) === 0,
+    'an uninitialized replica is initialized outside its batch end');
+  const id = existing ?? allocate(st, rangeId);
+  const heard = existing === undefined ? null : st.table.storages[id]!.initialState().hardState;
   const storage = new MemoryStorage();
   const error = storage.applySnapshot(bootstrapSnapshot(st, range.voters, learners));
   assert(error === null, 'a new storage takes the bootstrap snapshot');
-  storage.setHardState(BOOTSTRAP_HARD_STATE);
+  const keep = heard !== null && heard.term > BOOTSTRAP_HARD_STATE.term;
+  storage.setHardState(keep
+    ? { term: heard.term, vote: heard.vote, commit: RANGE_INITIAL_INDEX } : BOOTSTRAP_HARD_STATE);
   st.table.storages[id] = storage;
   st.table.nodes[id] = newRawNode(st, storage, RANGE_INITIAL_INDEX);
   st.table.flags[id]! |= ReplicaFlag.Initialized;
-  st.ticker.add(id as GroupId);
+  if (existing === undefined) st.ticker.add(id as GroupId);
+  else st.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
   for (const peer of range.voters) st.liveness.addPeer(peer, st.storeTicks);
   for (const peer of learners) st.liveness.addPeer(peer, st.storeTicks);
 }
