@@ -23,7 +23,7 @@ import {
   KeyTooLargeError,
   ValueTooLargeError,
 } from './errors.js';
-import { compareKeys, isUserKey } from './keys.js';
+import { compareKeys, isUserKey, KEY_MAX, META_KEY_MIN, spanContainsKey } from './keys.js';
 
 /** Operation types of a KV batch (stable numbers: they are on the wire and in the log). */
 export const OpType = {
@@ -124,48 +124,51 @@ export const defaultKvLimits: Readonly<KvLimits> = resolveKvLimits();
 // Validation (the API boundary): typed errors, nothing proposed.
 
 /**
- * Checks a KV batch against the limits and the user key space.
+ * Checks a KV batch against the limits and the user key space (`system`: the meta keys too,
+ * for the range layer's own writes to the meta range and for decoding, where the range's
+ * span check at apply time does the rest).
  * @throws KeyOutsideKeySpaceError, KeyTooLargeError, ValueTooLargeError, BatchTooLargeError,
  *   BadCommandError (an empty batch, an inverted span, a bad limit)
  */
-export function validateKvOps(ops: readonly KvOp[], limits: KvLimits): void {
+export function validateKvOps(ops: readonly KvOp[], limits: KvLimits, system = false): void {
   if (ops.length === 0) throw new BadCommandError('empty batch');
   if (ops.length > limits.batchOpsMax) {
     throw new BatchTooLargeError('operations', ops.length, limits.batchOpsMax);
   }
   let bytes = 0;
-  for (const op of ops) bytes += validateOp(op, limits);
+  for (const op of ops) bytes += validateOp(op, limits, system);
   if (bytes > limits.batchBytesMax) {
     throw new BatchTooLargeError('bytes', bytes, limits.batchBytesMax);
   }
 }
 
-function validateOp(op: KvOp, limits: KvLimits): number {
+function validateOp(op: KvOp, limits: KvLimits, system: boolean): number {
   switch (op.type) {
     case OpType.Get:
     case OpType.Delete:
-      return checkKey(op.key, limits);
+      return checkKey(op.key, limits, system);
     case OpType.Put:
-      return checkKey(op.key, limits) + checkValue(op.value, limits);
+      return checkKey(op.key, limits, system) + checkValue(op.value, limits);
     case OpType.ConditionalPut:
-      return checkKey(op.key, limits) + checkValue(op.value, limits) +
+      return checkKey(op.key, limits, system) + checkValue(op.value, limits) +
         (op.expected === null ? 0 : checkValue(op.expected, limits));
     case OpType.Scan:
       if (!Number.isSafeInteger(op.limit) || op.limit < 1 || op.limit > limits.scanLimitMax) {
         throw new BadCommandError(`scan limit must be in [1, ${limits.scanLimitMax}]`);
       }
-      return checkSpan(op.start, op.end, limits);
+      return checkSpan(op.start, op.end, limits, system);
     case OpType.DeleteRange:
-      return checkSpan(op.start, op.end, limits);
+      return checkSpan(op.start, op.end, limits, system);
     default:
       throw new BadCommandError(`unknown operation ${String((op as { type: unknown }).type)}`);
   }
 }
 
-function checkKey(key: Uint8Array, limits: KvLimits): number {
+function checkKey(key: Uint8Array, limits: KvLimits, system: boolean): number {
   if (!(key instanceof Uint8Array)) throw new BadCommandError('key is not bytes');
   if (key.length > limits.keyBytesMax) throw new KeyTooLargeError(key.length, limits.keyBytesMax);
-  if (!isUserKey(key)) throw new KeyOutsideKeySpaceError(key);
+  const inSpace = system ? spanContainsKey(META_KEY_MIN, KEY_MAX, key) : isUserKey(key);
+  if (!inSpace) throw new KeyOutsideKeySpaceError(key);
   return key.length;
 }
 
@@ -178,8 +181,10 @@ function checkValue(value: Uint8Array, limits: KvLimits): number {
 }
 
 /** A span's end may be `KEY_MAX` itself (the end of the key space), so it is checked apart. */
-function checkSpan(start: Uint8Array, end: Uint8Array, limits: KvLimits): number {
-  const bytes = checkKey(start, limits);
+function checkSpan(
+  start: Uint8Array, end: Uint8Array, limits: KvLimits, system: boolean,
+): number {
+  const bytes = checkKey(start, limits, system);
   if (!(end instanceof Uint8Array)) throw new BadCommandError('span end is not bytes');
   if (end.length > limits.keyBytesMax) throw new KeyTooLargeError(end.length, limits.keyBytesMax);
   if (compareKeys(start, end) >= 0) throw new BadCommandError('empty or inverted span');
@@ -248,7 +253,7 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): RangeCommand
     throw new BatchTooLargeError('operations', wireOps.length, limits.batchOpsMax);
   }
   const ops = wireOps.map(opFromWire);
-  validateKvOps(ops, limits);
+  validateKvOps(ops, limits, true);
   return { kind: CommandKind.Kv, id, ops };
 }
 
