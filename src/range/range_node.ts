@@ -114,6 +114,10 @@ export interface RangeNodeStats {
   splitRightExisted: number;
   /** Snapshots of ranges this node holds no state for (no data: refused by design). */
   snapshotsWithoutState: number;
+  /** Snapshots offered to uninitialized replicas here (a split's right side, mostly). */
+  snapshotsOffered: number;
+  /** Of those, refused: the split had not applied here yet. */
+  snapshotsRefused: number;
   sizeSplitsStarted: number;
 }
 
@@ -124,7 +128,8 @@ export class RangeNode implements StateMachine {
   readonly limits: KvLimits;
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
-    splitRightExisted: 0, snapshotsWithoutState: 0, sizeSplitsStarted: 0,
+    splitRightExisted: 0, snapshotsWithoutState: 0, snapshotsOffered: 0, snapshotsRefused: 0,
+    sizeSplitsStarted: 0,
   };
   private store: Store | null = null;
   private readonly replicas = new Map<number, RangeState>();
@@ -340,7 +345,10 @@ export class RangeNode implements StateMachine {
    * store (see `StateMachine.acceptsSnapshot`).
    */
   acceptsSnapshot(rangeId: number): boolean {
-    return this.replicas.has(rangeId);
+    this.stats.snapshotsOffered++;
+    const accept = this.replicas.has(rangeId);
+    if (!accept) this.stats.snapshotsRefused++;
+    return accept;
   }
 
   /**
