@@ -78,6 +78,26 @@ export class DedupeTable {
     assert(this.records.size <= this.entriesMax, 'dedupe bound holds');
   }
 
+  /**
+   * Takes over every record of `other` (a merged-away range's table) after its own, evicting
+   * the oldest beyond the bound, writing the rows under this range's prefix: a command the
+   * right range applied before the merge still applies once when retried on the merged one.
+   */
+  absorb(other: DedupeTable, writer: KvWriter): void {
+    assert(other !== this && other.rangeId !== this.rangeId, 'absorb another range');
+    for (const [k, record] of other.records) {
+      if (this.records.has(k)) continue;
+      if (this.records.size >= this.entriesMax) {
+        const oldest = this.records.keys().next().value as string;
+        this.records.delete(oldest);
+        writer.delete(this.rowKey(oldest));
+      }
+      this.records.set(k, record);
+      writer.put(this.rowKey(k), encodeRecord(record));
+    }
+    assert(this.records.size <= this.entriesMax, 'dedupe bound holds');
+  }
+
   /** Empties the table and rebuilds it from the range-local rows (a restart, a snapshot). */
   load(reader: KvReader): void {
     this.records.clear();

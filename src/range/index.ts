@@ -36,8 +36,10 @@
  *    replica). A split applies atomically: the left descriptor shrinks, the right range's
  *    state is born and its replica created on every store holding the left (initialized in
  *    place if a peer's message created it first), the left's leader campaigns for it; the
- *    split-delay helper runs before the proposal. `RangeClient` routes and retries with the
- *    same command id.
+ *    split-delay helper runs before the proposal. A merge freezes the right range (subsume),
+ *    waits until every right replica applied the freeze, then the left subsumes it in one
+ *    batch (descriptor, statistics, dedupe records; the right's local rows deleted).
+ *    `RangeClient` routes and retries with the same command id.
  */
 export {
   compareKeys,
@@ -181,3 +183,5 @@ export {
   type RangeNodeStats,
 } from './range_node.js';
 export { RangeClient, type RangeClientOptions, type RangeClientStats } from './client.js';
+export { applyMerge, applySubsume, type MergeOutcome } from './merge_apply.js';
+export type { MergeCommand, SubsumeCommand } from './kv_command.js';

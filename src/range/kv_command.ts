@@ -11,6 +11,8 @@
  * WIRE (msgpackr, arrays for compactness):
  *   [1, 1, id, ops]                              KV batch; op = [type, ...fields]
  *   [1, 2, id, splitKey, rightRangeId, generation]  split
+ *   [1, 3, id, generation]                          subsume (freezes the right of a merge)
+ *   [1, 4, id, rightDescriptor, freezeIndex, generation]  merge (on the left)
  * `decodeCommand` validates types, sizes and counts (a payload may come from a peer) and
  * throws `BadCommandError`; it never returns a malformed command.
  */
@@ -52,7 +54,7 @@ export type KvOp =
   | { type: typeof OpType.DeleteRange; start: Uint8Array; end: Uint8Array };
 
 /** Command kinds (stable numbers). */
-export const CommandKind = { Kv: 1, Split: 2 } as const;
+export const CommandKind = { Kv: 1, Split: 2, Subsume: 3, Merge: 4 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
 /** A batch of KV operations applied atomically. */
@@ -72,8 +74,30 @@ export interface SplitCommand {
   generation: number;
 }
 
+/**
+ * Freezes the right-hand range of a merge: once applied it refuses every further command, so
+ * its state is final at this entry's index (the freeze index).
+ */
+export interface SubsumeCommand {
+  kind: typeof CommandKind.Subsume;
+  id: Uint8Array;
+  /** Generation of the right descriptor the merge was computed from. */
+  generation: number;
+}
+
+/** The left range subsumes the frozen right one (whose descriptor it carries, encoded). */
+export interface MergeCommand {
+  kind: typeof CommandKind.Merge;
+  id: Uint8Array;
+  right: Uint8Array;
+  /** The right range's freeze index: every right replica has applied it. */
+  freezeIndex: number;
+  /** Generation of the left descriptor the merge was computed from. */
+  generation: number;
+}
+
 /** Any replicated command of a range. */
-export type RangeCommand = KvCommand | SplitCommand;
+export type RangeCommand = KvCommand | SplitCommand | SubsumeCommand | MergeCommand;
 
 /** Size limits of commands, checked at the API boundary and again on decode. */
 export interface KvLimits {
@@ -201,6 +225,12 @@ const unpackr = new Unpackr({ useRecords: false, moreTypes: false, int64AsType: 
 /** Encodes a command (which must be valid: encode what `validateKvOps` accepted). */
 export function encodeCommand(cmd: RangeCommand): Uint8Array {
   assert(cmd.id.length > 0 && cmd.id.length <= COMMAND_ID_BYTES_MAX, 'command id length');
+  if (cmd.kind === CommandKind.Subsume) {
+    return packr.pack([VERSION, cmd.kind, cmd.id, cmd.generation]);
+  }
+  if (cmd.kind === CommandKind.Merge) {
+    return packr.pack([VERSION, cmd.kind, cmd.id, cmd.right, cmd.freezeIndex, cmd.generation]);
+  }
   if (cmd.kind === CommandKind.Split) {
     return packr.pack([VERSION, cmd.kind, cmd.id, cmd.splitKey, cmd.rightRangeId, cmd.generation]);
   }
@@ -245,6 +275,15 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): RangeCommand
     const rightRangeId = int(raw[4], 'right range id', 1);
     const generation = int(raw[5], 'generation', 0);
     return { kind: CommandKind.Split, id, splitKey, rightRangeId, generation };
+  }
+  if (raw[1] === CommandKind.Subsume) {
+    if (raw.length !== 4) throw new BadCommandError('subsume arity');
+    return { kind: CommandKind.Subsume, id, generation: int(raw[3], 'generation', 0) };
+  }
+  if (raw[1] === CommandKind.Merge) {
+    if (raw.length !== 6) throw new BadCommandError('merge arity');
+    return { kind: CommandKind.Merge, id, right: bin(raw[3], 'right descriptor'),
+      freezeIndex: int(raw[4], 'freeze index', 1), generation: int(raw[5], 'generation', 0) };
   }
   if (raw[1] !== CommandKind.Kv || raw.length !== 4) throw new BadCommandError('kind');
   const wireOps = raw[3];

@@ -20,7 +20,7 @@
  * client retries it with the same command id and it still applies once (dedupe table).
  */
 import type { Logger } from 'pino';
-import { assert } from '../util/index.js';
+import { assert, assertNever } from '../util/index.js';
 import type { Entry, RandomSource, Snapshot } from '../raft/index.js';
 import {
   newReplicaStatus,
@@ -39,9 +39,10 @@ import {
   isVoterIncoming,
   ReplicaType,
 } from './descriptor.js';
-import { splitKeyProblem } from './descriptor_ops.js';
+import { mergeProblem, splitKeyProblem } from './descriptor_ops.js';
 import {
   InvalidSplitKeyError,
+  MergeNotAdjacentError,
   NotLeaderError,
   RangeKeyMismatchError,
   RangeUnavailableError,
@@ -55,8 +56,10 @@ import {
   validateKvOps,
   type KvLimits,
   type KvOp,
+  type MergeCommand,
   type RangeCommand,
 } from './kv_command.js';
+import { applyMerge, applySubsume } from './merge_apply.js';
 import { compareKeys, metaKey } from './keys.js';
 import { MemoryKv, type KvWriter } from './kv_store.js';
 import { ProposalTracker } from './proposals.js';
@@ -76,7 +79,9 @@ export type ProposalResult =
   | { kind: 'kv'; results: OpResult[] }
   /** The command had applied before (a retry): how it went then. */
   | { kind: 'duplicate'; record: DedupeRecord }
-  | { kind: 'split'; left: RangeDescriptor; right: RangeDescriptor };
+  | { kind: 'split'; left: RangeDescriptor; right: RangeDescriptor }
+  | { kind: 'subsume'; freezeIndex: number }
+  | { kind: 'merge'; merged: RangeDescriptor };
 
 /** Options of a `RangeNode`. */
 export interface RangeNodeOptions {
@@ -102,6 +107,12 @@ export interface RangeNodeOptions {
   dedupeEntriesMax?: number;
   /** Structured logger (adds `nodeId`; ranges are logged as `rangeId`). @default silent */
   logger?: Logger;
+  /**
+   * The range nodes of the other stores, for a merge's wait for application (in one
+   * process: tests, simulations; the node layer would make it an RPC). Without it, merges
+   * are refused. @default none
+   */
+  peers?: (nodeId: number) => RangeNode | undefined;
 }
 
 /** Counters of a `RangeNode`. */
@@ -119,6 +130,7 @@ export interface RangeNodeStats {
   /** Of those, refused: the split had not applied here yet. */
   snapshotsRefused: number;
   sizeSplitsStarted: number;
+  mergesApplied: number;
 }
 
 /** The range layer of one node (see the file header). */
@@ -129,7 +141,7 @@ export class RangeNode implements StateMachine {
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
     splitRightExisted: 0, snapshotsWithoutState: 0, snapshotsOffered: 0, snapshotsRefused: 0,
-    sizeSplitsStarted: 0,
+    sizeSplitsStarted: 0, mergesApplied: 0,
   };
   private store: Store | null = null;
   private readonly replicas = new Map<number, RangeState>();
@@ -146,6 +158,7 @@ export class RangeNode implements StateMachine {
   private readonly pendingInits: RangeDescriptor[] = [];
   private readonly reads: ReadIndexBatcher;
   private readonly scratch = newReplicaStatus();
+  private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
 
   constructor(private readonly options: RangeNodeOptions) {
     this.nodeId = options.nodeId;
@@ -245,6 +258,9 @@ export class RangeNode implements StateMachine {
     await this.reads.wait(rangeId);
     const state = this.replicas.get(rangeId);
     if (state === undefined) throw new RangeUnavailableError(rangeId, 'replica went away');
+    if (state.frozenAt > 0) {
+      throw new RangeKeyMismatchError(rangeId, state.descriptor.startKey, state.descriptor);
+    }
     const outcome = applyKvOps(state.descriptor, ops, this.kv, { keyCount: 0, byteCount: 0 });
     if (!outcome.ok) throw outcome.error;
     return { kind: 'kv', results: outcome.results };
@@ -293,6 +309,62 @@ export class RangeNode implements StateMachine {
     }
     for (const rangeId of this.sizeChecks) this.maybeSplitBySize(rangeId);
     this.sizeChecks.clear();
+    this.wakeApplied();
+  }
+
+  /** Resolves once this store's replica of `rangeId` has applied `index`. */
+  waitApplied(rangeId: number, index: number): Promise<void> {
+    const p = new Promise<void>((wake) => this.appliedWaiters.push({ rangeId, index, wake }));
+    this.wakeApplied();
+    return p;
+  }
+
+  private wakeApplied(): void {
+    const store = this.mustStore();
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const w = this.appliedWaiters[i]!;
+      if (!store.readStatus(w.rangeId, this.scratch) || this.scratch.applied < w.index) continue;
+      this.appliedWaiters.splice(i, 1);
+      w.wake();
+    }
+  }
+
+  /**
+   * Merges `leftRangeId` with its right neighbour (merge_apply.ts): freezes the right,
+   * waits until every right replica applied the freeze, proposes the merge on the left,
+   * then updates the meta range.
+   * @throws MergeNotAdjacentError, MergeNotColocatedError, RangeUnavailableError, ...
+   */
+  async merge(leftRangeId: number): Promise<RangeDescriptor> {
+    const left = this.replicas.get(leftRangeId);
+    if (left === undefined) throw new RangeUnavailableError(leftRangeId, 'no replica here');
+    const right = this.localRangeFor(left.descriptor.endKey);
+    if (right === undefined) throw new MergeNotAdjacentError(leftRangeId, 0);
+    const problem = mergeProblem(left.descriptor, right);
+    if (problem !== null) throw problem;
+    const peers = this.options.peers;
+    if (peers === undefined) throw new RangeUnavailableError(leftRangeId, 'merges need peers');
+    const frozen = await this.propose(right.rangeId, { kind: CommandKind.Subsume,
+      id: this.ids.next(), generation: right.generation });
+    assert(frozen.kind === 'subsume', 'a subsume settles with its freeze index');
+    await Promise.all(right.replicas.map((r) => {
+      const node = r.nodeId === this.nodeId ? this : peers(r.nodeId);
+      if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
+      return node.waitApplied(right.rangeId, frozen.freezeIndex);
+    }));
+    const before = left.descriptor;
+    const done = await this.propose(leftRangeId, { kind: CommandKind.Merge, id: this.ids.next(),
+      right: encodeDescriptor(right), freezeIndex: frozen.freezeIndex,
+      generation: before.generation });
+    assert(done.kind === 'merge', 'a merge settles with the merged descriptor');
+    if (this.replicas.has(META_RANGE_ID)) {
+      const ops: KvOp[] = [{ type: OpType.Delete, key: metaKey(before.endKey) },
+        { type: OpType.Put, key: metaKey(done.merged.endKey),
+          value: encodeDescriptor(done.merged) }];
+      validateKvOps(ops, this.limits, true);
+      await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+    }
+    return done.merged;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -331,7 +403,37 @@ export class RangeNode implements StateMachine {
       case 'split':
         this.applySplitEntry(state, out.command, entry.index);
         return;
+      case 'frozen':
+        this.proposals.reject(out.id, out.error);
+        return;
+      case 'subsume': {
+        const error = applySubsume(state, out.command, entry.index, this.kv);
+        if (error !== null) this.proposals.reject(out.id, error);
+        else this.proposals.resolve(out.id, { kind: 'subsume', freezeIndex: entry.index });
+        this.wakeApplied();
+        return;
+      }
+      case 'merge':
+        this.applyMergeEntry(state, out.command, entry.index);
+        return;
+      default:
+        assertNever(out, 'apply outcome');
     }
+  }
+
+  private applyMergeEntry(state: RangeState, cmd: MergeCommand, index: number): void {
+    const out = applyMerge(state, (id) => this.replicas.get(id), cmd, index, this.kv);
+    if (!out.ok) {
+      this.proposals.reject(cmd.id, out.error);
+      return;
+    }
+    this.stats.mergesApplied++;
+    this.replicas.delete(out.rightRangeId);
+    this.local.insert(out.merged);
+    const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
+    this.proposals.rejectRange(out.rightRangeId, gone);
+    this.reads.failRange(out.rightRangeId, gone());
+    this.proposals.resolve(cmd.id, { kind: 'merge', merged: out.merged });
   }
 
   /** Reads waiting for this replica's applied index (`Store.readIndex` answered). */

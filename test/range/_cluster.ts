@@ -27,7 +27,7 @@ export class RangeCluster {
       nodeIds, seed,
       stateMachine: (nodeId) => {
         const n = new RangeNode({ nodeId, random: new SeededRandom(seed + nodeId), rangeIds,
-          ...node });
+          peers: (id) => this.nodes.get(id), ...node });
         made.push(n);
         return n;
       },

@@ -179,3 +179,61 @@ describe('ranges end to end, with a store cut off and by size', () => {
     expect(keys).toBe(60);
   });
 });
+
+describe('merges end to end', () => {
+  it('merges two split ranges under writes; every acknowledged write reads back everywhere',
+    async () => {
+      rc = new RangeCluster(15);
+      const cluster = rc;
+      const acked = new Map<string, string>();
+      const put = async (key: string, value: string) => {
+        await cluster.client.batch([{ type: OpType.Put, key: k(key), value: k(value) }]);
+        acked.set(key, value);
+      };
+      const leaderFor = async (key: string) => {
+        for (;;) {
+          const holder = cluster.nodes.get(1)!.localRangeFor(k(key))!;
+          const leader = cluster.leaderOf(holder.rangeId);
+          if (leader !== undefined) return { leader, rangeId: holder.rangeId };
+          await cluster.waitTicks(1);
+        }
+      };
+      await rc.run((async () => {
+        for (let i = 0; i < 10; i++) await put(`a${i}`, `1.${i}`);
+        for (let i = 0; i < 10; i++) await put(`t${i}`, `1.${i}`);
+        const { leader, rangeId } = await leaderFor('a');
+        await leader.split(rangeId, k('m'));
+        for (let i = 0; i < 10; i++) await put(`p${i}`, `2.${i}`);
+        // Merge while writers keep writing to both sides.
+        const writes = (async () => {
+          for (let i = 0; i < 20; i++) await put(`${i % 2 === 0 ? 'b' : 'x'}${i}`, `3.${i}`);
+        })();
+        const left = await leaderFor('a');
+        const merged = await left.leader.merge(left.rangeId);
+        expect(merged.rangeId).toBe(left.rangeId);
+        await writes;
+        for (let i = 0; i < 10; i++) await put(`z${i}`, `4.${i}`);
+      })(), 20_000);
+      await rc.run(rc.waitTicks(10));
+      for (const [nodeId, node] of rc.nodes) {
+        const ranges = userRanges(rc, nodeId);
+        expect(ranges.map((d) => d.rangeId)).toEqual([2]);
+        expect(tilingProblem(ranges)).toBeNull();
+        expect(tilingProblem(scanMeta(node.kv, 100))).toBeNull();
+        expect(node.stats.mergesApplied).toBe(1);
+        expect(node.rangeStats(2)!.keyCount).toBe(acked.size);
+        for (const [key, value] of acked) {
+          expect(keyToString(node.kv.get(k(key)) ?? new Uint8Array())).toBe(value);
+        }
+      }
+    });
+
+  it('refuses a merge with no right neighbour, or of a range not held here', async () => {
+    rc = new RangeCluster(16);
+    const n1 = rc.nodes.get(1)!;
+    await rc.run(rc.waitTicks(3));
+    // Range 2 is the last range: nothing to its right.
+    await expect(rc.run(n1.merge(2))).rejects.toMatchObject({ code: 'ERR_MERGE_NOT_ADJACENT' });
+    await expect(rc.run(n1.merge(9))).rejects.toMatchObject({ code: 'ERR_RANGE_UNAVAILABLE' });
+  });
+});

@@ -77,7 +77,9 @@ async function runSeed(seed: number): Promise<void> {
     }
   }
   expect(acked.size, `seed ${seed}`).toBeGreaterThan(0);
-  if (process.env.RANGE_FAULT_VERBOSE) console.log(`seed ${seed}: ${acked.size} acked, ${splits} splits`);
+  if (process.env.RANGE_FAULT_VERBOSE) {
+    console.log(`seed ${seed}: ${acked.size} acked, ${splits} splits`);
+  }
 }
 
 describe('ranges under faults', () => {
