@@ -14,8 +14,10 @@
  * cover every duplicate's lifetime (a re-proposal is made within a proposal timeout, so a
  * few thousand commands per range are plenty for the default).
  *
- * What is kept per id: the index it applied at and the outcome's error code ('' when it
- * succeeded), so a retried request learns how its first attempt ended.
+ * What is kept per id: the index it applied at and an outcome code. Only commands that took
+ * effect are recorded (code ''): a command that failed changed nothing, and its retry must
+ * be judged afresh (it may now succeed, on this range or on the one that holds its keys
+ * after a split or merge). The code field is kept for outcomes a later version records.
  */
 import { assert } from '../util/index.js';
 import { BadCommandError } from './errors.js';

@@ -30,10 +30,7 @@ export function applySubsume(
   state: RangeState, cmd: SubsumeCommand, index: number, kv: KvWriter,
 ): FlotillaError | null {
   if (cmd.generation !== state.descriptor.generation) {
-    const error = new RangeKeyMismatchError(state.rangeId, state.descriptor.startKey,
-      state.descriptor);
-    state.recordApplied(cmd.id, index, error.code, kv);
-    return error;
+    return new RangeKeyMismatchError(state.rangeId, state.descriptor.startKey, state.descriptor);
   }
   state.recordApplied(cmd.id, index, '', kv);
   state.freeze(index, kv);
@@ -51,10 +48,8 @@ export function applyMerge(
   left: RangeState, rightOf: (rangeId: number) => RangeState | undefined, cmd: MergeCommand,
   index: number, kv: KvWriter,
 ): MergeOutcome {
-  const refuse = (error: FlotillaError): MergeOutcome => {
-    left.recordApplied(cmd.id, index, error.code, kv);
-    return { ok: false, error };
-  };
+  // A refused merge changed nothing and is not recorded (its retry is judged afresh).
+  const refuse = (error: FlotillaError): MergeOutcome => ({ ok: false, error });
   let rightDesc: RangeDescriptor;
   try {
     rightDesc = decodeDescriptor(cmd.right);

@@ -44,6 +44,7 @@ import {
   InvalidSplitKeyError,
   MergeNotAdjacentError,
   NotLeaderError,
+  ProposalTimeoutError,
   RangeKeyMismatchError,
   RangeUnavailableError,
 } from './errors.js';
@@ -123,8 +124,10 @@ export interface RangeNodeStats {
   splitsApplied: number;
   /** Split right-hand replicas that existed already (created by a message, uninitialized). */
   splitRightExisted: number;
-  /** Snapshots of ranges this node holds no state for (no data: refused by design). */
+  /** Entries or snapshots of ranges this node never held state for (should stay 0). */
   snapshotsWithoutState: number;
+  /** Entries of ranges merged away here (their Raft group lingers: no replica GC yet). */
+  entriesAfterMerge: number;
   /** Snapshots offered to uninitialized replicas here (a split's right side, mostly). */
   snapshotsOffered: number;
   /** Of those, refused: the split had not applied here yet. */
@@ -141,7 +144,7 @@ export class RangeNode implements StateMachine {
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
     splitRightExisted: 0, snapshotsWithoutState: 0, snapshotsOffered: 0, snapshotsRefused: 0,
-    sizeSplitsStarted: 0, mergesApplied: 0,
+    sizeSplitsStarted: 0, mergesApplied: 0, entriesAfterMerge: 0,
   };
   private store: Store | null = null;
   private readonly replicas = new Map<number, RangeState>();
@@ -158,6 +161,8 @@ export class RangeNode implements StateMachine {
   private readonly pendingInits: RangeDescriptor[] = [];
   private readonly reads: ReadIndexBatcher;
   private readonly scratch = newReplicaStatus();
+  /** Ranges merged away on this store (bounded by the merges; replica GC will drop it). */
+  private readonly mergedAway = new Set<number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
 
   constructor(private readonly options: RangeNodeOptions) {
@@ -344,27 +349,53 @@ export class RangeNode implements StateMachine {
     if (problem !== null) throw problem;
     const peers = this.options.peers;
     if (peers === undefined) throw new RangeUnavailableError(leftRangeId, 'merges need peers');
-    const frozen = await this.propose(right.rangeId, { kind: CommandKind.Subsume,
+    // Once proposed, a subsume must be seen through (a frozen range serves nothing): it is
+    // retried with the same id until it settles; a duplicate answer carries its index.
+    const frozen = await this.proposeUntilSettled(right.rangeId, { kind: CommandKind.Subsume,
       id: this.ids.next(), generation: right.generation });
-    assert(frozen.kind === 'subsume', 'a subsume settles with its freeze index');
+    const freezeIndex = frozen.kind === 'subsume' ? frozen.freezeIndex
+      : frozen.kind === 'duplicate' && frozen.record.code === '' ? frozen.record.index : 0;
+    assert(freezeIndex > 0, 'a subsume settles with its freeze index');
     await Promise.all(right.replicas.map((r) => {
       const node = r.nodeId === this.nodeId ? this : peers(r.nodeId);
       if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
-      return node.waitApplied(right.rangeId, frozen.freezeIndex);
+      return node.waitApplied(right.rangeId, freezeIndex);
     }));
     const before = left.descriptor;
-    const done = await this.propose(leftRangeId, { kind: CommandKind.Merge, id: this.ids.next(),
-      right: encodeDescriptor(right), freezeIndex: frozen.freezeIndex,
+    const done = await this.proposeUntilSettled(leftRangeId, { kind: CommandKind.Merge,
+      id: this.ids.next(), right: encodeDescriptor(right), freezeIndex,
       generation: before.generation });
-    assert(done.kind === 'merge', 'a merge settles with the merged descriptor');
+    if (done.kind === 'duplicate' && done.record.code !== '') {
+      throw new RangeUnavailableError(leftRangeId, `merge refused (${done.record.code})`);
+    }
+    const merged = left.descriptor;
+    assert(merged.generation > before.generation, 'the merge applied here');
     if (this.replicas.has(META_RANGE_ID)) {
       const ops: KvOp[] = [{ type: OpType.Delete, key: metaKey(before.endKey) },
-        { type: OpType.Put, key: metaKey(done.merged.endKey),
-          value: encodeDescriptor(done.merged) }];
+        { type: OpType.Put, key: metaKey(merged.endKey), value: encodeDescriptor(merged) }];
       validateKvOps(ops, this.limits, true);
       await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
     }
-    return done.merged;
+    return merged;
+  }
+
+  /**
+   * Proposes `cmd` and, while its outcome is unknown (a timeout, no leader), proposes it
+   * again with the same id, a tick apart, at most `attemptsMax` times: the dedupe table
+   * makes it apply once. Other errors are final.
+   */
+  private async proposeUntilSettled(
+    rangeId: number, cmd: RangeCommand, attemptsMax = 100,
+  ): Promise<ProposalResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.propose(rangeId, cmd);
+      } catch (error) {
+        const unknown = error instanceof ProposalTimeoutError || error instanceof NotLeaderError;
+        if (!unknown || attempt >= attemptsMax) throw error;
+        await this.sleepTicks(1);
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -373,6 +404,10 @@ export class RangeNode implements StateMachine {
   /** Applies one committed command of `rangeId` (see the file header). */
   apply(rangeId: number, entry: Entry): void {
     const state = this.replicas.get(rangeId);
+    if (state === undefined && this.mergedAway.has(rangeId)) {
+      this.stats.entriesAfterMerge++;
+      return;
+    }
     if (state === undefined) {
       // A replica without state got entries: only a split-born replica initialized by an
       // empty snapshot before the split applied here (see applySnapshot) can be here.
@@ -389,6 +424,7 @@ export class RangeNode implements StateMachine {
         return;
       case 'duplicate':
         this.stats.duplicatesSkipped++;
+        assert(out.record.code === '', 'only commands that took effect are recorded');
         this.proposals.resolve(out.id, { kind: 'duplicate', record: out.record });
         return;
       case 'kv':
@@ -429,6 +465,7 @@ export class RangeNode implements StateMachine {
     }
     this.stats.mergesApplied++;
     this.replicas.delete(out.rightRangeId);
+    this.mergedAway.add(out.rightRangeId);
     this.local.insert(out.merged);
     const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
     this.proposals.rejectRange(out.rightRangeId, gone);

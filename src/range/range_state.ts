@@ -95,8 +95,12 @@ export class RangeState {
     if (cmd.kind === CommandKind.Merge) return { kind: 'merge', id: cmd.id, command: cmd };
     assert(cmd.kind === CommandKind.Kv, 'command kind');
     const outcome = applyKvOps(this.descriptor, cmd.ops, writer, this.stats);
-    this.dedupe.record(cmd.id, index, outcome.ok ? '' : outcome.error.code, writer);
-    if (outcome.ok) this.saveStats(writer);
+    // Only a command that took effect is recorded: one that failed changed nothing, and its
+    // retry (elsewhere after a split or merge, or once the condition holds) must apply.
+    if (outcome.ok) {
+      this.dedupe.record(cmd.id, index, '', writer);
+      this.saveStats(writer);
+    }
     return { kind: 'kv', id: cmd.id, outcome };
   }
 

@@ -27,9 +27,7 @@ export function applySplit(
 ): SplitOutcome {
   const before = state.descriptor;
   if (cmd.generation !== before.generation || splitKeyProblem(before, cmd.splitKey) !== null) {
-    const error = new RangeKeyMismatchError(before.rangeId, cmd.splitKey, before);
-    state.recordApplied(cmd.id, index, error.code, kv);
-    return { ok: false, error };
+    return { ok: false, error: new RangeKeyMismatchError(before.rangeId, cmd.splitKey, before) };
   }
   const { left, right } = splitDescriptor(before, cmd.splitKey, cmd.rightRangeId);
   const rightState = new RangeState(right, state.limits, state.dedupe.entriesMax);

@@ -27,6 +27,7 @@ async function runSeed(seed: number): Promise<void> {
   const rand = new SeededRandom(seed * 7919);
   const acked = new Map<string, string>();
   let writesDone = false;
+  let merges = 0;
   cluster.cluster.network.setFaults({ dropRate: 0.05, duplicateRate: 0.05, delayMsMax: 150 });
   const writer = async (w: number) => {
     for (let i = 0; i < 25; i++) {
@@ -51,6 +52,17 @@ async function runSeed(seed: number): Promise<void> {
           delayMsMax: 150 });
         continue;
       }
+      if (rand.intn(3) === 0) {
+        // Merge a random range with its right neighbour, if it has one.
+        const node = cluster.nodes.get(1 + rand.intn(3))!;
+        const ranges = node.descriptors().filter((d) => d.rangeId !== META_RANGE_ID);
+        const left = ranges[rand.intn(ranges.length)]!;
+        const leader = cluster.leaderOf(left.rangeId);
+        if (leader !== undefined) {
+          if (await leader.merge(left.rangeId).then(() => true, () => false)) merges++;
+        }
+        continue;
+      }
       const at = k(String.fromCharCode(98 + rand.intn(24)) + String(rand.intn(10)));
       const holder = cluster.nodes.get(1 + rand.intn(3))!.localRangeFor(at);
       const leader = holder === undefined ? undefined : cluster.leaderOf(holder.rangeId);
@@ -65,11 +77,14 @@ async function runSeed(seed: number): Promise<void> {
   cluster.cluster.network.heal();
   await rc.run(rc.waitTicks(80));
   const splits = rc.nodes.get(1)!.stats.splitsApplied;
+  const mergesApplied = rc.nodes.get(1)!.stats.mergesApplied;
+  expect(mergesApplied, `seed ${seed}`).toBeGreaterThanOrEqual(merges);
   for (const [nodeId, node] of rc.nodes) {
     const ranges = node.descriptors().filter((d) => d.rangeId !== META_RANGE_ID)
       .sort((a, b) => compareKeys(a.startKey, b.startKey));
     expect(tilingProblem(ranges), `seed ${seed} node ${nodeId}`).toBeNull();
     expect(node.stats.splitsApplied, `seed ${seed} node ${nodeId} splits`).toBe(splits);
+    expect(node.stats.mergesApplied, `seed ${seed} node ${nodeId} merges`).toBe(mergesApplied);
     expect(node.stats.snapshotsWithoutState, `seed ${seed}`).toBe(0);
     for (const [key, value] of acked) {
       expect(keyToString(node.kv.get(k(key)) ?? new Uint8Array()),
@@ -78,7 +93,7 @@ async function runSeed(seed: number): Promise<void> {
   }
   expect(acked.size, `seed ${seed}`).toBeGreaterThan(0);
   if (process.env.RANGE_FAULT_VERBOSE) {
-    console.log(`seed ${seed}: ${acked.size} acked, ${splits} splits`);
+    console.log(`seed ${seed}: ${acked.size} acked, ${splits} splits, ${mergesApplied} merges`);
   }
 }
 
