@@ -84,6 +84,12 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
   }
   const node = st.settled(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
+  if (m.type === MessageType.MsgSnap && m.snapshot !== null &&
+    !t.isInitialized(gid) &&
+    st.config.stateMachine.acceptsSnapshot?.(t.rangeIds[gid]!, m.snapshot) === false) {
+    st.stats.messagesDropped++;
+    return false;
+  }
   return stepRemote(st, gid, node, m);
 }
 

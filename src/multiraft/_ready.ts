@@ -26,6 +26,12 @@ export function processReady(st: StoreContext, gid: GroupId): void {
   if (!node.hasReady()) return;
   const rd = node.ready();
   const rangeId = t.rangeIds[gid]!;
+  // Read states need nothing persisted: the reader waits until the index is applied.
+  const done = st.config.stateMachine.readIndexDone;
+  for (let i = 0; i < rd.readStates.length && done !== undefined; i++) {
+    const rs = rd.readStates[i]!;
+    done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
+  }
   for (let i = 0; i < rd.messages.length; i++) {
     st.staging.send({ rangeId, message: rd.messages[i]! });
   }

@@ -32,6 +32,24 @@ export interface StateMachine {
   apply(rangeId: number, entry: Entry): void;
   /** Replaces the range's state with a snapshot's (a lazily created replica catching up). */
   applySnapshot(rangeId: number, snapshot: Snapshot): void;
+  /**
+   * Optional: whether an UNINITIALIZED replica may take this snapshot (CockroachDB's
+   * `canApplySnapshot`). The ranges layer refuses the empty initial snapshot of a range born
+   * of a split that has not applied on this store yet: the split will initialize the
+   * replica, and a replica initialized earlier would apply the new range's entries before
+   * the left range's last ones. A refused MsgSnap is dropped (and counted); the leader sends
+   * it again later. Called in the replica's turn; must not call back into the store.
+   * @default every snapshot is accepted
+   */
+  acceptsSnapshot?(rangeId: number, snapshot: Snapshot): boolean;
+  /**
+   * Optional: a `Store.readIndex` request of this replica completed: once the replica has
+   * applied `index`, a read of its state is linearizable (etcd's ReadState). Called in the
+   * replica's turn, before the turn's entries are applied; must not call back into the
+   * store except to `propose` or `readIndex`.
+   * @default read states are dropped
+   */
+  readIndexDone?(rangeId: number, index: number, context: Uint8Array): void;
 }
 
 /** Options of a `Store`. */

@@ -92,7 +92,9 @@ export class Store implements GroupProcessor, TransportHandler {
   /**
    * Creates an initialized replica of a new range (a bootstrap, or the right-hand side of a
    * split on every replica of it). The replica is awake and elects a leader by itself after
-   * an election timeout, or at once with `campaign`.
+   * an election timeout, or at once with `campaign`. An UNINITIALIZED replica of the range
+   * (created by a peer's message) is initialized in place, keeping its term and vote; that
+   * must not happen inside the store's batch end (call it from outside `apply`).
    * Every argument is checked first; a refused call changes nothing.
    * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
    *   StoreClosedError
@@ -123,6 +125,24 @@ export class Store implements GroupProcessor, TransportHandler {
     core.table.idleTicks[id] = 0;
     node.propose(payload);
     core.stats.proposals++;
+    core.scheduler.enqueue(id, WorkFlag.Ready);
+  }
+
+  /**
+   * Asks for a read index (etcd's ReadIndex, safe mode: the leader confirms its leadership
+   * with a heartbeat round). `context` identifies the request; the state machine's
+   * `readIndexDone` receives it with the index, on this replica, once known. On a follower
+   * the request is forwarded to the leader. A request may be dropped (leader change): the
+   * caller times it out.
+   * @throws RangeNotFoundError, RangeNotInitializedError, NotLeaderError (no leader known)
+   */
+  readIndex(rangeId: number, context: Uint8Array): void {
+    const core = this.core;
+    const id = core.initializedGroup(rangeId);
+    wake(core, id, WakeReason.Proposal);
+    const node = core.settled(id);
+    if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
+    node.readIndex(context);
     core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
