@@ -36,6 +36,8 @@ export interface StagingReplica {
   stagedSeq: number;
   /** Batch `seq` completed: release what was staged up to it. */
   durableUpTo(seq: number): void;
+  /** The batch is being committed: stage the records written once per batch. */
+  seal(batch: DurableBatch): void;
 }
 
 /** A staged user write. */
@@ -123,6 +125,7 @@ export class EngineCore {
   /** Commits `batch` (see the file header); `done` is never called synchronously. */
   commit(batch: EngineBatch, done: (error: Error | null) => void): void {
     const b = this.asOpen(batch);
+    for (const replica of b.replicas) replica.seal(b);
     b.open = false;
     this.openBatch = null;
     if (this.broken !== null) {

@@ -3,7 +3,8 @@
  * HardState, the applied state, the log bounds, the last applied snapshot) and a run of
  * recent entries in the store's shared entry cache; everything else is read from the
  * backend with `getSync`. Writers stage records into the open batch and update the fields
- * at once, so reads see staged writes (see engine.ts).
+ * at once, so reads see staged writes (see engine.ts). The RaftState and Applied records are
+ * written once per batch, when it is sealed at commit, however many writers touched them.
  *
  * Invariant: `ents` is the contiguous run `[lastIndex - ents.length + 1, lastIndex]`, and
  * every entry at or above `pinFrom` is in it (those are not durable yet: the backend may
@@ -72,6 +73,9 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   private entsBytes = 0;
   private pinFrom = Infinity;
   private pinSeq = 0;
+  /** The RaftState / Applied record must be written when the open batch is sealed. */
+  private raftStateDirty = false;
+  private appliedDirty = false;
 
   constructor(readonly rangeId: number, private readonly core: EngineCore, s: ReplicaState) {
     this.hs = s.hardState;
@@ -181,9 +185,8 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.live();
     const b = this.core.asOpen(batch);
     this.core.touch(b, this);
-    const key = this.core.keys.metaKey(this.rangeId, MetaKind.HardState);
-    this.core.put(b, key, this.core.codec.hardState(key, hardState));
     this.hs = hardState;
+    this.raftStateDirty = true;
   }
 
   applySnapshot(snapshot: Snapshot, descriptor: Uint8Array, batch: EngineBatch):
@@ -201,6 +204,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.truncatedTerm = md.term;
     this.last = md.index;
     this.snap = snapshot;
+    this.appliedSnap = null;
     const key = this.core.keys.metaKey(this.rangeId, MetaKind.Snapshot);
     this.core.put(b, key, this.core.codec.snapshot(key, snapshot));
     this.stageLogState(b);
@@ -252,6 +256,24 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     if (this.appliedSeq !== 0 && this.appliedSeq <= seq) this.appliedSeq = 0;
   }
 
+  seal(batch: DurableBatch): void {
+    if (this.destroyed) return;
+    const { keys, codec } = this.core;
+    if (this.raftStateDirty) {
+      const key = keys.metaKey(this.rangeId, MetaKind.RaftState);
+      const log = { truncatedIndex: this.truncatedIndex, truncatedTerm: this.truncatedTerm,
+        lastIndex: this.last };
+      this.core.put(batch, key, codec.raftState(key, this.hs, log));
+      this.raftStateDirty = false;
+    }
+    if (this.appliedDirty) {
+      const key = keys.metaKey(this.rangeId, MetaKind.Applied);
+      this.core.put(batch, key, codec.applied(key, this.applied));
+      this.appliedDirty = false;
+    }
+    assert(!this.raftStateDirty && !this.appliedDirty, 'a sealed batch leaves nothing dirty');
+  }
+
   evictDurable(): number {
     const cacheLo = this.last - this.ents.length + 1;
     const keep = this.pinFrom === Infinity ? 0 : this.last - this.pinFrom + 1;
@@ -269,10 +291,11 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.live();
     this.core.touch(batch, this);
     this.deleteLog(batch, this.truncatedIndex + 1, this.last);
-    for (const kind of [MetaKind.HardState, MetaKind.LogState, MetaKind.Applied,
-      MetaKind.Snapshot]) {
+    for (const kind of [MetaKind.RaftState, MetaKind.Applied, MetaKind.Snapshot]) {
       this.core.del(batch, this.core.keys.metaKey(this.rangeId, kind));
     }
+    this.raftStateDirty = false;
+    this.appliedDirty = false;
     this.dropCache(this.ents.length);
     this.destroyed = true;
   }
@@ -345,16 +368,14 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   }
 
   private stageLogState(b: DurableBatch): void {
-    const key = this.core.keys.metaKey(this.rangeId, MetaKind.LogState);
-    const s = { truncatedIndex: this.truncatedIndex, truncatedTerm: this.truncatedTerm,
-      lastIndex: this.last };
-    this.core.put(b, key, this.core.codec.logState(key, s));
+    assert(this.stagedSeq === b.seq, 'the replica is listed in the batch it stages into');
+    this.raftStateDirty = true;
   }
 
   private stageApplied(b: DurableBatch, applied: AppliedState): void {
-    const key = this.core.keys.metaKey(this.rangeId, MetaKind.Applied);
-    this.core.put(b, key, this.core.codec.applied(key, applied));
+    assert(this.stagedSeq === b.seq, 'the replica is listed in the batch it stages into');
     this.applied = applied;
     this.appliedSeq = b.seq;
+    this.appliedDirty = true;
   }
 }

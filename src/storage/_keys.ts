@@ -8,7 +8,7 @@
  *   0x04 | user key bytes                  user data, once per store across all ranges
  *
  * Fixed-width big-endian numbers make byte order equal numeric order, so a replica's log is
- * one ordered range and a restart lists every replica by scanning the 0x02 range (four
+ * one ordered range and a restart lists every replica by scanning the 0x02 range (three
  * records per replica, never a log entry). User keys carry no range id: a range owns a span
  * of them through its descriptor, and a split moves no data.
  *
@@ -22,10 +22,12 @@ export const KeyPrefix = { Identity: 0x01, Meta: 0x02, Log: 0x03, User: 0x04, En
 
 /** The kind byte of a metadata record. */
 export const MetaKind = {
-  /** Raft's HardState (term, vote, commit). */
-  HardState: 1,
-  /** The log's bounds: truncated index and term, last index. */
-  LogState: 2,
+  /**
+   * Raft's HardState and the log's bounds (truncated index and term, last index), in one
+   * record: both change with nearly every Ready, and one put per replica per batch halves
+   * the operations LevelDB applies per entry.
+   */
+  RaftState: 1,
   /** The applied index with its ConfState and descriptor. */
   Applied: 3,
   /** The last snapshot applied to the replica (metadata and data). */

@@ -4,8 +4,8 @@
  * found under the wrong key are both caught. Payloads are fixed binary layouts (u64 fields
  * big-endian, see _keys.ts):
  *
- *   HardState   term u64 | vote u64 | commit u64
- *   LogState    truncatedIndex u64 | truncatedTerm u64 | lastIndex u64
+ *   RaftState   term u64 | vote u64 | commit u64 |
+ *               truncatedIndex u64 | truncatedTerm u64 | lastIndex u64
  *   Applied     index u64 | ConfState | descriptor length u32 | descriptor
  *   Snapshot    index u64 | term u64 | ConfState | data length u32 | data
  *   Entry       term u64 | type u8 | data (to the end; the index is in the key)
@@ -80,23 +80,17 @@ export class RecordCodec {
     return record;
   }
 
-  /** A HardState record. */
-  hardState(key: Uint8Array, hs: HardState): Uint8Array {
-    const v = this.reserve(24);
+  /** A RaftState record (HardState and log bounds). */
+  raftState(key: Uint8Array, hs: HardState, s: LogState): Uint8Array {
+    assert(s.lastIndex >= s.truncatedIndex, 'the log ends at or after its truncation');
+    const v = this.reserve(48);
     writeU64(v, 4, hs.term);
     writeU64(v, 12, hs.vote);
     writeU64(v, 20, hs.commit);
-    return this.seal(key, 24);
-  }
-
-  /** A LogState record. */
-  logState(key: Uint8Array, s: LogState): Uint8Array {
-    assert(s.lastIndex >= s.truncatedIndex, 'the log ends at or after its truncation');
-    const v = this.reserve(24);
-    writeU64(v, 4, s.truncatedIndex);
-    writeU64(v, 12, s.truncatedTerm);
-    writeU64(v, 20, s.lastIndex);
-    return this.seal(key, 24);
+    writeU64(v, 28, s.truncatedIndex);
+    writeU64(v, 36, s.truncatedTerm);
+    writeU64(v, 44, s.lastIndex);
+    return this.seal(key, 48);
   }
 
   /** An Applied record. */
@@ -236,21 +230,15 @@ class RecordReader {
   }
 }
 
-/** Decodes a HardState record. */
-export function decodeHardState(rangeId: number, key: Uint8Array, value: Uint8Array): HardState {
-  const r = new RecordReader(rangeId, key, value, 'HardState');
-  const hs = { term: r.u64(), vote: r.u64(), commit: r.u64() };
+/** Decodes a RaftState record. */
+export function decodeRaftState(rangeId: number, key: Uint8Array, value: Uint8Array):
+  { hardState: HardState; log: LogState } {
+  const r = new RecordReader(rangeId, key, value, 'RaftState');
+  const hardState = { term: r.u64(), vote: r.u64(), commit: r.u64() };
+  const log = { truncatedIndex: r.u64(), truncatedTerm: r.u64(), lastIndex: r.u64() };
   r.end();
-  return hs;
-}
-
-/** Decodes a LogState record. */
-export function decodeLogState(rangeId: number, key: Uint8Array, value: Uint8Array): LogState {
-  const r = new RecordReader(rangeId, key, value, 'LogState');
-  const s = { truncatedIndex: r.u64(), truncatedTerm: r.u64(), lastIndex: r.u64() };
-  r.end();
-  if (s.lastIndex < s.truncatedIndex) r.fail('last index below the truncated index');
-  return s;
+  if (log.lastIndex < log.truncatedIndex) r.fail('last index below the truncated index');
+  return { hardState, log };
 }
 
 /** Decodes an Applied record (the descriptor is copied: it outlives the read buffer). */

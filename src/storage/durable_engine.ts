@@ -9,7 +9,7 @@
  * data, or an unknown format is refused with a typed error and nothing is written. A new,
  * empty directory gets the identity record (synced) first.
  *
- * LOAD. `loadReplica` reads the replica's four metadata records and walks its log once,
+ * LOAD. `loadReplica` reads the replica's three metadata records and walks its log once,
  * checking every checksum, that the entries from the first index to the last are all
  * there with terms that never decrease, and that the HardState's commit and the applied
  * index do not exceed the last index. Any failure refuses that replica with a
@@ -26,8 +26,8 @@ import {
   IDENTITY_KEY, META_END, META_START, MetaKind, keyHex, rangeIdOfKey,
 } from './_keys.js';
 import {
-  ENGINE_FORMAT_VERSION, decodeApplied, decodeEntry, decodeHardState, decodeIdentity,
-  decodeLogState, decodeSnapshot,
+  ENGINE_FORMAT_VERSION, decodeApplied, decodeEntry, decodeIdentity, decodeRaftState,
+  decodeSnapshot,
 } from './_records.js';
 import { getUser, readSpan, stageUser } from './_user_data.js';
 import type {
@@ -129,7 +129,7 @@ export class DurableEngine implements StorageEngine {
     });
   }
 
-  /** One scan of the metadata range: four small records per replica, no log entry. */
+  /** One scan of the metadata range: three small records per replica, no log entry. */
   private async listReplicas(): Promise<number[]> {
     const ids: number[] = [];
     const it = this.core.backend.iterate(META_START, META_END, null);
@@ -186,10 +186,8 @@ export class DurableEngine implements StorageEngine {
       const value = backend.getSync(key);
       return value === undefined ? null : [key, value];
     };
-    const hs = read(MetaKind.HardState);
-    if (hs !== null) s.hardState = decodeHardState(rangeId, ...hs);
-    const log = read(MetaKind.LogState);
-    if (log !== null) s.log = decodeLogState(rangeId, ...log);
+    const hs = read(MetaKind.RaftState);
+    if (hs !== null) Object.assign(s, decodeRaftState(rangeId, ...hs));
     const applied = read(MetaKind.Applied);
     if (applied !== null) s.applied = decodeApplied(rangeId, ...applied);
     const snap = read(MetaKind.Snapshot);

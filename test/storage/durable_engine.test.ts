@@ -116,8 +116,10 @@ for (const [name, k] of [['LevelEngine', level], ['CrashModelEngine', crashModel
       ['a truncated entry record', (v) => [logKey(1, 2), v!.slice(0, 3)], /truncated/],
       ['a missing entry', () => [logKey(1, 2), null], /missing log entry 2/],
       ['a HardState committing past the last index', () => {
-        const key = metaKey(1, MetaKind.HardState);
-        return [key, new RecordCodec().hardState(key, { term: 1, vote: 1, commit: 9 }).slice()];
+        const key = metaKey(1, MetaKind.RaftState);
+        const log = { truncatedIndex: 0, truncatedTerm: 0, lastIndex: 4 };
+        const hs = { term: 1, vote: 1, commit: 9 };
+        return [key, new RecordCodec().raftState(key, hs, log).slice()];
       }, /commit 9 exceeds the last index 4/],
     ];
     for (const [what, edit, message] of cases) {
