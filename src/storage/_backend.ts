@@ -47,8 +47,12 @@ export interface Backend {
   write(write: BackendWrite, done: (error: Error | null) => void): void;
   /** A snapshot of the current state. */
   snapshot(): BackendSnapshot;
-  /** An iterator over `[start, end)` as of `snapshot` (null: now). */
-  iterate(start: Uint8Array, end: Uint8Array, snapshot: BackendSnapshot | null): BackendIterator;
+  /**
+   * An iterator over `[start, end)` as of `snapshot` (null: now); with `keysOnly` the values
+   * may be left out (empty).
+   */
+  iterate(start: Uint8Array, end: Uint8Array, snapshot: BackendSnapshot | null,
+    keysOnly?: boolean): BackendIterator;
   /** Closes the store. */
   close(): Promise<void>;
 }

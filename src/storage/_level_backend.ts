@@ -62,10 +62,11 @@ export class LevelBackend implements Backend {
   snapshot(): BackendSnapshot {
     return new LevelSnapshot(this.db.snapshot());
   }
-  iterate(start: Uint8Array, end: Uint8Array, snapshot: BackendSnapshot | null):
-    BackendIterator {
+  iterate(start: Uint8Array, end: Uint8Array, snapshot: BackendSnapshot | null,
+    keysOnly = false): BackendIterator {
     assert(snapshot === null || snapshot instanceof LevelSnapshot, 'a snapshot of this backend');
-    const it = this.db.iterator({ gte: start, lt: end, snapshot: snapshot?.snapshot });
+    const it = this.db.iterator({ gte: start, lt: end, snapshot: snapshot?.snapshot,
+      values: !keysOnly });
     return {
       nextv: (n) => it.nextv(n) as Promise<[Uint8Array, Uint8Array][]>,
       close: () => it.close(),

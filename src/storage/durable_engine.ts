@@ -132,7 +132,7 @@ export class DurableEngine implements StorageEngine {
   /** One scan of the metadata range: three small records per replica, no log entry. */
   private async listReplicas(): Promise<number[]> {
     const ids: number[] = [];
-    const it = this.core.backend.iterate(META_START, META_END, null);
+    const it = this.core.backend.iterate(META_START, META_END, null, true);
     let previous = -1;
     for (;;) {
       const rows = await it.nextv(4096);

@@ -200,6 +200,30 @@ describe('CrashModelEngine: durability and group commit', () => {
     expect(e.stats().batchesCommitted).toBe(3);
   });
 
+  it('entries not yet durable stay cached whatever the budget, and are read from disk after',
+    async () => {
+      const e = new CrashModelEngine({ ...IDENTITY, entryCacheBytesMax: 0 });
+      await e.open();
+      const r = e.createReplica(1);
+      const first = e.batch();
+      r.append(ents(1, 1, 1), first);
+      let done = false;
+      e.commit(first, () => { done = true; });
+      const second = e.batch();
+      r.append(ents(2, 2, 2), second);
+      e.commit(second, () => undefined);
+      expect(e.stats().entryCacheBytes).toBeGreaterThan(0);
+      const terms = () => (r.entries(1, 4, NO_LIMIT) as Entry[]).map((x) => x.term);
+      expect(terms()).toEqual([1, 2, 2]);
+      e.completeWrite();
+      expect(done).toBe(true);
+      // Entry 2 of the first write was replaced by the second, still in flight: all cached.
+      expect(terms()).toEqual([1, 2, 2]);
+      e.completeWrite();
+      expect(e.stats().entryCacheBytes).toBe(0);
+      expect(terms()).toEqual([1, 2, 2]);
+    });
+
   it('a failed write fails its batches and every later one; nothing more is written',
     async () => {
       const e = new CrashModelEngine(IDENTITY);
