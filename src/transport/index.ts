@@ -3,7 +3,7 @@
  *
  * Contract (what the store may rely on):
  *
- * 1. `send(envelopes)` queues `(groupId, message)` envelopes by destination node
+ * 1. `send(envelopes)` queues `(rangeId, message)` envelopes by destination node
  *    (`message.to`; a replica's Raft id is its node id). `flush()` (explicit, or automatic at
  *    most `flushDelayMs` later, which is at most half a tick) writes every queued envelope for
  *    one node in one frame, split only above `frameBytesMax`.
@@ -31,13 +31,14 @@
  */
 export type {
   Envelope,
-  SnapshotStatus,
   Transport,
   TransportHandler,
   TransportStats,
 } from './types.js';
 export { newTransportStats } from './types.js';
 export {
+  ConnectionError,
+  ConnectionErrorCode,
   FrameError,
   FrameErrorCode,
   HandshakeError,
@@ -70,6 +71,7 @@ export {
   type PeerAddress,
   type TcpTransportOptions,
 } from './tcp.js';
+export { nodeCertificateUri, type TcpTlsOptions } from './_tls.js';
 export {
   PROTOCOL_VERSION_COALESCED,
   PROTOCOL_VERSION_CURRENT,
