@@ -208,6 +208,7 @@ export class Store implements GroupProcessor, TransportHandler {
   /** Stops the store for good; further calls throw `StoreClosedError`. */
   async close(): Promise<void> {
     await this.stop();
+    await this.core.pipeline.whenIdle();
     this.core.closed = true;
   }
 
