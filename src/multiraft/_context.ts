@@ -37,6 +37,7 @@ import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM } from './range_config.js';
 import { newStoreStats, type StoreStats } from './stats.js';
 import { newReplicaStatus } from './status.js';
 import { PinoRaftLogger } from './_raft_logger.js';
+import { BatchPipeline } from './_pipeline.js';
 import { BatchStaging } from './_staging.js';
 import { ReplicaTable } from './_table.js';
 import { WakeSchedule } from './_wake_schedule.js';
@@ -105,6 +106,8 @@ export class StoreContext {
   readonly stats: StoreStats = newStoreStats();
   readonly table: ReplicaTable;
   readonly staging: BatchStaging;
+  /** Scheduler batches whose writes are in flight (_pipeline.ts). */
+  readonly pipeline = new BatchPipeline();
   readonly liveness: NodeLiveness;
   readonly scratch = new Scratch();
   readonly log: Logger | null;
@@ -186,9 +189,8 @@ export class StoreContext {
     if (this.pinoRaftLogger !== null) this.pinoRaftLogger.rangeId = this.table.rangeIds[gid]!;
   }
 
-  /** Sends the staged envelopes in one `send` and one `flush` (after the batch's writes). */
-  sendOutbox(): void {
-    const outbox = this.staging.outbox;
+  /** Sends the envelopes in one `send` and one `flush` (after the batch's writes). */
+  sendOutbox(outbox: Envelope[] = this.staging.outbox): void {
     if (outbox.length === 0) return;
     this.stats.messagesSent += outbox.length;
     this.config.transport.send(outbox);

@@ -248,6 +248,8 @@ export class Store implements GroupProcessor, TransportHandler {
   async close(): Promise<void> {
     this.core.closed = true;
     await this.stop();
+    // Writes in flight complete (their messages and applies follow) before the engine closes.
+    await this.core.pipeline.whenIdle();
   }
 
   // ---------------------------------------------------------------------------------------
