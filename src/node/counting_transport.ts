@@ -5,10 +5,9 @@
  * pass everything on unchanged, so it costs no allocation on the hot path.
  */
 import { assert } from '../util/index.js';
-import { MessageType, messageTypeNames } from '../raft/index.js';
+import { MessageType, messageTypeNames, SnapshotStatus } from '../raft/index.js';
 import type {
   Envelope,
-  SnapshotStatus,
   Transport,
   TransportHandler,
   TransportStats,
@@ -95,11 +94,11 @@ export class CountingTransport implements Transport, TransportHandler {
   }
 
   /** Counts the snapshot's outcome, then passes the report on. */
-  reportSnapshot(groupId: number, toNodeId: number, status: SnapshotStatus): void {
+  reportSnapshot(rangeId: number, toNodeId: number, status: SnapshotStatus): void {
     assert(this.handler !== null, 'a handler before the first report');
-    if (status === 'finish') this.counts.snapshotsSent++;
+    if (status === SnapshotStatus.SnapshotFinish) this.counts.snapshotsSent++;
     else this.counts.snapshotsFailed++;
-    this.handler.reportSnapshot(groupId, toNodeId, status);
+    this.handler.reportSnapshot(rangeId, toNodeId, status);
   }
 }
 

@@ -253,7 +253,8 @@ describe('CrashModelEngine: durability and group commit', () => {
 
 function flip(value: Uint8Array): Uint8Array {
   const copy = new Uint8Array(value);
-  copy[copy.length - 1] ^= 0xff;
+  const last = copy.length - 1;
+  copy[last] = (copy[last] ?? 0) ^ 0xff;
   return copy;
 }
 
