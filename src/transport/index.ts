@@ -38,6 +38,8 @@ export type {
 } from './types.js';
 export { newTransportStats } from './types.js';
 export {
+  ConnectionError,
+  ConnectionErrorCode,
   FrameError,
   FrameErrorCode,
   HandshakeError,
@@ -70,6 +72,7 @@ export {
   type PeerAddress,
   type TcpTransportOptions,
 } from './tcp.js';
+export { nodeCertificateUri, type TcpTlsOptions } from './_tls.js';
 export {
   PROTOCOL_VERSION_COALESCED,
   PROTOCOL_VERSION_CURRENT,
