@@ -65,7 +65,8 @@ export function spread(
   const round = (v: number): number => Number(v.toFixed(digits));
   const mid = samples.length >> 1;
   const median = samples.length % 2 === 1 ? samples[mid]! : (samples[mid - 1]! + samples[mid]!) / 2;
-  return { median: round(median), min: round(samples[0]!), max: round(samples[samples.length - 1]!) };
+  const max = samples[samples.length - 1]!;
+  return { median: round(median), min: round(samples[0]!), max: round(max) };
 }
 
 /** Reads `--name value` from argv, or returns `fallback`. */

@@ -179,7 +179,8 @@ function run(loop: Loop3, count: number, window: number): Rate {
   const t0 = performance.now();
   while (loop.committed < target) {
     const leader = loop.leader();
-    while (leader !== undefined && proposed < count && proposed - (loop.committed - base) < window) {
+    while (leader !== undefined && proposed < count &&
+      proposed - (loop.committed - base) < window) {
       leader.propose(payloads[proposed++]!);
     }
     loop.pass();
