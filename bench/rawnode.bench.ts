@@ -26,6 +26,7 @@ import { SeededRandom } from '../src/raft/rand.js';
 import { isEmptyHardState, type ConfState, type Message } from '../src/raft/raftpb.js';
 import { argNumber, emit, printTable, references, type BenchResult } from './_report.js';
 import { bytesPerOp, stopAllocObserver } from './_alloc.js';
+import { raftOf } from '../src/raft/rawnode_internal.js';
 
 const REFERENCE = references(
   { etcd_go_ns_per_op: 1275 },
@@ -147,7 +148,7 @@ function idleGroup(random: SeededRandom): { nodes: (RawNode | null)[]; storages:
   settle(nodes, storages);
   nodes[0]!.propose(PAYLOAD);
   settle(nodes, storages);
-  if (nodes[0]!.raft.raftLog.committed !== 3) throw new Error('the write did not commit');
+  if (raftOf(nodes[0]!).raftLog.committed !== 3) throw new Error('the write did not commit');
   return { nodes, storages };
 }
 

@@ -92,11 +92,11 @@ function heartbeats(groups: number, from: number, to: number, type: MessageType,
   const out: Envelope[] = new Array(groups);
   const stride = Math.floor(2 ** 32 / groups);
   for (let g = 0; g < groups; g++) {
-    const groupId = sparse ? g * stride + Math.floor(random() * stride) : g;
+    const rangeId = sparse ? g * stride + Math.floor(random() * stride) : g;
     const term = sparse ? 1 + Math.floor(random() * 1000) : 7;
     const commit = type !== MessageType.MsgHeartbeat ? 0
       : sparse ? Math.floor(random() * 2 ** 30) : 100_000 + (g % 1000);
-    out[g] = { groupId, quiesce: false, message: newMessage(type, { from, to, term, commit }) };
+    out[g] = { rangeId, quiesce: false, message: newMessage(type, { from, to, term, commit }) };
   }
   if (sparse) out.reverse(); // unsorted: the encoder sorts
   return out;
@@ -221,7 +221,7 @@ function throughputAppends(perFrame: number, entries: number, entryBytes: number
   const codec = new FrameCodec(64 * 2 ** 20);
   const batch: Envelope[] = [];
   for (let g = 0; g < perFrame; g++) {
-    batch.push({ groupId: g, quiesce: false, message: newMessage(MessageType.MsgApp, {
+    batch.push({ rangeId: g, quiesce: false, message: newMessage(MessageType.MsgApp, {
       from: 1, to: 2, term: 7, logTerm: 7, index: 1000, commit: 999,
       entries: Array.from({ length: entries }, (_, i) => ({ term: 7, index: 1001 + i,
         type: EntryType.EntryNormal, data: new Uint8Array(entryBytes).fill(i) })) }) });

@@ -16,6 +16,7 @@
 export { FlotillaError, ConfigError } from './util/index.js';
 export {
   SeededRandom,
+  SnapshotStatus,
   type Entry,
   type RandomSource,
   type Snapshot,
@@ -58,7 +59,6 @@ export {
   realClock,
   type Envelope,
   type PeerAddress,
-  type SnapshotStatus,
   type TcpTransportOptions,
   type Transport,
   type TransportClock,

@@ -3,27 +3,29 @@
  * unknown groups), stepping them into the nodes, and the transport's reports.
  */
 import { FlotillaError } from '../util/index.js';
-import { MessageType, SnapshotStatus as RaftSnapshotStatus } from '../raft/index.js';
+import { MessageType, type SnapshotStatus } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
-import type { Envelope, SnapshotStatus } from '../transport/index.js';
+import type { Envelope } from '../transport/index.js';
 import { LIVENESS_GROUP_ID } from './liveness.js';
-import { ReplicaFlag } from './_table.js';
-import { WakeReason, createsReplica, type StoreCore } from './_core.js';
+import { WakeReason, createsReplica, type StoreContext } from './_context.js';
 import { createUninitialized } from './_replicas.js';
 import { maybeQuiesceFollower, wake } from './_quiescer.js';
-import { maybeGrantTickCredit } from './_tick.js';
+
+/** Emptied inboxes kept for reuse, at most. */
+const INBOX_POOL_MAX = 1024;
 
 /** Queues each envelope in its group's inbox, creating replicas of unknown groups. */
-export function handleBatch(st: StoreCore, fromNodeId: number, envelopes: Envelope[]): void {
+export function handleBatch(st: StoreContext, fromNodeId: number, envelopes: Envelope[]): void {
   if (st.closed) return;
   st.liveness.heardFrom(fromNodeId, st.storeTicks);
   const max = st.config.inboxMessagesMax;
+  const t = st.table;
   for (let i = 0; i < envelopes.length; i++) {
     const envelope = envelopes[i]!;
-    const rangeId = envelope.groupId;
+    const rangeId = envelope.rangeId;
     if (rangeId === LIVENESS_GROUP_ID) continue;
     st.stats.messagesReceived++;
-    let id = st.groupOfRange.get(rangeId);
+    let id = t.slotOfRange.get(rangeId);
     if (id === undefined) {
       const full = st.replicaCount >= st.config.replicasMax;
       if (full || !createsReplica(envelope.message.type)) {
@@ -32,22 +34,22 @@ export function handleBatch(st: StoreCore, fromNodeId: number, envelopes: Envelo
       }
       id = createUninitialized(st, rangeId);
     }
-    let inbox = st.table.inboxes[id]!;
+    let inbox = t.inboxes[id]!;
     if (inbox === null) {
       inbox = st.inboxPool.pop() ?? [];
-      st.table.inboxes[id] = inbox;
+      t.inboxes[id] = inbox;
     }
     if (inbox.length >= max) {
       st.stats.messagesDropped++;
       continue;
     }
     inbox.push(envelope);
-    st.scheduler.enqueue(id as GroupId, WorkFlag.Message);
+    st.scheduler.enqueue(id, WorkFlag.Message);
   }
 }
 
 /** Steps the group's inbox into its node, handling quiesce heartbeats. */
-export function processMessages(st: StoreCore, gid: GroupId): boolean {
+export function processMessages(st: StoreContext, gid: GroupId): boolean {
   const t = st.table;
   const inbox = gid < t.allocated ? t.inboxes[gid]! : null;
   if (inbox === null) return false;
@@ -57,24 +59,24 @@ export function processMessages(st: StoreCore, gid: GroupId): boolean {
     if (receive(st, gid, inbox[i]!)) stepped = true;
   }
   inbox.length = 0;
-  if (st.inboxPool.length < 1024) st.inboxPool.push(inbox);
-  maybeGrantTickCredit(st, gid);
+  if (st.inboxPool.length < INBOX_POOL_MAX) st.inboxPool.push(inbox);
+  t.maybeGrantTickCredit(gid, st.quiescence);
   return stepped;
 }
 
 /** Handles one inbound envelope. @returns whether it was stepped into the node. */
-function receive(st: StoreCore, gid: number, envelope: Envelope): boolean {
+function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
   const t = st.table;
   const m = envelope.message;
   const isQuiesceHeartbeat = envelope.quiesce === true && m.type === MessageType.MsgHeartbeat;
-  if ((t.flags[gid]! & ReplicaFlag.Quiesced) !== 0) {
+  if (t.isQuiesced(gid)) {
     // Already quiesced on this very heartbeat's terms (the leader quiesced again after a
     // wake-up): nothing to do, and no reason to wake.
     if (isQuiesceHeartbeat && m.term === t.term[gid] && m.from === t.lead[gid] &&
       m.commit === t.applied[gid]) return false;
     wake(st, gid, WakeReason.Message);
   }
-  const node = t.settledNode(gid);
+  const node = st.settled(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
   try {
     node.step(m);
@@ -90,28 +92,27 @@ function receive(st: StoreCore, gid: number, envelope: Envelope): boolean {
 
 /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */
 export function reportUnreachable(
-  st: StoreCore,
+  st: StoreContext,
   toNodeId: number,
-  groupIds: readonly number[],
+  rangeIds: readonly number[],
 ): void {
-  for (const rangeId of groupIds) {
-    const id = st.groupOfRange.get(rangeId);
+  for (const rangeId of rangeIds) {
+    const id = st.table.slotOfRange.get(rangeId);
     if (id === undefined || st.table.nodes[id] === null) continue;
-    st.table.settledNode(id).reportUnreachable(toNodeId);
-    st.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    st.settled(id).reportUnreachable(toNodeId);
+    st.scheduler.enqueue(id, WorkFlag.Ready);
   }
 }
 
 /** Tells an awake leader how its snapshot to `toNodeId` ended. */
 export function reportSnapshot(
-  st: StoreCore,
+  st: StoreContext,
   rangeId: number,
   toNodeId: number,
   status: SnapshotStatus,
 ): void {
-  const id = st.groupOfRange.get(rangeId);
+  const id = st.table.slotOfRange.get(rangeId);
   if (id === undefined || st.table.nodes[id] === null) return;
-  st.table.settledNode(id).reportSnapshot(toNodeId, status === 'finish'
-    ? RaftSnapshotStatus.SnapshotFinish : RaftSnapshotStatus.SnapshotFailure);
-  st.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+  st.settled(id).reportSnapshot(toNodeId, status);
+  st.scheduler.enqueue(id, WorkFlag.Ready);
 }

@@ -3,9 +3,19 @@
  * validated once at construction. A bad value throws `ConfigError`, never later.
  */
 import type { Logger } from 'pino';
-import { assert, ConfigError } from '../util/index.js';
+import {
+  assert,
+  booleanOr,
+  ConfigError,
+  integerIn,
+  rejectUnknownKeys,
+  requiredObject,
+  systemClock,
+  type Clock,
+} from '../util/index.js';
 import type { RandomSource, Entry, Snapshot } from '../raft/index.js';
 import type { SchedulerOptions, TickerOptions } from '../scheduler/index.js';
+import { MemoryEngine, type StorageEngine } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 
 /**
@@ -95,6 +105,18 @@ export interface StoreOptions {
    * @default 4096 (messages)
    */
   inboxMessagesMax?: number;
+  /**
+   * The storage engine every replica's Raft state lives in (one per store). The store
+   * creates each replica's storage on it and commits one engine batch per scheduler batch.
+   * @default a new `MemoryEngine` (nothing survives the process)
+   */
+  storageEngine?: StorageEngine;
+  /**
+   * The clock `start()` drives the store's ticks with (and the scheduler's batches, unless
+   * `scheduler.clock` says otherwise).
+   * @default systemClock (real time)
+   */
+  clock?: Clock;
   /** Scheduler options (the store supplies `onBatchEnd`). @default scheduler defaults */
   scheduler?: Omit<SchedulerOptions, 'onBatchEnd'>;
   /** Ticker options (tick interval, spread, slept-ticks cap). @default ticker defaults */
@@ -121,6 +143,8 @@ export interface StoreConfig {
   maxInflightMsgs: number;
   replicasMax: number;
   inboxMessagesMax: number;
+  storageEngine: StorageEngine;
+  clock: Clock;
   scheduler: Omit<SchedulerOptions, 'onBatchEnd'>;
   ticker: TickerOptions;
 }
@@ -129,58 +153,33 @@ const KEYS = [
   'nodeId', 'transport', 'stateMachine', 'random', 'logger', 'electionTimeoutTicks',
   'heartbeatIntervalTicks', 'preVote', 'checkQuorum', 'quiescence', 'quiesceAfterTicks',
   'releaseQuiescedNodes', 'livenessIntervalTicks', 'livenessTimeoutTicks',
-  'maxSizePerMsgBytes', 'maxInflightMsgs', 'replicasMax', 'inboxMessagesMax', 'scheduler',
-  'ticker',
+  'maxSizePerMsgBytes', 'maxInflightMsgs', 'replicasMax', 'inboxMessagesMax', 'storageEngine',
+  'clock', 'scheduler', 'ticker',
 ] as const;
-
-function integerIn(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
-  }
-  return value;
-}
-
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new ConfigError(`${name} must be a boolean`);
-  return value;
-}
-
-function required<T>(name: string, value: T | undefined, method?: string): T {
-  if (value === undefined || value === null) throw new ConfigError(`${name} is required`);
-  if (method !== undefined && typeof (value as Record<string, unknown>)[method] !== 'function') {
-    throw new ConfigError(`${name} must have a ${method}() method`);
-  }
-  return value;
-}
 
 /** Applies defaults to `options` and validates them; throws `ConfigError` on a bad value. */
 export function resolveStoreOptions(options: StoreOptions): StoreConfig {
   if (typeof options !== 'object' || options === null) {
     throw new ConfigError('store options must be an object');
   }
-  for (const key of Object.keys(options)) {
-    if (!(KEYS as readonly string[]).includes(key)) {
-      throw new ConfigError(`unknown store option: ${key}`);
-    }
-  }
+  rejectUnknownKeys('store', options, KEYS);
   const electionTimeoutTicks = integerIn('electionTimeoutTicks',
     options.electionTimeoutTicks ?? 15, 2, 10_000);
   const heartbeatIntervalTicks = integerIn('heartbeatIntervalTicks',
     options.heartbeatIntervalTicks ?? 5, 1, electionTimeoutTicks - 1);
   const config: StoreConfig = {
     nodeId: integerIn('nodeId', options.nodeId, 1, Number.MAX_SAFE_INTEGER - 2),
-    transport: required('transport', options.transport, 'send'),
-    stateMachine: required('stateMachine', options.stateMachine, 'apply'),
-    random: required('random', options.random, 'intn'),
+    transport: requiredObject('transport', options.transport, 'send'),
+    stateMachine: requiredObject('stateMachine', options.stateMachine, 'apply'),
+    random: requiredObject('random', options.random, 'intn'),
     logger: options.logger ?? null,
     electionTimeoutTicks,
     heartbeatIntervalTicks,
-    preVote: bool('preVote', options.preVote, true),
-    checkQuorum: bool('checkQuorum', options.checkQuorum, true),
-    quiescence: bool('quiescence', options.quiescence, true),
+    preVote: booleanOr('preVote', options.preVote, true),
+    checkQuorum: booleanOr('checkQuorum', options.checkQuorum, true),
+    quiescence: booleanOr('quiescence', options.quiescence, true),
     quiesceAfterTicks: integerIn('quiesceAfterTicks', options.quiesceAfterTicks ?? 3, 1, 255),
-    releaseQuiescedNodes: bool('releaseQuiescedNodes', options.releaseQuiescedNodes, true),
+    releaseQuiescedNodes: booleanOr('releaseQuiescedNodes', options.releaseQuiescedNodes, true),
     livenessIntervalTicks: integerIn('livenessIntervalTicks',
       options.livenessIntervalTicks ?? 1, 1, 10_000),
     livenessTimeoutTicks: integerIn('livenessTimeoutTicks',
@@ -191,10 +190,13 @@ export function resolveStoreOptions(options: StoreOptions): StoreConfig {
     replicasMax: integerIn('replicasMax', options.replicasMax ?? 1 << 24, 1, 1 << 30),
     inboxMessagesMax: integerIn('inboxMessagesMax', options.inboxMessagesMax ?? 4096, 1,
       1 << 24),
+    storageEngine: requiredObject('storageEngine', options.storageEngine ?? new MemoryEngine(),
+      'createReplica'),
+    clock: requiredObject('clock', options.clock ?? systemClock, 'setTimer'),
     scheduler: options.scheduler ?? {},
     ticker: options.ticker ?? {},
   };
-  required('stateMachine.applySnapshot', config.stateMachine, 'applySnapshot');
+  requiredObject('stateMachine.applySnapshot', config.stateMachine, 'applySnapshot');
   if (config.livenessTimeoutTicks <= config.livenessIntervalTicks) {
     throw new ConfigError('livenessTimeoutTicks must exceed livenessIntervalTicks');
   }

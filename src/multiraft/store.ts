@@ -1,9 +1,10 @@
 /**
  * `Store`: many Raft groups in one process, sharing one scheduler, one tick clock, one
  * random source and one transport. See `index.ts` for the contract. This file is the public
- * face; the mechanism is in the private files `_core.ts` lists, one per job.
+ * face; the mechanism is in the private files `_context.ts` lists, one per job.
  */
-import { assert } from '../util/index.js';
+import { assert, type TimerHandle } from '../util/index.js';
+import type { SnapshotStatus } from '../raft/index.js';
 import {
   WorkFlag,
   type GroupId,
@@ -11,12 +12,13 @@ import {
   type Scheduler,
   type Ticker,
 } from '../scheduler/index.js';
-import type { Envelope, SnapshotStatus, TransportHandler } from '../transport/index.js';
+import type { Envelope, TransportHandler } from '../transport/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
+import type { RangeConfig } from './range_config.js';
+import type { StoreStats } from './stats.js';
 import type { RaftStatus, ReplicaStatus, StoreSummary } from './status.js';
-import { ReplicaFlag } from './_table.js';
-import { StoreCore, WakeReason, type RangeConfig, type StoreStats } from './_core.js';
+import { StoreContext, WakeReason } from './_context.js';
 import { createInitialized } from './_replicas.js';
 import { wake } from './_quiescer.js';
 import { processTick } from './_tick.js';
@@ -30,13 +32,6 @@ import {
 import { finishBatch, processReady } from './_ready.js';
 import { raftStatus, readStatus, summary } from './_status_reads.js';
 
-export {
-  RANGE_INITIAL_INDEX,
-  RANGE_INITIAL_TERM,
-  type RangeConfig,
-  type StoreStats,
-} from './_core.js';
-
 /**
  * The store: hosts the replicas of many Raft groups (one per range) on one node. It is the
  * scheduler's `GroupProcessor` and the transport's `TransportHandler`.
@@ -47,13 +42,15 @@ export class Store implements GroupProcessor, TransportHandler {
   readonly scheduler: Scheduler;
   readonly ticker: Ticker;
   readonly stats: StoreStats;
-  private readonly core: StoreCore;
+  private readonly core: StoreContext;
   private subTicks = 0;
-  private timer: ReturnType<typeof setInterval> | null = null;
+  /** The pending tick timer while started (`start`), else null. */
+  private timer: TimerHandle | null = null;
+  private nextTickAtMs = 0;
 
   /** @param options see `StoreOptions`; invalid values throw `ConfigError`. */
   constructor(options: StoreOptions) {
-    const core = new StoreCore(options, this, () => finishBatch(core));
+    const core = new StoreContext(options, this, () => finishBatch(core));
     this.core = core;
     this.config = core.config;
     this.nodeId = core.nodeId;
@@ -78,14 +75,14 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Whether this store holds a replica of `rangeId`. */
   hasRange(rangeId: number): boolean {
-    return this.core.groupOfRange.has(rangeId);
+    return this.core.table.slotOfRange.has(rangeId);
   }
 
   /** Calls `visit` with the range id of every replica, in creation order. */
   forEachRange(visit: (rangeId: number) => void): void {
     const t = this.core.table;
     for (let id = 0; id < t.allocated; id++) {
-      if ((t.flags[id]! & ReplicaFlag.Used) !== 0) visit(t.rangeIds[id]!);
+      if (t.isUsed(id)) visit(t.rangeIds[id]!);
     }
   }
 
@@ -109,12 +106,12 @@ export class Store implements GroupProcessor, TransportHandler {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
     wake(core, id, WakeReason.Proposal);
-    const node = core.table.settledNode(id);
-    if (node.raft.lead === 0) throw new NotLeaderError(rangeId, 0);
+    const node = core.settled(id);
+    if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
     core.table.idleTicks[id] = 0;
     node.propose(data);
     core.stats.proposals++;
-    core.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
   /** Makes the replica campaign for leadership now (a no-op on a leader). */
@@ -122,8 +119,8 @@ export class Store implements GroupProcessor, TransportHandler {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
     wake(core, id, WakeReason.Local);
-    core.table.settledNode(id).campaign();
-    core.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    core.settled(id).campaign();
+    core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
   /** Wakes a quiesced replica (a follower also wakes its leader). A no-op if awake. */
@@ -131,7 +128,7 @@ export class Store implements GroupProcessor, TransportHandler {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
     wake(core, id, WakeReason.Local);
-    core.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
   /**
@@ -144,11 +141,11 @@ export class Store implements GroupProcessor, TransportHandler {
     const t = core.table;
     if (enabled) {
       // Leaders must check for quiescence on every tick again: pay their deferred ticks.
-      for (let id = 0; id < t.allocated; id++) if (t.tickCredit[id] !== 0) t.settledNode(id);
+      t.settleAll();
       return;
     }
-    for (let id = 0; id < t.allocated; id++) {
-      if ((t.flags[id]! & ReplicaFlag.Quiesced) !== 0) wake(core, id, WakeReason.Message);
+    for (let i = 0; i < t.allocated; i++) {
+      if (t.isQuiesced(i)) wake(core, t.slotAt(i), WakeReason.Message);
     }
   }
 
@@ -172,21 +169,41 @@ export class Store implements GroupProcessor, TransportHandler {
     return this.scheduler.runUntilIdle();
   }
 
-  /** Drives itself on the event loop: one timer for the clock, batches via setImmediate. */
+  /**
+   * Drives itself on its clock (`StoreOptions.clock`): one timer per sub-tick, re-armed
+   * against the schedule so that it does not drift, and batches as the scheduler runs them.
+   */
   start(): void {
     this.core.checkOpen();
     assert(this.timer === null, 'store already started');
     this.scheduler.start();
-    this.timer = setInterval(() => this.tick(), this.ticker.subTickIntervalMs);
+    this.nextTickAtMs = this.config.clock.nowMs();
+    this.armTick();
   }
 
   /** Stops driving itself; resolves once the current batch has finished. */
   async stop(): Promise<void> {
     if (this.timer === null) return;
-    clearInterval(this.timer);
+    this.config.clock.clearTimer(this.timer);
     this.timer = null;
     await this.scheduler.stop();
   }
+
+  private armTick(): void {
+    const clock = this.config.clock;
+    this.nextTickAtMs += this.ticker.subTickIntervalMs;
+    // Behind schedule (a long batch): tick at once rather than in a burst of catch-ups;
+    // the ticker's debt cap absorbs what was missed.
+    const delayMs = Math.max(0, this.nextTickAtMs - clock.nowMs());
+    if (delayMs === 0) this.nextTickAtMs = clock.nowMs();
+    this.timer = clock.setTimer(delayMs, this.onTickTimer);
+  }
+
+  private readonly onTickTimer = (): void => {
+    if (this.timer === null) return;
+    this.tick();
+    this.armTick();
+  };
 
   /** Stops the store for good; further calls throw `StoreClosedError`. */
   async close(): Promise<void> {
@@ -221,8 +238,8 @@ export class Store implements GroupProcessor, TransportHandler {
   }
 
   /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */
-  reportUnreachable(toNodeId: number, groupIds: readonly number[]): void {
-    reportUnreachable(this.core, toNodeId, groupIds);
+  reportUnreachable(toNodeId: number, rangeIds: readonly number[]): void {
+    reportUnreachable(this.core, toNodeId, rangeIds);
   }
 
   /** Tells an awake leader how its snapshot to `toNodeId` ended. */

@@ -193,12 +193,12 @@ export class InboundConnection {
         message.snapshot === null || this.assemblies.size >= this.owner.config.snapshotQueueMax) {
         throw new FrameError(FrameErrorCode.Decode, 'snapshot stream does not start well');
       }
-      assembly = { envelope: { groupId: chunk.groupId, message, quiesce: false }, chunks: [],
+      assembly = { envelope: { rangeId: chunk.rangeId, message, quiesce: false }, chunks: [],
         nextChunkIndex: 0 };
       this.assemblies.set(chunk.streamId, assembly);
     }
-    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.groupId !==
-      assembly.envelope.groupId) {
+    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.rangeId !==
+      assembly.envelope.rangeId) {
       throw new FrameError(FrameErrorCode.Decode, 'snapshot chunk out of order');
     }
     this.assemblyBytes += chunk.data.length;

@@ -256,7 +256,7 @@ export class OutboundPeer {
     const head: Message | null = stream.chunkIndex !== 0 ? null
       : { ...message, snapshot: { ...snapshot, data: EMPTY_BYTES } };
     const chunk: SnapshotChunkFrame = { kind: FrameKind.SnapshotChunk,
-      groupId: stream.envelope.groupId, streamId: stream.streamId,
+      rangeId: stream.envelope.rangeId, streamId: stream.streamId,
       chunkIndex: stream.chunkIndex, last, message: head, data };
     const bytes = owner.codec.encodeControl(chunk);
     stream.offsetBytes += data.length;
@@ -268,8 +268,8 @@ export class OutboundPeer {
       return;
     }
     this.snapshots.shift();
-    const groupId = stream.envelope.groupId;
-    socket.write(bytes, (error) => owner.snapshotWritten(groupId, this.nodeId, !error));
+    const rangeId = stream.envelope.rangeId;
+    socket.write(bytes, (error) => owner.snapshotWritten(rangeId, this.nodeId, !error));
   }
 
   /**
@@ -314,7 +314,7 @@ export class OutboundPeer {
     this.heldBytes = 0;
     if (held.length > 0) this.owner.dropEnvelopes(this.nodeId, held, 'connection failed');
     for (const stream of this.snapshots.splice(0)) {
-      this.owner.snapshotWritten(stream.envelope.groupId, this.nodeId, false);
+      this.owner.snapshotWritten(stream.envelope.rangeId, this.nodeId, false);
     }
   }
 

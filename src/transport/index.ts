@@ -3,7 +3,7 @@
  *
  * Contract (what the store may rely on):
  *
- * 1. `send(envelopes)` queues `(groupId, message)` envelopes by destination node
+ * 1. `send(envelopes)` queues `(rangeId, message)` envelopes by destination node
  *    (`message.to`; a replica's Raft id is its node id). `flush()` (explicit, or automatic at
  *    most `flushDelayMs` later, which is at most half a tick) writes every queued envelope for
  *    one node in one frame, split only above `frameBytesMax`.
@@ -31,7 +31,6 @@
  */
 export type {
   Envelope,
-  SnapshotStatus,
   Transport,
   TransportHandler,
   TransportStats,

@@ -42,7 +42,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { ConfigError, FlotillaError, assert } from '../util/index.js';
+import { ConfigError, FlotillaError, assert, floatsOf, unseededRandom } from '../util/index.js';
 import { MessageType } from '../raft/index.js';
 import type { Envelope } from './types.js';
 import { countError } from './types.js';
@@ -176,7 +176,7 @@ export interface TcpTransportOptions extends BatchingOptions {
   keepAliveMs?: number;
   /** Accepted connections open at once, handshaked or not. @default 1024 (connections) */
   inboundConnectionsMax?: number;
-  /** Random source of the backoff jitter, in [0, 1). @default Math.random */
+  /** Random source of the backoff jitter, in [0, 1). @default an unseeded `SeededRandom` */
   random?: () => number;
 }
 
@@ -262,7 +262,7 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
     inboundConnectionsMax: checkInteger('inboundConnectionsMax',
       options.inboundConnectionsMax ?? 1024, 1, 65_536),
     keepAliveMs: checkInteger('keepAliveMs', options.keepAliveMs ?? 10_000, 1, 3_600_000),
-    random: options.random ?? Math.random,
+    random: options.random ?? floatsOf(unseededRandom()),
   };
 }
 
@@ -504,8 +504,8 @@ export class TcpTransport extends BatchingTransport {
   }
 
   /** @internal */
-  snapshotWritten(groupId: number, toNodeId: number, ok: boolean): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, ok);
+  snapshotWritten(rangeId: number, toNodeId: number, ok: boolean): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, ok);
   }
 
   /** @internal Counts a connection error, and logs it unless its code logged lately. */
