@@ -39,6 +39,7 @@ import { newReplicaStatus } from './status.js';
 import { PinoRaftLogger } from './_raft_logger.js';
 import { BatchStaging } from './_staging.js';
 import { ReplicaTable } from './_table.js';
+import { HeartbeatRows } from './_heartbeat_rows.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -109,6 +110,8 @@ export class StoreContext {
   readonly internedSnapshots = new Map<string, Snapshot>();
   /** Emptied inboxes, reused. */
   readonly inboxPool: Envelope[][] = [];
+  /** Heartbeat rows waiting for their group's turn, without a message each. */
+  readonly rows: HeartbeatRows;
   /** Election clock cap on wake-up while the leader is live (see `wake`). */
   readonly wakeElectionElapsedMax: number;
   quiescence: boolean;
@@ -144,6 +147,7 @@ export class StoreContext {
     this.table = new ReplicaTable(Math.min(1024, this.config.replicasMax),
       this.config.replicasMax);
     this.staging = new BatchStaging(this.engine);
+    this.rows = new HeartbeatRows(this.nodeId, this.table.capacity);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
     assert(this.config.transport.nodeId === this.nodeId, 'transport of another node');
   }
