@@ -46,6 +46,7 @@ import { checkRangeId } from './api_check.js';
 import { ReplicaBrokenError } from './input_errors.js';
 import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
 import { UninitializedReplicas } from './_uninitialized.js';
+import { HeartbeatRows } from './_heartbeat_rows.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -121,6 +122,8 @@ export class StoreContext {
   readonly leaderDownWakes: WakeSchedule;
   /** Emptied inboxes, reused. */
   readonly inboxPool: Envelope[][] = [];
+  /** Heartbeat rows waiting for their group's turn, without a message each. */
+  readonly rows: HeartbeatRows;
   /** Election clock cap on wake-up while the leader is live (see `wake`). */
   readonly wakeElectionElapsedMax: number;
   quiescence: boolean;
@@ -161,6 +164,7 @@ export class StoreContext {
     this.table = new ReplicaTable(Math.min(1024, this.config.replicasMax),
       this.config.replicasMax);
     this.staging = new BatchStaging(this.engine);
+    this.rows = new HeartbeatRows(this.nodeId, this.table.capacity);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
     this.leaderDownWakes = new WakeSchedule(this.config.leaderDownWakeSpreadTicks);
     this.refusals = new RefusalLog(this.stats.messagesRefused, this.log,
