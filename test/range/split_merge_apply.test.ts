@@ -1,0 +1,111 @@
+/** Split and merge commands as they apply to a range's state: outcomes and refusals. */
+import { describe, expect, it } from 'vitest';
+import {
+  CommandKind,
+  decodeCommand,
+  defaultKvLimits,
+  encodeCommand,
+  encodeDescriptor,
+  KEY_MAX,
+  MemoryKv,
+  OpType,
+  RangeErrorCode,
+  RangeState,
+  ReplicaType,
+  USER_KEY_MIN,
+  type RangeDescriptor,
+} from '../../src/range/index.js';
+import { applySplit } from '../../src/range/split_apply.js';
+import { applyMerge, applySubsume } from '../../src/range/merge_apply.js';
+
+const k = (s: string) => new TextEncoder().encode(s);
+const id = (n: number) => Uint8Array.of(7, n);
+const whole: RangeDescriptor = { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX,
+  generation: 3, replicas: [1, 2, 3].map((n) => ({ nodeId: n, replicaId: n,
+    type: ReplicaType.Voter })) };
+
+function filled(): { kv: MemoryKv; state: RangeState } {
+  const kv = new MemoryKv();
+  const state = new RangeState(whole, defaultKvLimits);
+  const ops = ['a', 'c', 'n', 'q', 'z'].map((s) => ({ type: OpType.Put, key: k(s),
+    value: k('vv') }));
+  state.apply(1, encodeCommand({ kind: CommandKind.Kv, id: id(1), ops }), kv);
+  return { kv, state };
+}
+
+describe('applySplit', () => {
+  it('divides the statistics by counting the right side, moving no data', () => {
+    const { kv, state } = filled();
+    const before = kv.entries().length;
+    const out = applySplit(state, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),
+      rightRangeId: 5, generation: 3 }, 2, kv);
+    expect(out.ok).toBe(true);
+    if (!out.ok) return;
+    expect(state.stats).toEqual({ keyCount: 2, byteCount: 6 });
+    expect(out.rightState.stats).toEqual({ keyCount: 3, byteCount: 9 });
+    expect(state.descriptor.generation).toBe(4);
+    // Only range-local rows were added (the right's statistics and the split's dedupe row).
+    expect(kv.get(k('n'))).toEqual(k('vv'));
+    expect(kv.entries().length).toBe(before + 2);
+  });
+
+  it('refuses a split computed from an older descriptor, changing nothing', () => {
+    const { kv, state } = filled();
+    const out = applySplit(state, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),
+      rightRangeId: 5, generation: 2 }, 2, kv);
+    expect(!out.ok && out.error.code).toBe(RangeErrorCode.RangeKeyMismatch);
+    expect(state.descriptor).toBe(whole);
+    expect(state.dedupe.lookup(id(2))).toBeUndefined();
+  });
+});
+
+describe('applySubsume and applyMerge', () => {
+  function splitPair() {
+    const { kv, state: left } = filled();
+    const out = applySplit(left, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),
+      rightRangeId: 5, generation: 3 }, 2, kv);
+    if (!out.ok) throw new Error('split');
+    return { kv, left, right: out.rightState };
+  }
+
+  it('freezes the right, then the left subsumes it in one batch', () => {
+    const { kv, left, right } = splitPair();
+    expect(applySubsume(right, { kind: CommandKind.Subsume, id: id(3), generation: 4 }, 7, kv))
+      .toBeNull();
+    expect(right.frozenAt).toBe(7);
+    // A frozen range refuses every command.
+    const late = right.apply(8, encodeCommand({ kind: CommandKind.Kv, id: id(4),
+      ops: [{ type: OpType.Put, key: k('p'), value: k('x') }] }), kv);
+    expect(late.kind).toBe('frozen');
+    const merge = { kind: CommandKind.Merge, id: id(5), right: encodeDescriptor(right.descriptor),
+      freezeIndex: 7, generation: left.descriptor.generation } as const;
+    expect(decodeCommand(encodeCommand(merge), defaultKvLimits)).toEqual(merge);
+    const out = applyMerge(left, (rid) => (rid === 5 ? right : undefined), merge, 3, kv);
+    expect(out.ok).toBe(true);
+    expect(left.descriptor.endKey).toEqual(KEY_MAX);
+    expect(left.descriptor.generation).toBe(5);
+    expect(left.stats).toEqual({ keyCount: 5, byteCount: 15 });
+    // The right's records moved over: its subsume id is known to the merged range.
+    expect(left.dedupe.lookup(id(3))).toEqual({ index: 7, code: '' });
+  });
+
+  it('refuses a merge that is stale, names an unfrozen right, or a bad descriptor', () => {
+    const { kv, left, right } = splitPair();
+    const merge = (over: object) => ({ kind: CommandKind.Merge, id: id(5),
+      right: encodeDescriptor(right.descriptor), freezeIndex: 7,
+      generation: left.descriptor.generation, ...over }) as const;
+    const rightOf = (rid: number) => (rid === 5 ? right : undefined);
+    const codes = [
+      applyMerge(left, rightOf, merge({}), 3, kv),
+      applyMerge(left, rightOf, merge({ generation: 1 }), 3, kv),
+      applyMerge(left, rightOf, merge({ right: Uint8Array.of(1, 2) }), 3, kv),
+      applyMerge(left, () => undefined, merge({}), 3, kv),
+    ].map((o) => (o.ok ? 'ok' : o.error.code));
+    expect(codes).toEqual([RangeErrorCode.RangeUnavailable, RangeErrorCode.RangeKeyMismatch,
+      RangeErrorCode.BadDescriptor, RangeErrorCode.RangeUnavailable]);
+    expect(left.descriptor.endKey).toEqual(k('m'));
+    expect(applySubsume(right, { kind: CommandKind.Subsume, id: id(3), generation: 9 }, 7, kv)
+      ?.code).toBe(RangeErrorCode.RangeKeyMismatch);
+    expect(right.frozenAt).toBe(0);
+  });
+});
