@@ -7,6 +7,7 @@ import { assert } from '../util/index.js';
 import {
   EMPTY_BYTES,
   MemoryStorage,
+  type ConfState,
   type Entry,
   type HardState,
   type InitialState,
@@ -36,16 +37,21 @@ function asMemoryBatch(batch: EngineBatch): MemoryBatch {
   return batch;
 }
 
-/** A replica's storage on the memory engine: Raft's `MemoryStorage` plus its applied state. */
+/**
+ * A replica's storage on the memory engine: Raft's `MemoryStorage` plus its applied state.
+ * The applied state is kept as three fields, not an `AppliedState` object, and built on
+ * read: a store holds one of these per replica, asleep or not (density).
+ */
 class MemoryReplicaStorage implements ReplicaStorage {
   readonly rangeId: number;
   private readonly log = new MemoryStorage();
-  private applied: AppliedState;
+  private appliedIndex = 0;
+  private appliedConfState: ConfState;
+  private appliedDescriptor: Uint8Array = EMPTY_BYTES;
 
   constructor(rangeId: number) {
     this.rangeId = rangeId;
-    const confState = this.log.snap.metadata.confState;
-    this.applied = { index: 0, confState, descriptor: EMPTY_BYTES };
+    this.appliedConfState = this.log.snap.metadata.confState;
   }
 
   initialState(): InitialState {
@@ -70,7 +76,11 @@ class MemoryReplicaStorage implements ReplicaStorage {
     return this.log.hardState;
   }
   appliedState(): AppliedState {
-    return this.applied;
+    return {
+      index: this.appliedIndex,
+      confState: this.appliedConfState,
+      descriptor: this.appliedDescriptor,
+    };
   }
 
   append(entries: readonly Entry[], batch: EngineBatch): void {
@@ -90,19 +100,26 @@ class MemoryReplicaStorage implements ReplicaStorage {
     if (error !== null) return error;
     asMemoryBatch(batch).note(this.rangeId, snapshot.data.length + descriptor.length + 32);
     const md = snapshot.metadata;
-    this.applied = { index: md.index, confState: md.confState, descriptor };
+    this.setAppliedFields(md.index, md.confState, descriptor);
     return null;
   }
   setApplied(applied: AppliedState, batch: EngineBatch): void {
-    assert(applied.index >= this.applied.index, 'the applied index never moves back');
+    assert(applied.index >= this.appliedIndex, 'the applied index never moves back');
     asMemoryBatch(batch).note(this.rangeId, applied.descriptor.length + 16);
-    this.applied = applied;
+    this.setAppliedFields(applied.index, applied.confState, applied.descriptor);
   }
   compact(index: number, batch: EngineBatch): StorageError | null {
-    assert(index <= this.applied.index, 'compact only what was applied');
+    assert(index <= this.appliedIndex, 'compact only what was applied');
     asMemoryBatch(batch).note(this.rangeId, 16);
     return this.log.compact(index);
   }
+  private setAppliedFields(index: number, confState: ConfState, descriptor: Uint8Array): void {
+    assert(Number.isSafeInteger(index) && index >= 0, 'an applied index');
+    this.appliedIndex = index;
+    this.appliedConfState = confState;
+    this.appliedDescriptor = descriptor;
+  }
+
   release(): void {
     // The log is the only copy on this engine: it stays, but without spare array capacity.
     this.log.ents = this.log.ents.slice();
