@@ -2,7 +2,7 @@
  * Heartbeat traffic and codec throughput of the transport.
  *
  *   npm run bench:transport            (node --expose-gc --import tsx bench/transport.bench.ts)
- *   FLOTILLA_BENCH_GROUPS=1000,10000 npm run bench:transport
+ *   npm run bench:transport -- --groups 1000,10000      (FLOTILLA_BENCH_GROUPS also works)
  *
  * Part 1, per heartbeat interval between two nodes sharing N awake groups (node 1 leads all N:
  * N heartbeats one way, N responses back), through two loopback transports on virtual time
@@ -21,6 +21,7 @@
  */
 import { SeededRandom, floatsOf } from '../src/util/index.js';
 import { commitId } from './_report.js';
+import { parseOrExit } from '../src/node/cli_args.js';
 import { MessageType, newMessage, EntryType } from '../src/raft/index.js';
 import {
   FrameCodec,
@@ -31,7 +32,18 @@ import {
   type TransportHandler,
 } from '../src/transport/index.js';
 
-const GROUPS = (process.env.FLOTILLA_BENCH_GROUPS ?? '1000,10000,100000').split(',').map(Number);
+const COMMAND = {
+  name: 'npm run bench:transport --',
+  summary: 'Heartbeat traffic between two nodes, coalesced or not, and codec throughput.',
+  flags: {
+    groups: { kind: 'integers', min: 1, max: 10_000_000,
+      description: 'awake groups of each traffic run (default $FLOTILLA_BENCH_GROUPS, else ' +
+        '1000,10000,100000)' },
+  },
+} as const;
+const GROUPS = parseOrExit(COMMAND, process.argv.slice(2)).values.groups ??
+  parseOrExit(COMMAND, ['--groups', process.env.FLOTILLA_BENCH_GROUPS ?? '1000,10000,100000'])
+    .values.groups!;
 const commit = commitId();
 const common = { commit, node: process.version };
 const rows: Record<string, unknown>[] = [];

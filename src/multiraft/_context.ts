@@ -40,6 +40,11 @@ import { PinoRaftLogger } from './_raft_logger.js';
 import { BatchStaging } from './_staging.js';
 import { ReplicaTable } from './_table.js';
 import { WakeSchedule } from './_wake_schedule.js';
+import { newMessageCheckView } from './message_check.js';
+import { checkRangeId } from './api_check.js';
+import { ReplicaBrokenError } from './input_errors.js';
+import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
+import { UninitializedReplicas } from './_uninitialized.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -118,7 +123,12 @@ export class StoreContext {
   quiescence: boolean;
   /** Ticks of the store's own clock (liveness time). */
   storeTicks = 0;
+  /** Set when `close` begins: from then on every call is refused. */
   closed = false;
+  /** The view every inbound message is checked against (refilled per message). */
+  readonly checkView = newMessageCheckView();
+  readonly refusals: RefusalLog;
+  readonly uninitialized: UninitializedReplicas;
   private readonly pinoRaftLogger: PinoRaftLogger | null;
 
   /**
@@ -150,6 +160,10 @@ export class StoreContext {
     this.staging = new BatchStaging(this.engine);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
     this.leaderDownWakes = new WakeSchedule(this.config.leaderDownWakeSpreadTicks);
+    this.refusals = new RefusalLog(this.stats.messagesRefused, this.log,
+      REFUSAL_LOG_INTERVAL_TICKS);
+    this.uninitialized = new UninitializedReplicas(this.config.uninitializedReplicasMax,
+      this.config.uninitializedReplicaTimeoutTicks);
     assert(this.config.transport.nodeId === this.nodeId, 'transport of another node');
   }
 
@@ -185,8 +199,9 @@ export class StoreContext {
   /** The slot of an initialized replica of `rangeId`; throws the typed errors if none. */
   initializedGroup(rangeId: number): GroupId {
     this.checkOpen();
-    const id = this.table.slotOfRange.get(rangeId);
+    const id = this.table.slotOfRange.get(checkRangeId(rangeId));
     if (id === undefined) throw new RangeNotFoundError(rangeId);
+    if (this.table.isBroken(id)) throw new ReplicaBrokenError(rangeId);
     if (!this.table.isInitialized(id)) throw new RangeNotInitializedError(rangeId);
     return id;
   }

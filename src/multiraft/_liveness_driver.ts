@@ -8,6 +8,7 @@ import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import { LIVENESS_GROUP_ID, type LivenessChange } from './liveness.js';
 import { WakeReason, type StoreContext } from './_context.js';
 import { wake } from './_quiescer.js';
+import { collectUninitialized } from './_boundary.js';
 
 /** One tick of the store's clock: pings on the liveness interval, then liveness changes. */
 export function tickStore(st: StoreContext): void {
@@ -17,6 +18,7 @@ export function tickStore(st: StoreContext): void {
   st.liveness.update(st.storeTicks, changes);
   for (let i = 0; i < changes.length; i++) onLivenessChange(st, changes[i]!);
   if (st.leaderDownWakes.pending > 0) wakeDue(st);
+  collectUninitialized(st);
 }
 
 /**

@@ -2,13 +2,13 @@
  * Private: the transport side: inbound envelopes into per-group inboxes (creating replicas of
  * unknown groups), stepping them into the nodes, and the transport's reports.
  */
-import { FlotillaError } from '../util/index.js';
 import { MessageType, type SnapshotStatus } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import type { Envelope } from '../transport/index.js';
 import { LIVENESS_GROUP_ID } from './liveness.js';
-import { WakeReason, createsReplica, type StoreContext } from './_context.js';
-import { createUninitialized } from './_replicas.js';
+import { WakeReason, type StoreContext } from './_context.js';
+import { MessageRefusal } from './message_check.js';
+import { admit, checkStep, refuse, stepRemote } from './_boundary.js';
 import { maybeQuiesceFollower, wake } from './_quiescer.js';
 
 /** Emptied inboxes kept for reuse, at most. */
@@ -16,7 +16,10 @@ const INBOX_POOL_MAX = 1024;
 
 /** Queues each envelope in its group's inbox, creating replicas of unknown groups. */
 export function handleBatch(st: StoreContext, fromNodeId: number, envelopes: Envelope[]): void {
-  if (st.closed) return;
+  if (st.closed) {
+    for (const e of envelopes) refuse(st, MessageRefusal.StoreClosed, e.rangeId, fromNodeId, null);
+    return;
+  }
   st.liveness.heardFrom(fromNodeId, st.storeTicks);
   const max = st.config.inboxMessagesMax;
   const t = st.table;
@@ -25,22 +28,15 @@ export function handleBatch(st: StoreContext, fromNodeId: number, envelopes: Env
     const rangeId = envelope.rangeId;
     if (rangeId === LIVENESS_GROUP_ID) continue;
     st.stats.messagesReceived++;
-    let id = t.slotOfRange.get(rangeId);
-    if (id === undefined) {
-      const full = st.replicaCount >= st.config.replicasMax;
-      if (full || !createsReplica(envelope.message.type)) {
-        st.stats.messagesDropped++;
-        continue;
-      }
-      id = createUninitialized(st, rangeId);
-    }
+    const id = admit(st, fromNodeId, envelope);
+    if (id === null) continue;
     let inbox = t.inboxes[id]!;
     if (inbox === null) {
       inbox = st.inboxPool.pop() ?? [];
       t.inboxes[id] = inbox;
     }
     if (inbox.length >= max) {
-      st.stats.messagesDropped++;
+      refuse(st, MessageRefusal.InboxFull, rangeId, fromNodeId, envelope.message);
       continue;
     }
     inbox.push(envelope);
@@ -58,6 +54,10 @@ export function processMessages(st: StoreContext, gid: GroupId): boolean {
   for (let i = 0; i < inbox.length; i++) {
     if (receive(st, gid, inbox[i]!)) stepped = true;
   }
+  if (t.isBroken(gid)) {
+    inbox.length = 0;
+    return false;
+  }
   inbox.length = 0;
   if (st.inboxPool.length < INBOX_POOL_MAX) st.inboxPool.push(inbox);
   t.maybeGrantTickCredit(gid, st.quiescence);
@@ -69,25 +69,22 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
   const t = st.table;
   const m = envelope.message;
   const isQuiesceHeartbeat = envelope.quiesce === true && m.type === MessageType.MsgHeartbeat;
+  // Already quiesced on this very heartbeat's terms (the leader quiesced again after a
+  // wake-up): nothing to do, and no reason to wake.
+  if (t.isQuiesced(gid) && isQuiesceHeartbeat && m.term === t.term[gid] &&
+    m.from === t.lead[gid] && m.commit === t.applied[gid]) return false;
+  // Checked before waking: a refused message never wakes a group.
+  if (!checkStep(st, gid, m)) return false;
   if (t.isQuiesced(gid)) {
-    // Already quiesced on this very heartbeat's terms (the leader quiesced again after a
-    // wake-up): nothing to do, and no reason to wake.
-    if (isQuiesceHeartbeat && m.term === t.term[gid] && m.from === t.lead[gid] &&
-      m.commit === t.applied[gid]) return false;
-    wake(st, gid, WakeReason.Message);
+    // A message from anyone but the leader (a late response, a stray vote) would wake the
+    // follower alone, which would then campaign against its sleeping leader: wake the
+    // leader too, unless the message brings a newer term (then our leader is stale anyway).
+    const fromLeader = m.from === t.lead[gid] || m.term > t.term[gid]!;
+    wake(st, gid, fromLeader ? WakeReason.Message : WakeReason.Local);
   }
   const node = st.settled(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
-  try {
-    node.step(m);
-  } catch (error) {
-    // A response from a peer no longer in the configuration, a proposal the leader drops:
-    // Raft's own typed refusals. Anything else is a bug and propagates.
-    if (!(error instanceof FlotillaError)) throw error;
-    st.stats.messagesDropped++;
-    return false;
-  }
-  return true;
+  return stepRemote(st, gid, node, m);
 }
 
 /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */

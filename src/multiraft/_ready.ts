@@ -146,6 +146,8 @@ function initialize(st: StoreContext, gid: GroupId, cs: ConfState): void {
   for (const peer of cs.voters) st.liveness.addPeer(peer, st.storeTicks);
   for (const peer of cs.learners) st.liveness.addPeer(peer, st.storeTicks);
   if (!st.table.markInitialized(gid)) return;
+  st.uninitialized.delete(gid);
+  st.stats.uninitializedReplicasNow = st.uninitialized.count;
   st.ticker.wake(gid);
   assert(st.ticker.isAwake(gid), 'an initialized replica ticks');
 }

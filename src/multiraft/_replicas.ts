@@ -13,6 +13,7 @@ import {
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import type { ReplicaStorage } from '../storage/index.js';
 import { RangeExistsError, StoreFullError } from './errors.js';
+import { checkRangeConfig, checkRangeId as checkRangeIdArgument } from './api_check.js';
 import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
 import { BOOTSTRAP_HARD_STATE, type StoreContext } from './_context.js';
 
@@ -127,16 +128,15 @@ export function rebuildNode(st: StoreContext, gid: GroupId): RawNode {
  */
 export function createInitialized(st: StoreContext, rangeId: number, range: RangeConfig): void {
   st.checkOpen();
-  checkRangeId(rangeId);
+  checkRangeIdArgument(rangeId);
+  // Every argument is checked before anything is touched: a refused call changes nothing.
+  const { voters, learners } = checkRangeConfig(st.nodeId, range);
   if (st.table.slotOfRange.has(rangeId)) throw new RangeExistsError(rangeId);
-  const learners = range.learners ?? [];
-  assert(range.voters.length > 0, 'a range has at least one voter');
-  assert(range.voters.includes(st.nodeId) || learners.includes(st.nodeId),
-    'this store is in the range configuration');
+  if (st.replicaCount >= st.config.replicasMax) throw new StoreFullError(st.config.replicasMax);
   const id = allocate(st, rangeId);
   const storage = st.engine.createReplica(rangeId);
   const writes = st.staging.writes();
-  const error = storage.applySnapshot(bootstrapSnapshot(st, range.voters, learners),
+  const error = storage.applySnapshot(bootstrapSnapshot(st, voters, learners),
     EMPTY_BYTES, writes);
   assert(error === null, 'a new storage takes the bootstrap snapshot');
   storage.setHardState(BOOTSTRAP_HARD_STATE, writes);
@@ -146,7 +146,7 @@ export function createInitialized(st: StoreContext, rangeId: number, range: Rang
   st.table.markInitialized(id);
   st.ticker.add(id);
   st.scheduler.enqueue(id, WorkFlag.Ready);
-  for (const peer of range.voters) st.liveness.addPeer(peer, st.storeTicks);
+  for (const peer of voters) st.liveness.addPeer(peer, st.storeTicks);
   for (const peer of learners) st.liveness.addPeer(peer, st.storeTicks);
 }
 

@@ -32,6 +32,7 @@ export function raftStatus(st: StoreContext, rangeId: number): RaftStatus | unde
   if (id === undefined) return undefined;
   const status: RaftStatus = { ...newReplicaStatus(), progress: [] };
   readStatusOf(st, id, status);
+  if (status.broken) return status;
   const node = st.table.nodes[id] ?? rebuildNode(st, id);
   if (node.raftState !== StateType.StateLeader) return status;
   const p = st.scratch.peers;
@@ -61,6 +62,10 @@ export function summary(st: StoreContext, out: StoreSummary): StoreSummary {
 
 function summarize(st: StoreContext, id: GroupId, s: ReplicaStatus, out: StoreSummary): void {
   out.replicas++;
+  if (s.broken) {
+    out.broken++;
+    return;
+  }
   if (!s.initialized) {
     out.uninitialized++;
     return;
@@ -102,6 +107,7 @@ function readStatusOf(st: StoreContext, id: GroupId, out: ReplicaStatus): void {
   out.initialized = t.isInitialized(id);
   out.quiesced = t.isQuiesced(id);
   out.dormant = t.isDormant(id);
+  out.broken = t.isBroken(id);
   const node = t.nodes[id];
   if (node !== null && node !== undefined) {
     const f = st.scratch.facts;

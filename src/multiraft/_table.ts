@@ -10,6 +10,9 @@
  *
  *   allocate -> (markInitialized) -> awake <-> quiesced -> dormant (released) -> awake ...
  *
+ * and two ends besides the store's own: `markBroken` (an awake replica isolated for good)
+ * and `free` (an uninitialized replica collected; its slot is reused by `allocate`).
+ *
  * and, orthogonally while awake, `ReadyPending` between `markReadyPending` (Ready taken in a
  * turn) and `clearReadyPending` (advanced at the batch end).
  *
@@ -38,6 +41,8 @@ const Flag = {
   Dormant: 8,
   /** A Ready was taken in this batch and is not yet advanced. */
   ReadyPending: 16,
+  /** Isolated after Raft panicked on a peer's message: no node, no ticks, refuses all. */
+  Broken: 32,
 } as const;
 
 /** Credit and counters saturate at this (one byte per slot). */
@@ -71,6 +76,8 @@ export class ReplicaTable {
   /** Deferred ticks (see the file comment); written only by the tick-credit methods. */
   private tickCredit: Uint8Array;
   private ticksOwed: Uint8Array;
+  /** Slots emptied by `free`, handed out again before new ones. */
+  private readonly freeSlots: GroupId[] = [];
 
   /**
    * @param initial slots allocated up front.
@@ -109,21 +116,59 @@ export class ReplicaTable {
 
   /** Takes the next free slot for `rangeId`; the caller fills the node and storage. */
   allocate(rangeId: number): GroupId {
-    assert(this.allocated < this.max, 'table full: the store checks replicasMax first');
     assert(!this.slotOfRange.has(rangeId), 'one replica per range');
-    if (this.allocated === this.capacity) this.grow();
-    const id = toGroupId(this.allocated++);
-    assert(this.flags[id] === 0, 'a fresh slot is empty');
+    let id = this.freeSlots.pop();
+    if (id === undefined) {
+      assert(this.allocated < this.max, 'table full: the store checks replicasMax first');
+      if (this.allocated === this.capacity) this.grow();
+      id = toGroupId(this.allocated++);
+      this.nodes.push(null);
+      this.storages.push(null);
+      this.inboxes.push(null);
+    }
+    assert(this.flags[id] === 0 && this.nodes[id] === null, 'a fresh slot is empty');
     this.rangeIds[id] = rangeId;
     this.flags[id] = Flag.Used;
     this.idleTicks[id] = BYTE_MAX;
     assert(this.tickCredit[id] === 0 && this.ticksOwed[id] === 0, 'a fresh slot owes no ticks');
-    this.nodes.push(null);
-    this.storages.push(null);
-    this.inboxes.push(null);
     this.slotOfRange.set(rangeId, id);
     assert(this.nodes.length === this.allocated, 'pointer arrays in step');
     return id;
+  }
+
+  /**
+   * Empties the slot of an uninitialized replica being collected, for reuse. The caller has
+   * taken it out of the ticker; work the scheduler still holds for it finds an unused slot.
+   */
+  free(id: GroupId): void {
+    const flags = this.flagsOf(id);
+    assert((flags & (Flag.Initialized | Flag.ReadyPending)) === 0, 'free an idle, empty replica');
+    this.slotOfRange.delete(this.rangeIds[id]!);
+    this.flags[id] = 0;
+    this.tickCredit[id] = 0;
+    this.ticksOwed[id] = 0;
+    this.nodes[id] = null;
+    this.storages[id] = null;
+    this.inboxes[id] = null;
+    this.freeSlots.push(id);
+    assert(this.freeSlots.length <= this.allocated, 'free slots are handed-out slots');
+  }
+
+  /**
+   * Isolates an awake replica for good: its node is dropped (its state is suspect), and it
+   * keeps its slot, storage and the record of its last term and leader for status.
+   */
+  markBroken(id: GroupId, node: RawNode): void {
+    const flags = this.flagsOf(id);
+    assert((flags & (Flag.Quiesced | Flag.Dormant | Flag.ReadyPending)) === 0,
+      'an awake replica with no Ready out breaks');
+    assert(this.nodes[id] === node, 'the replica of this slot');
+    this.term[id] = node.term;
+    this.lead[id] = node.lead;
+    this.nodes[id] = null;
+    this.tickCredit[id] = 0;
+    this.ticksOwed[id] = 0;
+    this.flags[id] = flags | Flag.Broken;
   }
 
   /** The replica knows its configuration from now on. @returns false if it already did. */
@@ -206,6 +251,13 @@ export class ReplicaTable {
   }
   isReadyPending(id: number): boolean {
     return (this.flags[id]! & Flag.ReadyPending) !== 0;
+  }
+  isBroken(id: number): boolean {
+    return (this.flags[id]! & Flag.Broken) !== 0;
+  }
+  /** A replica the scheduler's turns may touch: used and not broken. */
+  isServing(id: number): boolean {
+    return id < this.allocated && (this.flags[id]! & (Flag.Used | Flag.Broken)) === Flag.Used;
   }
   /** Used, initialized and awake: the state in which a group's ticks reach its node. */
   isAwakeInitialized(id: number): boolean {

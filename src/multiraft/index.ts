@@ -44,6 +44,22 @@
  *    core's own lines (elections, leader changes) reach it through one adapter per store.
  * 8. Errors. Requests throw typed `FlotillaError`s (`RangeNotFoundError`, `NotLeaderError`,
  *    ...); invalid options throw `ConfigError`; broken invariants fail assertions.
+ * 8. Trust (message_check.ts, api_check.ts). Every message from a peer is checked against
+ *    its replica before Raft sees it: sender = the authenticated connection, sender in the
+ *    configuration, terms at most `TERM_MAX`, indices in range, commits and acknowledgements
+ *    within the log, entries contiguous, snapshots restorable. What fails is dropped, counted
+ *    by reason (`stats.messagesRefused`) and logged at a rate limit. A message of an unknown
+ *    range creates an uninitialized replica only within `uninitializedReplicasMax`; one that
+ *    no snapshot initializes within `uninitializedReplicaTimeoutTicks` is collected (unless it
+ *    voted). If Raft still panics on a peer's message, that one replica is isolated (broken:
+ *    reported in status and stats, refusing requests with `ReplicaBrokenError`) and the
+ *    process goes on; a panic on a local call is a bug and propagates. API arguments are
+ *    checked before anything is touched (range ids, configurations, payloads: copied, at
+ *    most `proposalBytesMax`); a refused call throws a typed error and changes nothing.
+ * 9. Lifecycle. From the moment `close` is called every method throws `StoreClosedError`
+ *    (`start` after a pending `close` too), inbound messages are refused and counted, and no
+ *    timer ticks the store again. `propose` is at least once: a forwarded proposal that the
+ *    network duplicates may be appended twice, so commands must be idempotent.
  */
 export { Store } from './store.js';
 export { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
@@ -74,6 +90,28 @@ export {
   type LeaderQuiesceView,
 } from './quiesce.js';
 export { LIVENESS_GROUP_ID, NodeLiveness, type LivenessChange } from './liveness.js';
+export {
+  CONTEXT_BYTES_MAX,
+  GROUP_PEERS_MAX,
+  LOG_INDEX_MAX,
+  MESSAGE_REFUSALS,
+  MessageRefusal,
+  NODE_ID_MAX,
+  TERM_MAX,
+  checkConfState,
+  checkMessage,
+  newMessageCheckView,
+  type MessageCheckView,
+} from './message_check.js';
+export { checkPayload, checkRangeConfig, checkRangeId } from './api_check.js';
+export {
+  InputErrorCode,
+  InvalidPayloadError,
+  InvalidRangeConfigError,
+  InvalidRangeIdError,
+  PayloadTooLargeError,
+  ReplicaBrokenError,
+} from './input_errors.js';
 export {
   addSummary,
   newReplicaStatus,

@@ -117,6 +117,24 @@ export interface StoreOptions {
    */
   inboxMessagesMax?: number;
   /**
+   * Largest payload `propose` accepts. Keep it below the transport's `frameBytesMax` less
+   * the framing of one append (a larger entry could never leave the leader).
+   * @default 16711680 (bytes: 16 MiB, the transports' default frame limit, less 64 KiB)
+   */
+  proposalBytesMax?: number;
+  /**
+   * Replicas created by messages of unknown ranges and not yet initialized by a snapshot;
+   * messages that would create more are refused and counted.
+   * @default 4096 (replicas)
+   */
+  uninitializedReplicasMax?: number;
+  /**
+   * Store ticks an uninitialized replica waits for its snapshot before it is collected
+   * (unless it voted). A later message re-creates it.
+   * @default 300 (ticks: 60 s at a 200 ms tick)
+   */
+  uninitializedReplicaTimeoutTicks?: number;
+  /**
    * The storage engine every replica's Raft state lives in (one per store). The store
    * creates each replica's storage on it and commits one engine batch per scheduler batch.
    * @default a new `MemoryEngine` (nothing survives the process)
@@ -155,6 +173,9 @@ export interface StoreConfig {
   maxInflightMsgs: number;
   replicasMax: number;
   inboxMessagesMax: number;
+  proposalBytesMax: number;
+  uninitializedReplicasMax: number;
+  uninitializedReplicaTimeoutTicks: number;
   storageEngine: StorageEngine;
   clock: Clock;
   scheduler: Omit<SchedulerOptions, 'onBatchEnd'>;
@@ -167,8 +188,12 @@ const KEYS = [
   'releaseQuiescedNodes', 'livenessIntervalTicks', 'livenessTimeoutTicks',
   'leaderDownWakeSpreadTicks',
   'maxSizePerMsgBytes', 'maxInflightMsgs', 'replicasMax', 'inboxMessagesMax', 'storageEngine',
-  'clock', 'scheduler', 'ticker',
+  'clock', 'scheduler', 'ticker', 'proposalBytesMax', 'uninitializedReplicasMax',
+  'uninitializedReplicaTimeoutTicks',
 ] as const;
+
+/** The transports' default frame limit (16 MiB) less room for one append's framing. */
+const PROPOSAL_BYTES_MAX_DEFAULT = 16 * 2 ** 20 - 64 * 2 ** 10;
 
 /** Applies defaults to `options` and validates them; throws `ConfigError` on a bad value. */
 export function resolveStoreOptions(options: StoreOptions): StoreConfig {
@@ -205,6 +230,12 @@ export function resolveStoreOptions(options: StoreOptions): StoreConfig {
     replicasMax: integerIn('replicasMax', options.replicasMax ?? 1 << 24, 1, 1 << 30),
     inboxMessagesMax: integerIn('inboxMessagesMax', options.inboxMessagesMax ?? 4096, 1,
       1 << 24),
+    proposalBytesMax: integerIn('proposalBytesMax',
+      options.proposalBytesMax ?? PROPOSAL_BYTES_MAX_DEFAULT, 0, 2 ** 31),
+    uninitializedReplicasMax: integerIn('uninitializedReplicasMax',
+      options.uninitializedReplicasMax ?? 4096, 0, 1 << 24),
+    uninitializedReplicaTimeoutTicks: integerIn('uninitializedReplicaTimeoutTicks',
+      options.uninitializedReplicaTimeoutTicks ?? 300, 1, 1 << 24),
     storageEngine: requiredObject('storageEngine', options.storageEngine ?? new MemoryEngine(),
       'createReplica'),
     clock: requiredObject('clock', options.clock ?? systemClock, 'setTimer'),

@@ -2,6 +2,8 @@
  * `StoreStats`: the counters of a store, one object updated in place (`Store.stats`).
  */
 import { QUIESCE_REFUSALS, type QuiesceRefusal } from './quiesce.js';
+import type { MessageRefusal } from './message_check.js';
+import { newRefusalCounts } from './_refusals.js';
 
 /** Counters of a store; one object updated in place. */
 export interface StoreStats {
@@ -34,6 +36,14 @@ export interface StoreStats {
   livenessChanges: number;
   /** Quiescence refusals by reason (leader and follower side). */
   quiesceRefusals: Record<QuiesceRefusal, number>;
+  /** Inbound messages refused at the boundary, by reason (message_check.ts). */
+  messagesRefused: Record<MessageRefusal, number>;
+  /** Replicas isolated because Raft panicked on a peer's message. */
+  replicasBroken: number;
+  /** Uninitialized replicas removed because no snapshot came in time. */
+  replicasCollected: number;
+  /** Uninitialized replicas now (a gauge), at most `uninitializedReplicasMax`. */
+  uninitializedReplicasNow: number;
 }
 
 /** Zeroed counters, one per refusal reason included. */
@@ -45,5 +55,7 @@ export function newStoreStats(): StoreStats {
     messagesReceived: 0, messagesSent: 0, messagesDropped: 0, quiesces: 0, wakes: 0,
     wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
+    messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
+    uninitializedReplicasNow: 0,
   };
 }

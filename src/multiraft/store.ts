@@ -20,6 +20,7 @@ import type { StoreStats } from './stats.js';
 import type { RaftStatus, ReplicaStatus, StoreSummary } from './status.js';
 import { StoreContext, WakeReason } from './_context.js';
 import { createInitialized } from './_replicas.js';
+import { checkPayload } from './api_check.js';
 import { wake } from './_quiescer.js';
 import { processTick } from './_tick.js';
 import { tickStore } from './_liveness_driver.js';
@@ -75,11 +76,13 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Whether this store holds a replica of `rangeId`. */
   hasRange(rangeId: number): boolean {
+    this.core.checkOpen();
     return this.core.table.slotOfRange.has(rangeId);
   }
 
   /** Calls `visit` with the range id of every replica, in creation order. */
   forEachRange(visit: (rangeId: number) => void): void {
+    this.core.checkOpen();
     const t = this.core.table;
     for (let id = 0; id < t.allocated; id++) {
       if (t.isUsed(id)) visit(t.rangeIds[id]!);
@@ -90,26 +93,35 @@ export class Store implements GroupProcessor, TransportHandler {
    * Creates an initialized replica of a new range (a bootstrap, or the right-hand side of a
    * split on every replica of it). The replica is awake and elects a leader by itself after
    * an election timeout, or at once with `campaign`.
-   * @throws RangeExistsError, StoreFullError, StoreClosedError
+   * Every argument is checked first; a refused call changes nothing.
+   * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
+   *   StoreClosedError
    */
   createRange(rangeId: number, range: RangeConfig): void {
     createInitialized(this.core, rangeId, range);
   }
 
   /**
-   * Proposes `data` to the range's log. On a follower the proposal is forwarded to the
-   * leader. Wakes the group (and, through the forwarded proposal, its leader).
-   * @throws RangeNotFoundError, RangeNotInitializedError, NotLeaderError (no leader known),
-   *   ProposalDroppedError (e.g. during a leadership transfer)
+   * Proposes a copy of `data` to the range's log. On a follower the proposal is forwarded to
+   * the leader. Wakes the group (and, through the forwarded proposal, its leader).
+   *
+   * AT LEAST ONCE: a forwarded proposal travels as a message, and a network that duplicates
+   * messages can make the leader append it twice, so an entry may be applied more than
+   * once. Commands must be idempotent (the range layer gives each command an id).
+   * @throws InvalidRangeIdError, InvalidPayloadError (not a Uint8Array), PayloadTooLargeError
+   *   (above `proposalBytesMax`), RangeNotFoundError, RangeNotInitializedError,
+   *   ReplicaBrokenError, NotLeaderError (no leader known), ProposalDroppedError (e.g. during
+   *   a leadership transfer), StoreClosedError
    */
   propose(rangeId: number, data: Uint8Array): void {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
+    const payload = checkPayload(data, core.config.proposalBytesMax);
     wake(core, id, WakeReason.Proposal);
     const node = core.settled(id);
     if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
     core.table.idleTicks[id] = 0;
-    node.propose(data);
+    node.propose(payload);
     core.stats.proposals++;
     core.scheduler.enqueue(id, WorkFlag.Ready);
   }
@@ -137,6 +149,7 @@ export class Store implements GroupProcessor, TransportHandler {
    */
   setQuiescence(enabled: boolean): void {
     const core = this.core;
+    core.checkOpen();
     core.quiescence = enabled;
     const t = core.table;
     if (enabled) {
@@ -166,6 +179,7 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Runs batches until no group has work (synchronous drivers: tests, benchmarks). */
   runUntilIdle(): number {
+    this.core.checkOpen();
     return this.scheduler.runUntilIdle();
   }
 
@@ -200,15 +214,20 @@ export class Store implements GroupProcessor, TransportHandler {
   }
 
   private readonly onTickTimer = (): void => {
-    if (this.timer === null) return;
+    // A tick must never throw out of a timer: a closing store is not ticked.
+    if (this.timer === null || this.core.closed) return;
     this.tick();
     this.armTick();
   };
 
-  /** Stops the store for good; further calls throw `StoreClosedError`. */
+  /**
+   * Stops the store for good. From the call on (not only once it resolves) every method
+   * throws `StoreClosedError` and inbound messages are refused and counted; resolves once the
+   * current batch has finished. Idempotent.
+   */
   async close(): Promise<void> {
-    await this.stop();
     this.core.closed = true;
+    await this.stop();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -221,12 +240,15 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** One tick (deferred when it would only advance the clocks; see `_tick.ts`). */
   processTick(gid: GroupId): boolean {
+    // A broken replica has no node, a collected one no slot; the scheduler may still hold
+    // work queued for either.
+    if (!this.core.table.isServing(gid)) return false;
     return processTick(this.core, gid);
   }
 
   /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
   processReady(gid: GroupId): void {
-    processReady(this.core, gid);
+    if (this.core.table.isServing(gid)) processReady(this.core, gid);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -255,6 +277,7 @@ export class Store implements GroupProcessor, TransportHandler {
    * waking it. @returns false if the store has no replica of `rangeId`.
    */
   readStatus(rangeId: number, out: ReplicaStatus): boolean {
+    this.core.checkOpen();
     return readStatus(this.core, rangeId, out);
   }
 
@@ -263,11 +286,13 @@ export class Store implements GroupProcessor, TransportHandler {
    * A dormant replica is rebuilt for the occasion (and released again), not woken.
    */
   raftStatus(rangeId: number): RaftStatus | undefined {
+    this.core.checkOpen();
     return raftStatus(this.core, rangeId);
   }
 
   /** Folds every replica into `out` (which it zeroes first). O(replicas), no allocation. */
   summary(out: StoreSummary): StoreSummary {
+    this.core.checkOpen();
     return summary(this.core, out);
   }
 
@@ -278,6 +303,7 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Whether `nodeId` is live as this store sees it. */
   isNodeLive(nodeId: number): boolean {
+    this.core.checkOpen();
     return this.core.liveness.isLive(nodeId);
   }
 }

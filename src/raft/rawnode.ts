@@ -7,7 +7,17 @@
  * 2. When `hasReady()`, take `ready()` and, in this order: persist `entries`, `hardState` and
  *    `snapshot` (synchronously when `mustSync`); send `messages` (only after persisting);
  *    apply `committedEntries` (calling `applyConfChange` for conf change entries); then call
- *    `advance()`. Nothing else may touch the node between `ready()` and `advance()`.
+ *    `advance()`.
+ * 2a. Between `ready()` and `advance()` (while the Ready is written and applied), as etcd's
+ *    node.go allows: `step` (any message, snapshots too), `tick`/`tickQuiesced`/`tickIdle`,
+ *    `propose`, `proposeConfChange`, `campaign`, `transferLeader`, `readIndex`,
+ *    `forgetLeader`, `reportUnreachable`, `reportSnapshot`, the read-only calls (`hasReady`,
+ *    `status`, ...), and `applyConfChange` for the Ready's conf changes, in log order. What
+ *    they cause goes into the next Ready; the arrays of the taken one never change. A
+ *    snapshot stepped while handed-out conf changes are unapplied (with asyncStorageWrites:
+ *    until the apply thread's response is stepped) is ignored, and the leader resends it:
+ *    restoring it would change the configuration they apply to. Not allowed:
+ *    a second `ready()` (a panic), `bootstrap`.
  * 3. With `asyncStorageWrites`, there is no `advance()`: the Ready's MsgStorageAppend and
  *    MsgStorageApply messages go to the local append and apply threads, which deliver their
  *    `responses` (via `step`) once the work is done, in order per thread.
@@ -19,7 +29,7 @@
 
 import { assert } from '../util/index.js';
 import type { Config, ConfigOptions } from './config.js';
-import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
+import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, checkConfChangeNodeIds } from './config.js';
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
 import {
   EMPTY_ENTRIES,
@@ -258,8 +268,12 @@ export class RawNode {
     this.throwIf(this.raft.step(m));
   }
 
-  /** Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted. */
+  /**
+   * Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted,
+   * NodeIdError when it names an id outside [1, NODE_ID_MAX].
+   */
   proposeConfChange(cc: ConfChange | ConfChangeV2): void {
+    checkConfChangeNodeIds(cc);
     const { type, data } = marshalConfChange(cc);
     const m = msg(MessageType.MsgProp, 0, 0);
     m.entries = [{ term: 0, index: 0, type, data }];

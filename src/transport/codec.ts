@@ -474,8 +474,17 @@ export class FrameReader {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
 
-  constructor(private readonly frameBytesMax: number) {
+  constructor(private frameBytesMax: number) {
     assert(frameBytesMax > FRAME_HEADER_BYTES, 'frameBytesMax too small');
+  }
+
+  /**
+   * Raises the frame limit (a connection reads with a small one until its handshake is done).
+   * Never lowers it: bytes already buffered were accepted under the old one.
+   */
+  raiseFrameBytesMax(frameBytesMax: number): void {
+    assert(frameBytesMax >= this.frameBytesMax, 'FrameReader limit lowered');
+    this.frameBytesMax = frameBytesMax;
   }
 
   /** Bytes received but not yet returned as frames. */

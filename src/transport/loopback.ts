@@ -10,6 +10,9 @@
  * frames (encoded and decoded by the transports' codecs), so the loopback exercises the same
  * bytes as TCP; `encodeFrames: false` skips the codec for speed.
  *
+ * A duplicated envelope is delivered as a deep copy, in every mode: the receiver never gets
+ * the same message object twice.
+ *
  * Reports: random losses are silent, as on a real network; a batch to a node that is
  * partitioned away, closed or unknown is reported unreachable (a real transport would see its
  * connection fail). A `MsgSnap` is reported `finish` when delivered and `failure` when lost.
@@ -18,7 +21,14 @@
  */
 import pino, { type Logger } from 'pino';
 import { assert, ConfigError, SeededRandom, floatsOf } from '../util/index.js';
-import { MessageType } from '../raft/index.js';
+import {
+  EMPTY_BYTES,
+  EMPTY_ENTRIES,
+  EMPTY_MESSAGES,
+  MessageType,
+  type ConfState,
+  type Message,
+} from '../raft/index.js';
 import type { Envelope } from './types.js';
 import { FrameKind, type Frame } from './codec.js';
 import { FrameError } from './errors.js';
@@ -251,7 +261,10 @@ export class LoopbackNetwork {
       survivors.push(envelope);
       if (faults.duplicateRate > 0 && this.random() < faults.duplicateRate) {
         this.counters.envelopesDuplicated++;
-        survivors.push(envelope);
+        // A copy, in every mode: with `encodeFrames: false` the same objects would reach the
+        // receiver twice, and a leader stamping term and index on a forwarded proposal's
+        // entries would rewrite the first delivery's entries while appending the second.
+        survivors.push(copyEnvelope(envelope));
       }
     }
     return survivors;
@@ -270,6 +283,40 @@ export class LoopbackNetwork {
       }
     }
   }
+}
+
+/**
+ * A deep copy of an envelope, as a second trip over a wire would produce: nothing, not even
+ * a payload, is shared with the original.
+ */
+export function copyEnvelope(envelope: Envelope): Envelope {
+  const copy: Envelope = { rangeId: envelope.rangeId, message: copyMessage(envelope.message),
+    quiesce: envelope.quiesce === true };
+  assert(copy.message !== envelope.message, 'copy shares its message');
+  return copy;
+}
+
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.length === 0 ? EMPTY_BYTES : bytes.slice();
+}
+
+function copyMessage(m: Message): Message {
+  const snapshot = m.snapshot === null ? null : { data: copyBytes(m.snapshot.data),
+    metadata: { ...m.snapshot.metadata, confState: copyConfState(m.snapshot.metadata.confState) } };
+  return {
+    ...m,
+    entries: m.entries.length === 0 ? EMPTY_ENTRIES
+      : m.entries.map((e) => ({ ...e, data: copyBytes(e.data) })),
+    snapshot,
+    context: copyBytes(m.context),
+    responses: m.responses.length === 0 ? EMPTY_MESSAGES : m.responses.map(copyMessage),
+  };
+}
+
+function copyConfState(c: ConfState): ConfState {
+  return { voters: [...c.voters], learners: [...c.learners],
+    votersOutgoing: [...c.votersOutgoing], learnersNext: [...c.learnersNext],
+    autoLeave: c.autoLeave };
 }
 
 function shuffle<T>(items: T[], random: () => number): void {

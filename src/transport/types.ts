@@ -66,7 +66,10 @@ export interface TransportStats {
   framesDropped: number;
   /** Received frames rejected as malformed; each closed its connection. */
   framesRejected: number;
-  /** Handshakes refused, by us or by the peer. */
+  /**
+   * Handshakes refused, by us or by the peer: every connection closed before its handshake
+   * completed (refusal, timeout, oversized or bad first frame, failed TLS handshake).
+   */
   handshakesRefused: number;
   /** Connections established (both directions). */
   connectionsOpened: number;
@@ -74,6 +77,8 @@ export interface TransportStats {
   errorsByCode: Record<string, number>;
   /** Bytes currently waiting in send queues (a gauge). */
   queuedBytesNow: number;
+  /** Bytes of partial frames buffered on accepted connections (a gauge; TCP only). */
+  inboundBufferedBytesNow: number;
 }
 
 /** Returns zeroed counters. */
@@ -93,6 +98,7 @@ export function newTransportStats(): TransportStats {
     connectionsOpened: 0,
     errorsByCode: {},
     queuedBytesNow: 0,
+    inboundBufferedBytesNow: 0,
   };
 }
 

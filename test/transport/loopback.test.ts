@@ -196,3 +196,29 @@ describe('LoopbackTransport', () => {
     expect(transports.get(1)!.stats().framesSent).toBe(1);
   });
 });
+
+describe('LoopbackNetwork duplication (issue 10, finding 12)', () => {
+  it('delivers a duplicate as a deep copy, also with encodeFrames: false', () => {
+    // Before the fix both deliveries were the same objects: a leader stamping term and index
+    // on a forwarded proposal's entries rewrote the first while appending the second.
+    for (const encodeFrames of [false, true]) {
+      const { clock, network, transports, handlers } = cluster([1, 2], { encodeFrames });
+      network.setFaults({ duplicateRate: 1 });
+      const prop = newMessage(MessageType.MsgProp, { from: 1, to: 2, entries: [
+        { term: 0, index: 0, type: 0, data: new Uint8Array([1, 2, 3]) }] });
+      transports.get(1)!.send([{ rangeId: 4, message: prop, quiesce: false }]);
+      clock.advance(0);
+      const [first, second] = handlers.get(2)!.envelopes;
+      expect(handlers.get(2)!.envelopes).toHaveLength(2);
+      expect(second!.message).toEqual(first!.message);
+      expect(second!.message).not.toBe(first!.message);
+      expect(second!.message.entries[0]).not.toBe(first!.message.entries[0]);
+      expect(second!.message.entries[0]!.data).not.toBe(first!.message.entries[0]!.data);
+      first!.message.entries[0]!.term = 7;
+      first!.message.entries[0]!.data[0] = 9;
+      expect(second!.message.entries[0]!.term).toBe(0);
+      expect(second!.message.entries[0]!.data[0]).toBe(1);
+      expect(network.stats().envelopesDuplicated).toBe(1);
+    }
+  });
+});

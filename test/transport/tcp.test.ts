@@ -142,7 +142,9 @@ describe('TcpTransport', () => {
       await new Promise((r) => setTimeout(r, 30));
     }
     await a!.handler.until(() => a!.handler.unreachable.length > 0);
-    const restarted = await startNode({ nodeId: 2, listenPort: port });
+    // Without TLS a node accepts only its configured peers: the restarted one knows node 1.
+    const restarted = await startNode({ nodeId: 2, listenPort: port,
+      peers: [[1, a!.address]] });
     const deadline = Date.now() + 10_000;
     while (restarted.handler.envelopes.length === 0 && Date.now() < deadline) {
       a!.transport.send([append(3, 1, 2, [1])]);
@@ -236,6 +238,7 @@ describe('TcpTransport bad input', () => {
 
   it('closes only the connection that sent a bad frame, logged and counted', async () => {
     const [a, b] = await mesh([{ nodeId: 1 }, { nodeId: 2, frameBytesMax: 2 ** 20 }]);
+    b!.transport.setPeer(9, { host: '127.0.0.1', port: 1 }); // the rogue is a known peer
     const codec = new FrameCodec(2 ** 24);
     const good = codec.encodeBatch(9, 2, [append(1, 9, 2, [10])], true)!.frame;
     const flipped = Buffer.from(good);
