@@ -33,7 +33,7 @@ const allowed: Record<string, readonly string[]> = {
   range: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft'],
   node: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range'],
   // The package's entries: `flotilla/testing` (harnesses) and `flotilla` (src/index.ts).
-  testing: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range'],
+  testing: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range', 'node'],
   'index.ts': ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range', 'node'],
 };
 
