@@ -19,6 +19,7 @@
  *
  * Output: one JSON object per result line, then a readable table.
  */
+import { SeededRandom, floatsOf } from '../src/util/index.js';
 import { commitId } from './_report.js';
 import { parseOrExit } from '../src/node/cli_args.js';
 import { MessageType, newMessage, EntryType } from '../src/raft/index.js';
@@ -26,7 +27,6 @@ import {
   FrameCodec,
   FrameKind,
   LoopbackNetwork,
-  seededRandom,
   type Envelope,
   type TransportClock,
   type TransportHandler,
@@ -88,7 +88,7 @@ type Mode = 'uncoalesced' | 'batched' | 'coalesced' | 'coalesced_sparse';
  */
 function heartbeats(groups: number, from: number, to: number, type: MessageType,
   sparse = false): Envelope[] {
-  const random = seededRandom(groups);
+  const random = floatsOf(new SeededRandom(groups));
   const out: Envelope[] = new Array(groups);
   const stride = Math.floor(2 ** 32 / groups);
   for (let g = 0; g < groups; g++) {

@@ -33,7 +33,7 @@ const allowed: Record<string, readonly string[]> = {
   range: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft'],
   node: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range'],
   // The package's entries: `flotilla/testing` (harnesses) and `flotilla` (src/index.ts).
-  testing: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range'],
+  testing: ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range', 'node'],
   'index.ts': ['util', 'raft', 'scheduler', 'transport', 'storage', 'multiraft', 'range', 'node'],
 };
 
@@ -64,8 +64,12 @@ function listSources(dir: string): string[] {
   return out;
 }
 
-const importRe =
-  /^\s*(import|export)\s+(type\s+)?([^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+/** A static `import`/`export ... from` (groups 2-4) or a dynamic `import('...')` (group 5). */
+const importRe = new RegExp(
+  String.raw`^\s*(import|export)\s+(type\s+)?([^'";]*?\s+from\s+)?['"]([^'"]+)['"]` +
+    String.raw`|import\(\s*['"]([^'"]+)['"]\s*\)`,
+  'gm',
+);
 
 function parseImports(text: string): Edge[] {
   const edges: Edge[] = [];
@@ -99,7 +103,9 @@ function checkEdge(file: string, edge: Edge, problems: string[], graph: Map<stri
   const where = `${relative(root, file)}:${edge.line}`;
   const layer = layerOf(file);
   if (!edge.specifier.startsWith('.')) {
-    if (!packagesAllowed(layer)) problems.push(`${where}: src/${layer} may not import '${edge.specifier}'`);
+    if (!packagesAllowed(layer)) {
+      problems.push(`${where}: src/${layer} may not import '${edge.specifier}'`);
+    }
     return;
   }
   const target = resolveTarget(file, edge.specifier);
@@ -108,7 +114,8 @@ function checkEdge(file: string, edge: Edge, problems: string[], graph: Map<stri
     if (!(allowed[layer] ?? []).includes(targetLayer)) {
       problems.push(`${where}: layer '${layer}' may not import layer '${targetLayer}'`);
     } else if (target !== join(srcDir, targetLayer, 'index.ts')) {
-      problems.push(`${where}: import layer '${targetLayer}' through its index.ts, not '${edge.specifier}'`);
+      problems.push(`${where}: import layer '${targetLayer}' through its index.ts, ` +
+        `not '${edge.specifier}'`);
     }
   } else if (/^_/.test(target.split(sep).at(-1) ?? '') && dirname(target) !== dirname(file)) {
     problems.push(`${where}: '${edge.specifier}' is private to its folder`);

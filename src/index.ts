@@ -6,7 +6,8 @@
  * 1. What is here is what an application needs to host ranges in its own process: the
  *    `Store` with its options and state-machine interface, the TCP transport, the storage
  *    engine seam, the status types, the typed errors (each a `FlotillaError` with a stable
- *    `code`) and the node layer's pieces (HTTP server, metrics, KV API seam).
+ *    `code`) and the node layer's pieces (`FlotillaNode`, the HTTP server, the metrics, the
+ *    KV API seam `KvService`, the logger).
  * 2. The pure Raft core is its own entry, `flotilla/raft`; the test harnesses (`LocalCluster`,
  *    `VirtualClock`, `CountingStateMachine`, the loopback network) are `flotilla/testing`.
  *    Neither is re-exported here, so an application does not pull them in by accident.
@@ -73,10 +74,27 @@ export {
   type StorageEngine,
 } from './storage/index.js';
 export {
+  CountingTransport,
+  FlotillaNode,
+  HttpErrorCode,
+  KvErrorCode,
+  KvUnavailableError,
   NodeErrorCode,
+  NodeHttpServer,
+  NodeMetrics,
   StartupError,
   UsageError,
+  buildStatus,
   createLogger,
   packageVersion,
+  type KvOp,
+  type KvOpResult,
+  type KvPair,
+  type KvService,
   type LoggerOptions,
+  type MetricsSource,
+  type NodeConfig,
+  type NodeHttpServerOptions,
+  type NodeStatusJson,
+  type StatusSource,
 } from './node/index.js';

@@ -37,13 +37,16 @@ import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM } from './range_config.js';
 import { newStoreStats, type StoreStats } from './stats.js';
 import { newReplicaStatus } from './status.js';
 import { PinoRaftLogger } from './_raft_logger.js';
+import { BatchPipeline } from './_pipeline.js';
 import { BatchStaging } from './_staging.js';
 import { ReplicaTable } from './_table.js';
+import { WakeSchedule } from './_wake_schedule.js';
 import { newMessageCheckView } from './message_check.js';
 import { checkRangeId } from './api_check.js';
 import { ReplicaBrokenError } from './input_errors.js';
 import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
 import { UninitializedReplicas } from './_uninitialized.js';
+import { HeartbeatRows } from './_heartbeat_rows.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -89,6 +92,7 @@ export class Scratch {
   readonly lagging: number[] = [];
   readonly livenessChanges: LivenessChange[] = [];
   readonly status = newReplicaStatus();
+  readonly dueWakes: GroupId[] = [];
   readonly facts = newNodeFacts();
   readonly peers = newPeerFacts();
 }
@@ -103,6 +107,8 @@ export class StoreContext {
   readonly stats: StoreStats = newStoreStats();
   readonly table: ReplicaTable;
   readonly staging: BatchStaging;
+  /** Scheduler batches whose writes are in flight (_pipeline.ts). */
+  readonly pipeline = new BatchPipeline();
   readonly liveness: NodeLiveness;
   readonly scratch = new Scratch();
   readonly log: Logger | null;
@@ -112,8 +118,12 @@ export class StoreContext {
   readonly laggingByGroup = new Map<GroupId, number[]>();
   /** Snapshots shared by every range created with the same configuration. */
   readonly internedSnapshots = new Map<string, Snapshot>();
+  /** Followers of dead leaders waiting for their jittered wake-up (see _wake_schedule.ts). */
+  readonly leaderDownWakes: WakeSchedule;
   /** Emptied inboxes, reused. */
   readonly inboxPool: Envelope[][] = [];
+  /** Heartbeat rows waiting for their group's turn, without a message each. */
+  readonly rows: HeartbeatRows;
   /** Election clock cap on wake-up while the leader is live (see `wake`). */
   readonly wakeElectionElapsedMax: number;
   quiescence: boolean;
@@ -154,7 +164,9 @@ export class StoreContext {
     this.table = new ReplicaTable(Math.min(1024, this.config.replicasMax),
       this.config.replicasMax);
     this.staging = new BatchStaging(this.engine);
+    this.rows = new HeartbeatRows(this.nodeId, this.table.capacity);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
+    this.leaderDownWakes = new WakeSchedule(this.config.leaderDownWakeSpreadTicks);
     this.refusals = new RefusalLog(this.stats.messagesRefused, this.log,
       REFUSAL_LOG_INTERVAL_TICKS);
     this.uninitialized = new UninitializedReplicas(this.config.uninitializedReplicasMax,
@@ -181,9 +193,8 @@ export class StoreContext {
     if (this.pinoRaftLogger !== null) this.pinoRaftLogger.rangeId = this.table.rangeIds[gid]!;
   }
 
-  /** Sends the staged envelopes in one `send` and one `flush` (after the batch's writes). */
-  sendOutbox(): void {
-    const outbox = this.staging.outbox;
+  /** Sends the envelopes in one `send` and one `flush` (after the batch's writes). */
+  sendOutbox(outbox: Envelope[] = this.staging.outbox): void {
     if (outbox.length === 0) return;
     this.stats.messagesSent += outbox.length;
     this.config.transport.send(outbox);

@@ -4,7 +4,7 @@
  */
 import { assert } from '../util/index.js';
 import { MessageType, newMessage } from '../raft/index.js';
-import { WorkFlag } from '../scheduler/index.js';
+import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import { LIVENESS_GROUP_ID, type LivenessChange } from './liveness.js';
 import { WakeReason, type StoreContext } from './_context.js';
 import { wake } from './_quiescer.js';
@@ -17,7 +17,39 @@ export function tickStore(st: StoreContext): void {
   const changes = st.scratch.livenessChanges;
   st.liveness.update(st.storeTicks, changes);
   for (let i = 0; i < changes.length; i++) onLivenessChange(st, changes[i]!);
+  if (st.leaderDownWakes.pending > 0) wakeDue(st);
   collectUninitialized(st);
+}
+
+/**
+ * Wakes the followers whose jittered wake-up is due, unless something woke them first (a
+ * peer's campaign) or their leader came back.
+ */
+function wakeDue(st: StoreContext): void {
+  const due = st.scratch.dueWakes;
+  st.leaderDownWakes.takeDue(st.storeTicks, due);
+  const t = st.table;
+  for (let i = 0; i < due.length; i++) {
+    const gid = due[i]!;
+    if (!t.isQuiesced(gid) || st.liveness.isLive(t.lead[gid]!)) continue;
+    wake(st, gid, WakeReason.LeaderDown);
+  }
+  due.length = 0;
+}
+
+/**
+ * A follower of a dead leader wakes now or after a jitter in [0, spread) store ticks,
+ * drawn from the store's one random source (see _wake_schedule.ts).
+ */
+function wakeFollowerOfDeadLeader(st: StoreContext, gid: GroupId): void {
+  const spread = st.config.leaderDownWakeSpreadTicks;
+  const delayTicks = spread === 1 ? 0 : st.config.random.intn(spread);
+  if (delayTicks === 0) {
+    wake(st, gid, WakeReason.LeaderDown);
+    return;
+  }
+  st.leaderDownWakes.add(gid, st.storeTicks, delayTicks);
+  st.stats.wakesDeferred++;
 }
 
 /**
@@ -38,9 +70,9 @@ function pingPeers(st: StoreContext): void {
 }
 
 /**
- * A peer went down: wake the quiesced followers of its leaders so that they elect new
- * ones. A peer came back: wake the leaders that left it behind so that they catch it up.
- * Both scans are O(replicas) but run only on liveness changes.
+ * A peer went down: wake the quiesced followers of its leaders (spread over a few ticks)
+ * so that they elect new ones. A peer came back: wake the leaders that left it behind so
+ * that they catch it up. Both scans are O(replicas) but run only on liveness changes.
  */
 function onLivenessChange(st: StoreContext, change: LivenessChange): void {
   st.stats.livenessChanges++;
@@ -50,7 +82,7 @@ function onLivenessChange(st: StoreContext, change: LivenessChange): void {
   if (!change.live) {
     for (let i = 0; i < t.allocated; i++) {
       if (!t.isQuiesced(i) || t.lead[i] !== change.nodeId) continue;
-      wake(st, t.slotAt(i), WakeReason.LeaderDown);
+      wakeFollowerOfDeadLeader(st, t.slotAt(i));
       woken++;
     }
   } else {

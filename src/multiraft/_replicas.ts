@@ -131,20 +131,41 @@ export function createInitialized(st: StoreContext, rangeId: number, range: Rang
   checkRangeIdArgument(rangeId);
   // Every argument is checked before anything is touched: a refused call changes nothing.
   const { voters, learners } = checkRangeConfig(st.nodeId, range);
-  if (st.table.slotOfRange.has(rangeId)) throw new RangeExistsError(rangeId);
-  if (st.replicaCount >= st.config.replicasMax) throw new StoreFullError(st.config.replicasMax);
-  const id = allocate(st, rangeId);
-  const storage = st.engine.createReplica(rangeId);
+  const existing = st.table.slotOfRange.get(rangeId);
+  if (existing !== undefined && st.table.isInitialized(existing)) {
+    throw new RangeExistsError(rangeId);
+  }
+  if (existing === undefined && st.replicaCount >= st.config.replicasMax) {
+    throw new StoreFullError(st.config.replicasMax);
+  }
+  // A split's right-hand replica may exist already, uninitialized: created by a message of
+  // the new range from a store that applied the split first. It is initialized in place,
+  // keeping the term and vote it may have cast in the new range's first election (Raft's
+  // safety needs them); it holds no entries (it could match no append).
+  assert(existing === undefined || !st.table.isReadyPending(existing),
+    'an uninitialized replica is initialized outside its batch end');
+  const id = existing ?? allocate(st, rangeId);
+  const storage = existing === undefined ? st.engine.createReplica(rangeId)
+    : st.table.storages[id]!;
+  const heard = existing === undefined ? null : storage.hardState();
   const writes = st.staging.writes();
   const error = storage.applySnapshot(bootstrapSnapshot(st, voters, learners),
     EMPTY_BYTES, writes);
   assert(error === null, 'a new storage takes the bootstrap snapshot');
-  storage.setHardState(BOOTSTRAP_HARD_STATE, writes);
+  const keep = heard !== null && heard.term > BOOTSTRAP_HARD_STATE.term;
+  storage.setHardState(keep
+    ? { term: heard.term, vote: heard.vote, commit: RANGE_INITIAL_INDEX } : BOOTSTRAP_HARD_STATE,
+  writes);
   st.table.storages[id] = storage;
   st.enterRange(id);
   st.table.nodes[id] = new RawNode(rawNodeConfig(st, storage, RANGE_INITIAL_INDEX));
   st.table.markInitialized(id);
-  st.ticker.add(id);
+  if (existing === undefined) st.ticker.add(id);
+  else {
+    // It no longer waits for a snapshot: the collector of uninitialized replicas lets go.
+    st.uninitialized.delete(id);
+    st.stats.uninitializedReplicasNow = st.uninitialized.count;
+  }
   st.scheduler.enqueue(id, WorkFlag.Ready);
   for (const peer of voters) st.liveness.addPeer(peer, st.storeTicks);
   for (const peer of learners) st.liveness.addPeer(peer, st.storeTicks);

@@ -12,7 +12,7 @@ import {
   type Scheduler,
   type Ticker,
 } from '../scheduler/index.js';
-import type { Envelope, TransportHandler } from '../transport/index.js';
+import type { Envelope, HeartbeatCursor, TransportHandler } from '../transport/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
 import type { RangeConfig } from './range_config.js';
@@ -26,6 +26,7 @@ import { processTick } from './_tick.js';
 import { tickStore } from './_liveness_driver.js';
 import {
   handleBatch,
+  handleHeartbeats,
   processMessages,
   reportSnapshot,
   reportUnreachable,
@@ -92,7 +93,9 @@ export class Store implements GroupProcessor, TransportHandler {
   /**
    * Creates an initialized replica of a new range (a bootstrap, or the right-hand side of a
    * split on every replica of it). The replica is awake and elects a leader by itself after
-   * an election timeout, or at once with `campaign`.
+   * an election timeout, or at once with `campaign`. An UNINITIALIZED replica of the range
+   * (created by a peer's message) is initialized in place, keeping its term and vote; that
+   * must not happen inside the store's batch end (call it from outside `apply`).
    * Every argument is checked first; a refused call changes nothing.
    * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
    *   StoreClosedError
@@ -123,6 +126,24 @@ export class Store implements GroupProcessor, TransportHandler {
     core.table.idleTicks[id] = 0;
     node.propose(payload);
     core.stats.proposals++;
+    core.scheduler.enqueue(id, WorkFlag.Ready);
+  }
+
+  /**
+   * Asks for a read index (etcd's ReadIndex, safe mode: the leader confirms its leadership
+   * with a heartbeat round). `context` identifies the request; the state machine's
+   * `readIndexDone` receives it with the index, on this replica, once known. On a follower
+   * the request is forwarded to the leader. A request may be dropped (leader change): the
+   * caller times it out.
+   * @throws RangeNotFoundError, RangeNotInitializedError, NotLeaderError (no leader known)
+   */
+  readIndex(rangeId: number, context: Uint8Array): void {
+    const core = this.core;
+    const id = core.initializedGroup(rangeId);
+    wake(core, id, WakeReason.Proposal);
+    const node = core.settled(id);
+    if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
+    node.readIndex(context);
     core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
@@ -228,6 +249,8 @@ export class Store implements GroupProcessor, TransportHandler {
   async close(): Promise<void> {
     this.core.closed = true;
     await this.stop();
+    // Writes in flight complete (their messages and applies follow) before the engine closes.
+    await this.core.pipeline.whenIdle();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -257,6 +280,11 @@ export class Store implements GroupProcessor, TransportHandler {
   /** Queues each envelope in its group's inbox, creating replicas of unknown groups. */
   handleBatch(fromNodeId: number, envelopes: Envelope[]): void {
     handleBatch(this.core, fromNodeId, envelopes);
+  }
+
+  /** Fans in a frame's coalesced heartbeats without a message object per row. */
+  handleHeartbeats(fromNodeId: number, rows: HeartbeatCursor): void {
+    handleHeartbeats(this.core, fromNodeId, rows);
   }
 
   /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */
@@ -298,7 +326,8 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Bytes held by the store's per-replica arrays (typed arrays and pointer slots). */
   get tableBytes(): number {
-    return this.core.table.memoryBytes + this.scheduler.memoryBytes + this.ticker.memoryBytes;
+    return this.core.table.memoryBytes + this.core.rows.memoryBytes +
+      this.scheduler.memoryBytes + this.ticker.memoryBytes;
   }
 
   /** Whether `nodeId` is live as this store sees it. */

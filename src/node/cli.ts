@@ -4,6 +4,7 @@
  *
  * - `flotilla start`: run one node (see start_command.ts);
  * - `flotilla status --node HOST:PORT`: a terminal summary of a running node's `/status`;
+ * - `flotilla cluster`: a local cluster of node processes with a live view (`npm start`);
  * - `flotilla demo`: the in-process demo of the multiraft layer.
  *
  * `flotilla --help` lists the commands, `flotilla COMMAND --help` a command's flags,
@@ -20,6 +21,18 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  start: {
+    summary: 'run one node (Raft over TCP, HTTP status, metrics and KV API)',
+    run: async (argv) => (await import('./start_command.js')).startCommand(argv),
+  },
+  status: {
+    summary: 'print a summary of a running node',
+    run: async (argv) => (await import('./status_command.js')).statusCommand(argv),
+  },
+  cluster: {
+    summary: 'a local cluster of node processes with a live view (npm start)',
+    run: async (argv) => (await import('./cluster_command.js')).clusterCommand(argv),
+  },
   demo: {
     summary: 'three stores in one process with a live view',
     run: async (argv) => (await import('./demo_command.js')).demoCommand(argv),

@@ -12,6 +12,13 @@
  * 3. Refusals. A configuration a node cannot run with (another cluster's data directory, a
  *    node id that differs from its data, an address that cannot be bound) is a
  *    `StartupError` with a stable `code`, raised before the node serves anything.
+ * 4. A node. `FlotillaNode.start` wires the data directory's identity, the TCP transport
+ *    (behind `CountingTransport`, which counts messages by type), the store and its
+ *    bootstrap ranges, `NodeMetrics` and `NodeHttpServer`; `stop` drains HTTP, then closes
+ *    the store and the transport.
+ * 5. HTTP. `/` (status page), `/status` (`NodeStatusJson`, a contract: fields are added,
+ *    never renamed), `/metrics` (Prometheus text), and the KV API over `KvService`, which
+ *    the ranges layer implements; errors are JSON with stable codes.
  */
 export {
   EXIT_USAGE,
@@ -38,3 +45,36 @@ export {
 } from './log.js';
 export { NodeErrorCode, StartupError } from './errors.js';
 export { packageVersion } from './version.js';
+export { FlotillaNode, type NodeConfig } from './node.js';
+export { NodeHttpServer, type NodeHttpServerOptions } from './http_server.js';
+export { KV_LIMITS_DEFAULT, type KvLimits } from './http_kv.js';
+export { HttpError, HttpErrorCode, statusOfCode } from './http_util.js';
+export {
+  KvErrorCode,
+  KvUnavailableError,
+  MemoryKv,
+  compareBytes,
+  type KvOp,
+  type KvOpResult,
+  type KvPair,
+  type KvService,
+} from './kv.js';
+export { NodeMetrics, type MetricsSource, type NodeMetricsOptions } from './metrics.js';
+export { CountingTransport, type MessageCounts } from './counting_transport.js';
+export {
+  STATUS_RANGES_DEFAULT,
+  STATUS_RANGES_MAX,
+  buildStatus,
+  type NodeIdentity,
+  type NodeStatusJson,
+  type PeerInfo,
+  type RangeStatusJson,
+  type StatusSource,
+} from './status.js';
+export {
+  IDENTITY_FILE,
+  deriveClusterId,
+  openDataDir,
+  type DataIdentity,
+  type Member,
+} from './data_dir.js';

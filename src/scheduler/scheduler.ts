@@ -191,7 +191,7 @@ export class Scheduler {
     if (id >= this.flags.length) this.grow(id);
     const prev = this.flags[id]!;
     this.flags[id] = priority ? prev | PRIORITY : prev & ~PRIORITY;
-    assert(((this.flags[id]! & PRIORITY) !== 0) === priority, 'priority bit set');
+    assert(((this.flags[id] & PRIORITY) !== 0) === priority, 'priority bit set');
   }
 
   /** Whether `id` is in the priority lane's class. */

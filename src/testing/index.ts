@@ -9,7 +9,8 @@
  * 2. `CountingStateMachine` only counts what it applies.
  * 3. `LoopbackNetwork` injects faults (loss, duplication, delay, partitions) between the
  *    transports it creates; `seededRandom` is its deterministic random source.
- * 4. Nothing here is used by the main entry. The source files stay in the folders that own
+ * 4. `MemoryKv` serves the node's KV API from one in-memory map (tests of the HTTP API).
+ * 5. Nothing here is used by the main entry. The source files stay in the folders that own
  *    them; this entry only gathers them.
  */
 export {
@@ -28,3 +29,4 @@ export {
   type LoopbackNetworkStats,
   type LoopbackTransportOptions,
 } from '../transport/index.js';
+export { MemoryKv } from '../node/index.js';

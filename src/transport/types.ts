@@ -3,6 +3,7 @@
  * `Transport` interface both implementations (TCP and loopback) satisfy, and their counters.
  */
 import type { Message, SnapshotStatus } from '../raft/index.js';
+import type { HeartbeatCursor } from './heartbeats.js';
 
 /**
  * One Raft message addressed to one group.
@@ -38,6 +39,14 @@ export interface TransportHandler {
    */
   handleBatch(fromNodeId: number, envelopes: Envelope[]): void;
   /**
+   * Optional: the coalesced heartbeats of one frame, as rows (`rows.next()` until it returns
+   * false), for a handler that fans them in without a message object per row. Every row must
+   * be read during the call; the cursor is dead afterwards. Called before `handleBatch` with
+   * the same frame's other envelopes, which keeps the order in which `handleBatch` alone
+   * would get them. Without it, the rows arrive in `handleBatch` as messages.
+   */
+  handleHeartbeats?(fromNodeId: number, rows: HeartbeatCursor): void;
+  /**
    * Messages of these groups to `toNodeId` were dropped because the peer is unreachable or
    * its queue is full: each group should call `RawNode.reportUnreachable(toNodeId)`.
    * Heartbeats are not reported (losing one changes nothing in the leader's progress).
@@ -66,7 +75,10 @@ export interface TransportStats {
   framesDropped: number;
   /** Received frames rejected as malformed; each closed its connection. */
   framesRejected: number;
-  /** Handshakes refused, by us or by the peer. */
+  /**
+   * Handshakes refused, by us or by the peer: every connection closed before its handshake
+   * completed (refusal, timeout, oversized or bad first frame, failed TLS handshake).
+   */
   handshakesRefused: number;
   /** Connections established (both directions). */
   connectionsOpened: number;
@@ -74,6 +86,8 @@ export interface TransportStats {
   errorsByCode: Record<string, number>;
   /** Bytes currently waiting in send queues (a gauge). */
   queuedBytesNow: number;
+  /** Bytes of partial frames buffered on accepted connections (a gauge; TCP only). */
+  inboundBufferedBytesNow: number;
 }
 
 /** Returns zeroed counters. */
@@ -93,6 +107,7 @@ export function newTransportStats(): TransportStats {
     connectionsOpened: 0,
     errorsByCode: {},
     queuedBytesNow: 0,
+    inboundBufferedBytesNow: 0,
   };
 }
 

@@ -72,7 +72,8 @@ describe('parseCommand', () => {
   });
 
   it('refuses values of the wrong kind or out of bounds, quoting them', () => {
-    expect(refusal(['--ranges', '0.5'])).toBe("--ranges must be an integer in [1, 1000], got '0.5'");
+    expect(refusal(['--ranges', '0.5']))
+      .toBe("--ranges must be an integer in [1, 1000], got '0.5'");
     expect(refusal(['--ranges', '1001'])).toContain("got '1001'");
     expect(refusal(['--ranges='])).toContain("got ''");
     expect(refusal(['--rate', '0'])).toBe("--rate must be a positive number, got '0'");

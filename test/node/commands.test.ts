@@ -2,50 +2,15 @@
  * Every command line of the project, run as a process: `--help` prints its flags and exits 0;
  * each bad configuration prints one clear line on stderr and exits 2, never a stack trace.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface Outcome {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** Runs a TypeScript entry point with tsx, as the npm scripts do. */
-export function runScript(file: string, args: readonly string[],
-  env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
-      cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
-
-/** A refusal: exit code 2 and exactly one line on stderr, without a stack trace. */
-function expectRefusal(r: Outcome, message: string): void {
-  expect(r.code, r.err).toBe(2);
-  const lines = r.err.trimEnd().split('\n');
-  expect(lines, r.err).toHaveLength(1);
-  expect(lines[0]).toContain(message);
-  expect(r.err).not.toMatch(/\n\s+at /);
-}
+import { expectRefusal, runAll, runScript } from './_process.js';
 
 const CASES: [string, string[], string, NodeJS.ProcessEnv?][] = [
   ['src/node/main.ts', ['--bogus'], 'unknown flag --bogus'],
-  ['src/node/main.ts', ['--ranges', '0.5'], "--ranges must be an integer in [1, 1000000], got '0.5'"],
+  ['src/node/main.ts', ['--ranges', '0.5'],
+    "--ranges must be an integer in [0, 1000000], got '0.5'"],
+  ['src/node/main.ts', ['--nodes', '8'], "--nodes must be an integer in [1, 7], got '8'"],
+  ['src/node/cli.ts', ['demo', '--ranges', '0'], "--ranges must be an integer in [1, 1000000]"],
   ['src/node/main.ts', ['--ranges'], '--ranges needs a value'],
   ['src/node/main.ts', ['--log-level', 'loud'], '--log-level must be one of'],
   ['src/node/main.ts', [], "LOG_LEVEL must be one of", { LOG_LEVEL: 'loud' }],
@@ -74,8 +39,8 @@ const HELPS: [string, string[], string][] = [
 
 describe('command lines', () => {
   it('refuse each bad configuration with one line and exit code 2', async () => {
-    const outcomes = await Promise.all(CASES.map(([file, args, , env]) =>
-      runScript(file, args, env)));
+    const outcomes = await runAll(CASES.map(([file, args, , env]) =>
+      () => runScript(file, args, env)));
     CASES.forEach(([file, args, message], i) => {
       expect.soft(() => expectRefusal(outcomes[i]!, message), `${file} ${args.join(' ')}`)
         .not.toThrow();
@@ -83,7 +48,7 @@ describe('command lines', () => {
   }, 120_000);
 
   it('answer --help with their flags and exit 0, running nothing', async () => {
-    const outcomes = await Promise.all(HELPS.map(([file, args]) => runScript(file, args)));
+    const outcomes = await runAll(HELPS.map(([file, args]) => () => runScript(file, args)));
     HELPS.forEach(([file, args, flag], i) => {
       const r = outcomes[i]!;
       expect(r.code, `${file} ${args.join(' ')}: ${r.err}`).toBe(0);

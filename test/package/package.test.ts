@@ -63,13 +63,13 @@ import * as main from 'flotilla';
 import * as raft from 'flotilla/raft';
 import * as testing from 'flotilla/testing';
 const report = {
-  main: ['Store', 'TcpTransport', 'MemoryEngine', 'FlotillaError', 'createLogger']
-    .filter((name) => typeof main[name] === 'function'),
-  mainHarnesses: ['LocalCluster', 'VirtualClock', 'CountingStateMachine']
+  main: ['Store', 'TcpTransport', 'MemoryEngine', 'FlotillaError', 'createLogger',
+    'FlotillaNode', 'NodeHttpServer', 'NodeMetrics'].filter((n) => typeof main[n] === 'function'),
+  mainHarnesses: ['LocalCluster', 'VirtualClock', 'CountingStateMachine', 'MemoryKv']
     .filter((name) => name in main),
   raft: ['RawNode', 'MemoryStorage', 'SeededRandom'].filter((n) => typeof raft[n] === 'function'),
-  testing: ['LocalCluster', 'VirtualClock', 'CountingStateMachine', 'LoopbackNetwork']
-    .filter((name) => typeof testing[name] === 'function'),
+  testing: ['LocalCluster', 'VirtualClock', 'CountingStateMachine', 'LoopbackNetwork',
+    'MemoryKv'].filter((name) => typeof testing[name] === 'function'),
 };
 const cluster = new testing.LocalCluster();
 cluster.createRange(1, { leaderNodeId: 2 });
@@ -81,7 +81,9 @@ console.log(JSON.stringify(report));
 `;
 
 const TYPESCRIPT = `
-import { Store, type RaftStatus, type StoreOptions, type StateMachine } from 'flotilla';
+import { Store, type KvService, type NodeStatusJson, type RaftStatus, type StoreOptions,
+  type StateMachine } from 'flotilla';
+import { MemoryKv } from 'flotilla/testing';
 import { RawNode, type Entry } from 'flotilla/raft';
 import { LocalCluster } from 'flotilla/testing';
 
@@ -94,7 +96,10 @@ const cluster = new LocalCluster({ stateMachine: () => machine });
 const options: Partial<StoreOptions> = { electionTimeoutTicks: 10 };
 // @ts-expect-error: nodeId is a number; a build without types would not catch this.
 const bad: Partial<StoreOptions> = { nodeId: 'one' };
-export const checks = [leaderOf(cluster.store(1).raftStatus(1)), options, bad, Store, RawNode];
+const kv: KvService = new MemoryKv();
+const leaders = (s: NodeStatusJson): number[] => s.ranges.map((r) => r.lead);
+export const checks = [leaderOf(cluster.store(1).raftStatus(1)), options, bad, Store, RawNode,
+  kv, leaders];
 `;
 
 const TSCONFIG = {
@@ -130,10 +135,12 @@ describe('the packed package', () => {
     expect(r.code, r.err).toBe(0);
     const report = JSON.parse(r.out) as Record<string, unknown>;
     expect(report).toEqual({
-      main: ['Store', 'TcpTransport', 'MemoryEngine', 'FlotillaError', 'createLogger'],
+      main: ['Store', 'TcpTransport', 'MemoryEngine', 'FlotillaError', 'createLogger',
+        'FlotillaNode', 'NodeHttpServer', 'NodeMetrics'],
       mainHarnesses: [],
       raft: ['RawNode', 'MemoryStorage', 'SeededRandom'],
-      testing: ['LocalCluster', 'VirtualClock', 'CountingStateMachine', 'LoopbackNetwork'],
+      testing: ['LocalCluster', 'VirtualClock', 'CountingStateMachine', 'LoopbackNetwork',
+        'MemoryKv'],
       leader: 2,
       codeOfError: 'ERR_NOT_LEADER',
     });

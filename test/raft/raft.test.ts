@@ -18,6 +18,7 @@ import {
 } from '../../src/raft/raftpb.js';
 import { LogLevel, silentLogger } from '../../src/raft/logger.js';
 import { SeededRandom } from '../../src/raft/rand.js';
+import { floatsOf } from '../../src/util/index.js';
 import { StateType } from '../../src/raft/raft_state.js';
 import { RawNode, SnapshotStatus } from '../../src/raft/rawnode.js';
 import type { ReadState } from '../../src/raft/read_only.js';
@@ -577,14 +578,8 @@ describe('async storage writes', () => {
 });
 
 describe('randomized safety', () => {
-  /** A tiny deterministic generator for the schedule (independent of the Raft source). */
-  function lcg(seed: number): () => number {
-    let x = seed >>> 0;
-    return () => {
-      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-      return x / 0x100000000;
-    };
-  }
+  /** The schedule's own seeded generator (apart from the Raft source), as floats. */
+  const lcg = (seed: number): (() => number) => floatsOf(new SeededRandom(seed ^ 0x5c4ed));
 
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`keeps one leader per term and agreeing logs under faults (seed ${seed})`, () => {
