@@ -45,3 +45,17 @@ describe('VirtualClock', () => {
     expect(clock.nowMs()).toBe(10);
   });
 });
+
+describe('NodeLiveness limits', () => {
+  it('finding 2 (store side): peers beyond the limit are not tracked, never an assertion', () => {
+    const liveness = new NodeLiveness(1, 5);
+    for (let id = 2; id < 2 + 1024; id++) liveness.heardFrom(id, 0);
+    expect(liveness.nodeIds.length).toBe(1024);
+    expect(() => liveness.heardFrom(5000, 1)).not.toThrow();
+    expect(() => liveness.addPeer(5001, 1)).not.toThrow();
+    expect(liveness.nodeIds.length).toBe(1024);
+    expect(liveness.peersRefused).toBe(2);
+    // An untracked node counts as live (no evidence against it).
+    expect(liveness.isLive(5000)).toBe(true);
+  });
+});
