@@ -5,10 +5,12 @@
  * uses a map) and `tracker` (ProgressTracker.committed(), the path the Raft core takes).
  * Reference, etcd (Go) on this kind of machine: 65 ns (3 voters), 98 ns (5), 131 ns (7).
  *
- * Prints one JSON object per line, then a table. Run: npm run bench:quorum
+ * Prints one JSON object per line, then a table. Run: npm run bench:quorum [-- --voters 3,5]
  */
+import { SeededRandom, floatsOf } from '../src/util/index.js';
 import { spawnSync } from 'node:child_process';
 import { commitId } from './_report.js';
+import { exitUsage, parseOrExit } from '../src/node/cli_args.js';
 import { fileURLToPath } from 'node:url';
 import { JointConfig, MajorityConfig, MapAckIndexer } from '../src/raft/quorum/index.js';
 import { Inflights, Progress, ProgressTracker } from '../src/raft/tracker/index.js';
@@ -19,16 +21,9 @@ const ITERATIONS_PER_ROUND = 2_000_000;
 const ROUNDS = 7;
 const WARMUP_ROUNDS = 2;
 
-/** A small deterministic PRNG (mulberry32), so runs are comparable. */
+/** The project's seeded generator as floats in [0, 1), so runs are comparable. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return floatsOf(new SeededRandom(seed));
 }
 
 
@@ -90,17 +85,17 @@ function runCase(indexer: CaseName, voters: number): void {
 
 function spawnCase(indexer: CaseName, voters: number): number {
   const self = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, self, indexer, String(voters)];
+  const args = [...process.execArgv, self, '--case', indexer, '--voters', String(voters)];
   const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`case ${indexer}/${voters} failed: ${child.stderr}`);
   return Number(child.stdout.trim());
 }
 
-function main(): void {
+function main(voterCounts: readonly number[]): void {
   const sha = commitId();
   const rows: Row[] = [];
   for (const indexer of Object.keys(CASES) as CaseName[]) {
-    for (const voters of VOTER_COUNTS) {
+    for (const voters of voterCounts) {
       const nsPerOp = spawnCase(indexer, voters);
       rows.push({ indexer, voters, nsPerOp });
       const line = {
@@ -117,15 +112,30 @@ function main(): void {
   }
   process.stdout.write('\nindexer   voters   ns/op   etcd Go ns/op   speed-up\n');
   for (const r of rows) {
-    const go = ETCD_NS_PER_OP[r.voters]!;
+    const go = ETCD_NS_PER_OP[r.voters];
     const ns = r.nsPerOp.toFixed(1).padStart(6);
+    const speedUp = go === undefined ? '' : `${(go / r.nsPerOp).toFixed(1)}x`;
     process.stdout.write(
       `${r.indexer.padEnd(8)}  ${String(r.voters).padStart(6)}  ${ns}` +
-        `  ${String(go).padStart(14)}  ${(go / r.nsPerOp).toFixed(1).padStart(8)}x\n`,
+        `  ${String(go ?? '').padStart(14)}  ${speedUp.padStart(9)}\n`,
     );
   }
 }
 
-const [caseName, caseVoters] = process.argv.slice(2);
-if (caseName !== undefined && caseName in CASES) runCase(caseName as CaseName, Number(caseVoters));
-else main();
+const COMMAND = {
+  name: 'npm run bench:quorum --',
+  summary: 'Committed-index computation (MapAckIndexer and ProgressTracker), ns per call.',
+  flags: {
+    voters: { kind: 'integers', min: 1, max: 64, default: VOTER_COUNTS,
+      description: 'voter counts to measure (etcd reference figures exist for 3, 5, 7)' },
+    case: { kind: 'string', choices: Object.keys(CASES), hidden: true,
+      description: 'run one indexer in this process (the benchmark spawns itself so)' },
+  },
+} as const;
+const args = parseOrExit(COMMAND, process.argv.slice(2)).values;
+if (args.case !== undefined) {
+  if (args.voters.length !== 1) exitUsage(COMMAND.name, '--case needs exactly one --voters');
+  runCase(args.case as CaseName, args.voters[0]!);
+} else {
+  main(args.voters);
+}

@@ -1,5 +1,6 @@
 /**
- * Scheduler and ticker costs. Run: `npx tsx bench/scheduler.bench.ts`.
+ * Scheduler and ticker costs. Run: `npx tsx bench/scheduler.bench.ts [--groups N,...]
+ * [--sparse-awake N]`.
  *
  * - enqueue_process: enqueue a Message for every group, then run batches until idle, with a
  *   processor that does nothing: the scheduler's own cost per group turn (default options,
@@ -7,13 +8,16 @@
  * - enqueue_process_noclock: the same with a constant clock, to show the clock's share.
  * - enqueue_only: the enqueue half alone (flag merge + ring push).
  * - tick: one full tick interval (all sub-ticks) of the `Ticker` into a `Scheduler`, per
- *   awake group; the scheduler is drained between intervals, outside the timing.
+ *   awake group; the scheduler is drained between intervals, outside the timing. Each size
+ *   with every group awake, and the largest with only `--sparse-awake` of them awake.
  *
  * Prints one JSON object per line, then a table.
  */
 import { commitId } from './_report.js';
+import { parseOrExit } from '../src/node/cli_args.js';
 import { Scheduler, Ticker, WorkFlag, toGroupId } from '../src/scheduler/index.js';
 import type { GroupId, GroupProcessor } from '../src/scheduler/index.js';
+import { systemClock } from '../src/util/index.js';
 
 interface Result {
   name: string;
@@ -24,6 +28,17 @@ interface Result {
   bytes_per_group?: number;
 }
 
+const COMMAND = {
+  name: 'npx tsx bench/scheduler.bench.ts',
+  summary: 'Scheduler enqueue+process cost and tick cost per group.',
+  flags: {
+    groups: { kind: 'integers', min: 1, max: 16_777_216, default: [1_000, 100_000, 1_000_000],
+      description: 'group counts to measure' },
+    'sparse-awake': { kind: 'integer', min: 1, max: 16_777_216, default: 1_000,
+      description: 'awake groups of the sparse tick case (among the largest group count)' },
+  },
+} as const;
+const args = parseOrExit(COMMAND, process.argv.slice(2)).values;
 const commit = commitId();
 
 let sink = 0;
@@ -43,7 +58,7 @@ function roundsFor(groups: number): number {
 function benchEnqueueProcess(groups: number, clockFree = false): Result[] {
   const scheduler = new Scheduler(processor, {
     groupIdsMax: 1 << 21,
-    ...(clockFree ? { clockMs: () => 0 } : {}),
+    ...(clockFree ? { clock: { ...systemClock, nowMs: () => 0 } } : {}),
   });
   const suffix = clockFree ? '_noclock' : '';
   const rounds = roundsFor(groups);
@@ -51,7 +66,7 @@ function benchEnqueueProcess(groups: number, clockFree = false): Result[] {
   let totalMs = 0;
   for (let round = -1; round < rounds; round++) {
     const start = performance.now();
-    for (let id = 0; id < groups; id++) scheduler.enqueue(id as GroupId, WorkFlag.Message);
+    for (let id = 0; id < groups; id++) scheduler.enqueue(toGroupId(id), WorkFlag.Message);
     const enqueued = performance.now();
     scheduler.runUntilIdle();
     const end = performance.now();
@@ -76,7 +91,7 @@ function benchTick(groups: number, awake: number): Result {
   const ticker = new Ticker(scheduler, { groupIdsMax: 1 << 21 });
   const stride = groups / awake;
   for (let id = 0; id < groups; id++) ticker.add(toGroupId(id));
-  for (let id = 0; id < groups; id++) if (id % stride !== 0) ticker.quiesce(id as GroupId);
+  for (let id = 0; id < groups; id++) if (id % stride !== 0) ticker.quiesce(toGroupId(id));
   if (ticker.awakeCount !== awake) throw new Error(`awake ${ticker.awakeCount} != ${awake}`);
   const slots = ticker.config.tickSpreadSlots;
   const rounds = roundsFor(awake);
@@ -134,18 +149,16 @@ function table(results: Result[]): void {
 }
 
 const results: Result[] = [];
-for (const groups of [1_000, 100_000, 1_000_000]) {
+for (const groups of args.groups) {
   for (const result of [...benchEnqueueProcess(groups), ...benchEnqueueProcess(groups, true)]) {
     print(result);
     results.push(result);
   }
 }
-for (const [groups, awake] of [
-  [1_000, 1_000],
-  [100_000, 100_000],
-  [1_000_000, 1_000_000],
-  [1_000_000, 1_000],
-] as const) {
+const largest = Math.max(...args.groups);
+const tickCases: (readonly [number, number])[] = args.groups.map((g) => [g, g] as const);
+if (args['sparse-awake'] < largest) tickCases.push([largest, args['sparse-awake']]);
+for (const [groups, awake] of tickCases) {
   const result = benchTick(groups, awake);
   print(result);
   results.push(result);

@@ -2,7 +2,7 @@
  * Heartbeat traffic and codec throughput of the transport.
  *
  *   npm run bench:transport            (node --expose-gc --import tsx bench/transport.bench.ts)
- *   FLOTILLA_BENCH_GROUPS=1000,10000 npm run bench:transport
+ *   npm run bench:transport -- --groups 1000,10000      (FLOTILLA_BENCH_GROUPS also works)
  *
  * Part 1, per heartbeat interval between two nodes sharing N awake groups (node 1 leads all N:
  * N heartbeats one way, N responses back), through two loopback transports on virtual time
@@ -19,19 +19,31 @@
  *
  * Output: one JSON object per result line, then a readable table.
  */
+import { SeededRandom, floatsOf } from '../src/util/index.js';
 import { commitId } from './_report.js';
+import { parseOrExit } from '../src/node/cli_args.js';
 import { MessageType, newMessage, EntryType } from '../src/raft/index.js';
 import {
   FrameCodec,
   FrameKind,
   LoopbackNetwork,
-  seededRandom,
   type Envelope,
   type TransportClock,
   type TransportHandler,
 } from '../src/transport/index.js';
 
-const GROUPS = (process.env.FLOTILLA_BENCH_GROUPS ?? '1000,10000,100000').split(',').map(Number);
+const COMMAND = {
+  name: 'npm run bench:transport --',
+  summary: 'Heartbeat traffic between two nodes, coalesced or not, and codec throughput.',
+  flags: {
+    groups: { kind: 'integers', min: 1, max: 10_000_000,
+      description: 'awake groups of each traffic run (default $FLOTILLA_BENCH_GROUPS, else ' +
+        '1000,10000,100000)' },
+  },
+} as const;
+const GROUPS = parseOrExit(COMMAND, process.argv.slice(2)).values.groups ??
+  parseOrExit(COMMAND, ['--groups', process.env.FLOTILLA_BENCH_GROUPS ?? '1000,10000,100000'])
+    .values.groups!;
 const commit = commitId();
 const common = { commit, node: process.version };
 const rows: Record<string, unknown>[] = [];
@@ -76,15 +88,15 @@ type Mode = 'uncoalesced' | 'batched' | 'coalesced' | 'coalesced_sparse';
  */
 function heartbeats(groups: number, from: number, to: number, type: MessageType,
   sparse = false): Envelope[] {
-  const random = seededRandom(groups);
+  const random = floatsOf(new SeededRandom(groups));
   const out: Envelope[] = new Array(groups);
   const stride = Math.floor(2 ** 32 / groups);
   for (let g = 0; g < groups; g++) {
-    const groupId = sparse ? g * stride + Math.floor(random() * stride) : g;
+    const rangeId = sparse ? g * stride + Math.floor(random() * stride) : g;
     const term = sparse ? 1 + Math.floor(random() * 1000) : 7;
     const commit = type !== MessageType.MsgHeartbeat ? 0
       : sparse ? Math.floor(random() * 2 ** 30) : 100_000 + (g % 1000);
-    out[g] = { groupId, quiesce: false, message: newMessage(type, { from, to, term, commit }) };
+    out[g] = { rangeId, quiesce: false, message: newMessage(type, { from, to, term, commit }) };
   }
   if (sparse) out.reverse(); // unsorted: the encoder sorts
   return out;
@@ -209,7 +221,7 @@ function throughputAppends(perFrame: number, entries: number, entryBytes: number
   const codec = new FrameCodec(64 * 2 ** 20);
   const batch: Envelope[] = [];
   for (let g = 0; g < perFrame; g++) {
-    batch.push({ groupId: g, quiesce: false, message: newMessage(MessageType.MsgApp, {
+    batch.push({ rangeId: g, quiesce: false, message: newMessage(MessageType.MsgApp, {
       from: 1, to: 2, term: 7, logTerm: 7, index: 1000, commit: 999,
       entries: Array.from({ length: entries }, (_, i) => ({ term: 7, index: 1001 + i,
         type: EntryType.EntryNormal, data: new Uint8Array(entryBytes).fill(i) })) }) });

@@ -74,6 +74,12 @@ export {
   type Ready,
 } from './rawnode.js';
 export type { Peer } from './bootstrap.js';
+export {
+  newNodeFacts,
+  newPeerFacts,
+  type NodeFacts,
+  type PeerFacts,
+} from './node_facts.js';
 export { ConfChangeError } from './confchange/index.js';
 export type { ReadState } from './read_only.js';
 export {

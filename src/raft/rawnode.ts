@@ -56,6 +56,7 @@ import { bootstrap, type Peer } from './bootstrap.js';
 import { getBasicStatus, getStatus } from './status_build.js';
 import { restoreQuiescedRole, type QuiescedRole } from './raft_quiesced.js';
 import type { BasicStatus, Status } from './status.js';
+import { fillNodeFacts, fillPeerFacts, type NodeFacts, type PeerFacts } from './node_facts.js';
 
 export type { SoftState } from './status.js';
 export type { QuiescedRole } from './raft_quiesced.js';
@@ -112,8 +113,11 @@ export function mustSync(st: HardState, prev: HardState, entsNum: number): boole
 
 /** A thread-unsafe (single-turn) Raft node. */
 export class RawNode {
-  /** The state machine. Public for the conformance harness and status tooling. */
-  readonly raft: Raft;
+  /**
+   * The state machine, internal to src/raft: hosts read it through the accessors below
+   * (`readFacts`, `readPeers`, `lead`, ...); white-box tests use `raftOf` (rawnode_internal.ts).
+   */
+  private readonly raft: Raft;
   readonly asyncStorageWrites: boolean;
   /** The soft state of the last accepted Ready. */
   prevSoftSt: SoftState;
@@ -168,9 +172,51 @@ export class RawNode {
     return node;
   }
 
-  /** Advances the logical clock by one tick. */
-  tick(): void {
-    this.raft.tick();
+  /**
+   * Advances the logical clock by one tick. @returns whether the node may have work for a
+   * Ready after it: messages, or a changed role, term or leader. A tick can only start an
+   * election or pre-vote, send heartbeats or check the quorum, so comparing these few
+   * fields is enough, and much cheaper than `hasReady()`; false means the tick only moved
+   * the clocks.
+   */
+  tick(): boolean {
+    const r = this.raft;
+    const state = r.state;
+    const term = r.term;
+    const lead = r.lead;
+    r.tick();
+    return r.msgs.length > 0 || r.msgsAfterAppend.length > 0 || r.state !== state ||
+      r.term !== term || r.lead !== lead;
+  }
+
+  /** The leader this node knows of (0 = none). */
+  get lead(): number {
+    return this.raft.lead;
+  }
+
+  /** The node's current term. */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** The node's role. */
+  get raftState(): StateType {
+    return this.raft.state;
+  }
+
+  /** Whether this node could campaign (it is a voter of its configuration). */
+  canCampaign(): boolean {
+    return this.raft.promotable();
+  }
+
+  /** Fills `out` with the node's role, term, leader and log positions; allocates nothing. */
+  readFacts(out: NodeFacts): void {
+    fillNodeFacts(this.raft, out);
+  }
+
+  /** Fills `out` with every peer's progress (meaningful on a leader); allocates nothing. */
+  readPeers(out: PeerFacts): void {
+    fillPeerFacts(this.raft, out);
   }
 
   /**

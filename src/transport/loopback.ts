@@ -10,6 +10,9 @@
  * frames (encoded and decoded by the transports' codecs), so the loopback exercises the same
  * bytes as TCP; `encodeFrames: false` skips the codec for speed.
  *
+ * A duplicated envelope is delivered as a deep copy, in every mode: the receiver never gets
+ * the same message object twice.
+ *
  * Reports: random losses are silent, as on a real network; a batch to a node that is
  * partitioned away, closed or unknown is reported unreachable (a real transport would see its
  * connection fail). A `MsgSnap` is reported `finish` when delivered and `failure` when lost.
@@ -17,8 +20,15 @@
  * Determinism: with a virtual clock and one seed, a run replays exactly.
  */
 import pino, { type Logger } from 'pino';
-import { assert, ConfigError } from '../util/index.js';
-import { MessageType } from '../raft/index.js';
+import { assert, ConfigError, SeededRandom, floatsOf } from '../util/index.js';
+import {
+  EMPTY_BYTES,
+  EMPTY_ENTRIES,
+  EMPTY_MESSAGES,
+  MessageType,
+  type ConfState,
+  type Message,
+} from '../raft/index.js';
 import type { Envelope } from './types.js';
 import { FrameKind, type Frame } from './codec.js';
 import { FrameError } from './errors.js';
@@ -36,16 +46,9 @@ import {
   type BatchingOptions,
 } from './_batching.js';
 
-/** Returns a seeded pseudo-random source in [0, 1) (mulberry32). */
+/** Returns a seeded source of floats in [0, 1): the shared generator (src/util/random.ts). */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return floatsOf(new SeededRandom(seed));
 }
 
 /** Faults of one directed link (or of all links). Rates are probabilities in [0, 1]. */
@@ -251,14 +254,17 @@ export class LoopbackNetwork {
       if (faults.dropRate > 0 && this.random() < faults.dropRate) {
         this.counters.envelopesDropped++;
         if (envelope.message.type === MessageType.MsgSnap) {
-          sender.reportLostSnapshot(envelope.groupId, envelope.message.to);
+          sender.reportLostSnapshot(envelope.rangeId, envelope.message.to);
         }
         continue;
       }
       survivors.push(envelope);
       if (faults.duplicateRate > 0 && this.random() < faults.duplicateRate) {
         this.counters.envelopesDuplicated++;
-        survivors.push(envelope);
+        // A copy, in every mode: with `encodeFrames: false` the same objects would reach the
+        // receiver twice, and a leader stamping term and index on a forwarded proposal's
+        // entries would rewrite the first delivery's entries while appending the second.
+        survivors.push(copyEnvelope(envelope));
       }
     }
     return survivors;
@@ -272,11 +278,45 @@ export class LoopbackNetwork {
     if (delivered) receiver.receive(sender.nodeId, payload);
     for (const envelope of sent) {
       if (envelope.message.type === MessageType.MsgSnap) {
-        if (delivered) sender.reportDeliveredSnapshot(envelope.groupId, toNodeId);
-        else sender.reportLostSnapshot(envelope.groupId, toNodeId);
+        if (delivered) sender.reportDeliveredSnapshot(envelope.rangeId, toNodeId);
+        else sender.reportLostSnapshot(envelope.rangeId, toNodeId);
       }
     }
   }
+}
+
+/**
+ * A deep copy of an envelope, as a second trip over a wire would produce: nothing, not even
+ * a payload, is shared with the original.
+ */
+export function copyEnvelope(envelope: Envelope): Envelope {
+  const copy: Envelope = { rangeId: envelope.rangeId, message: copyMessage(envelope.message),
+    quiesce: envelope.quiesce === true };
+  assert(copy.message !== envelope.message, 'copy shares its message');
+  return copy;
+}
+
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.length === 0 ? EMPTY_BYTES : bytes.slice();
+}
+
+function copyMessage(m: Message): Message {
+  const snapshot = m.snapshot === null ? null : { data: copyBytes(m.snapshot.data),
+    metadata: { ...m.snapshot.metadata, confState: copyConfState(m.snapshot.metadata.confState) } };
+  return {
+    ...m,
+    entries: m.entries.length === 0 ? EMPTY_ENTRIES
+      : m.entries.map((e) => ({ ...e, data: copyBytes(e.data) })),
+    snapshot,
+    context: copyBytes(m.context),
+    responses: m.responses.length === 0 ? EMPTY_MESSAGES : m.responses.map(copyMessage),
+  };
+}
+
+function copyConfState(c: ConfState): ConfState {
+  return { voters: [...c.voters], learners: [...c.learners],
+    votersOutgoing: [...c.votersOutgoing], learnersNext: [...c.learnersNext],
+    autoLeave: c.autoLeave };
 }
 
 function shuffle<T>(items: T[], random: () => number): void {
@@ -354,13 +394,13 @@ export class LoopbackTransport extends BatchingTransport {
   }
 
   /** @internal */
-  reportDeliveredSnapshot(groupId: number, toNodeId: number): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, true);
+  reportDeliveredSnapshot(rangeId: number, toNodeId: number): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, true);
   }
 
   /** @internal */
-  reportLostSnapshot(groupId: number, toNodeId: number): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, false);
+  reportLostSnapshot(rangeId: number, toNodeId: number): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, false);
   }
 
   async close(): Promise<void> {

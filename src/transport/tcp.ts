@@ -1,12 +1,14 @@
 /**
- * The TCP transport: msgpackr frames over `node:net`.
+ * The TCP transport: msgpackr frames over `node:net`, or `node:tls` with mutual TLS.
  *
  * Connections are one-way for Raft traffic, as CockroachDB's per-destination streams: each
  * node dials every peer it sends to and only reads on the connections it accepts, so two nodes
  * never race to pick one of two sockets. A dialed connection goes through
  *
- *     idle -> connecting (TCP connect, Hello, wait for HelloAck) -> ready -> (error) -> backoff
- *          -> (timer) idle -> (next send) connecting ...
+ *     idle -> connecting (TCP connect, TLS, Hello, wait for HelloAck) -> ready -> (error)
+ *          -> backoff -> (timer) idle -> (next send) connecting ...
+ *     ready -> (idle for idleTimeoutMs * 2/3 at most: we close it; or the listener closes
+ *              it cleanly: its idle timeout, superseded) -> idle
  *
  * Backoff: `reconnectDelayMsMin * 2^failures`, capped at `reconnectDelayMsMax`, times a random
  * factor in [0.5, 1) so that a cluster's nodes do not reconnect in lockstep after a restart.
@@ -22,26 +24,43 @@
  * for more than one chunk. The receiver reassembles the snapshot (within
  * `inboundSnapshotBytesMax`) and delivers it as a one-envelope batch; the sender reports
  * `finish` once the last chunk is written and `failure` if the connection goes first.
+ *
+ * Admission: without TLS a connection is accepted only from a node id with an address
+ * (`peers`, `setPeer`); with TLS (`tls`), from a node whose certificate, chained to the CA,
+ * names the cluster and the id its Hello claims (`_tls.ts`), configured or not. Either way at
+ * most `peerNodeIdsMax` distinct ids and `inboundConnectionsPerPeerMax` connections each.
+ * Without TLS a node id is a claim, not a proof: a host that can reach the port and names a
+ * configured peer is taken for it (and can supersede its connections). Run TLS where the
+ * network is not trusted.
+ *
+ * What a peer can make a node hold, each bound an option:
+ *   - before its handshake, per connection: one frame of `helloBytesMax` (plus one socket
+ *     chunk), for at most `handshakeTimeoutMs`; at most `inboundConnectionsMax` connections;
+ *   - after it: `peerNodeIdsMax * inboundConnectionsPerPeerMax` connections, each holding at
+ *     most one partial frame (`frameBytesMax`) for at most `frameTimeoutMs`, all of them
+ *     together at most `inboundBufferedBytesMax`, and each `inboundSnapshotBytesMax` of
+ *     snapshot chunks; closed after `idleTimeoutMs` without a complete frame.
+ * Going over closes (or refuses) the connection; every such close is counted in `stats()`
+ * (`errorsByCode`, and `handshakesRefused` or `framesRejected`) and logged with its code, at
+ * most once per code per `errorLogIntervalMs`. Nothing a peer sends throws out of a socket
+ * handler: only a bug in this node does (an assertion).
  */
 import * as net from 'node:net';
-import { ConfigError, FlotillaError, assert } from '../util/index.js';
-import { EMPTY_BYTES, MessageType, type Message } from '../raft/index.js';
-import type { Envelope } from './types.js';
+import * as tls from 'node:tls';
+import { ConfigError, FlotillaError, assert, floatsOf, unseededRandom } from '../util/index.js';
+import { MessageType } from '../raft/index.js';
+import type { Envelope, TransportStats } from './types.js';
 import { countError } from './types.js';
+import type { BatchFrame } from './codec.js';
 import {
-  FrameKind,
-  FrameReader,
-  type BatchFrame,
-  type Frame,
-  type SnapshotChunkFrame,
-} from './codec.js';
-import { FrameError, FrameErrorCode, HandshakeError, HandshakeErrorCode } from './errors.js';
+  ConnectionError,
+  ConnectionErrorCode,
+  HandshakeError,
+  HandshakeErrorCode,
+} from './errors.js';
 import {
-  PROTOCOL_VERSION_COALESCED,
   PROTOCOL_VERSION_CURRENT,
   PROTOCOL_VERSION_OLDEST,
-  acceptHello,
-  acceptHelloAck,
   type HandshakeIdentity,
 } from './handshake.js';
 import type { TimerHandle } from './clock.js';
@@ -51,9 +70,12 @@ import {
   checkInteger,
   type BatchingConfig,
   type BatchingOptions,
-  estimateBytes,
   type OutFrame,
 } from './_batching.js';
+import { LogLimiter } from './_log_limit.js';
+import { checkTlsOptions, type TcpTlsOptions } from './_tls.js';
+import { OutboundPeer } from './_outbound.js';
+import { InboundConnection } from './_inbound.js';
 
 /** Where a node listens. */
 export interface PeerAddress {
@@ -69,8 +91,18 @@ export interface TcpTransportOptions extends BatchingOptions {
   listenHost?: string;
   /** @default 0 (any free port; read it from `listen()`'s result) */
   listenPort?: number;
-  /** Addresses of the peers; more with `setPeer`. @default none */
+  /**
+   * Addresses of the peers; more with `setPeer`. Without `tls`, these are also the only node
+   * ids whose connections are accepted. @default none
+   */
   peers?: Iterable<readonly [number, PeerAddress]>;
+  /**
+   * Mutual TLS: every connection, both ways, runs TLS 1.3 with a certificate on each end,
+   * chained to `tls.ca` and naming the node (`nodeCertificateUri`). A node with a valid
+   * certificate is accepted even if it is not among `peers`, within `peerNodeIdsMax`.
+   * @default none (plain TCP; only configured peers are accepted)
+   */
+  tls?: TcpTlsOptions;
   /** Oldest protocol version spoken. @default 1 (PROTOCOL_VERSION_OLDEST) */
   protocolVersionMin?: number;
   /** Newest protocol version spoken. @default 2 (PROTOCOL_VERSION_CURRENT) */
@@ -88,8 +120,61 @@ export interface TcpTransportOptions extends BatchingOptions {
   reconnectDelayMsMin?: number;
   /** Cap of the reconnect delay. @default 5000 (milliseconds) */
   reconnectDelayMsMax?: number;
-  /** Time allowed to connect and complete the handshake. @default 5000 (milliseconds) */
+  /**
+   * Time allowed to connect and complete the handshake (TLS included). @default 5000
+   * (milliseconds)
+   */
   handshakeTimeoutMs?: number;
+  /**
+   * The largest frame, and the most bytes buffered, on a connection whose handshake has not
+   * completed (either direction): a Hello is a few dozen bytes, so a stranger cannot make the
+   * node buffer a whole `frameBytesMax` frame before saying who it is. Above it the connection
+   * is closed (`ERR_FRAME_OVERSIZED`) and counted in `handshakesRefused`.
+   * @default 4096 (bytes)
+   */
+  helloBytesMax?: number;
+  /**
+   * An accepted connection on which no complete frame arrives for this long is closed
+   * (`ERR_CONNECTION_IDLE`), checked by one sweep every quarter of the smaller of this and
+   * `frameTimeoutMs`. A dialer closes its own connection, cleanly, once it has written
+   * nothing for two thirds of it at most, and redials on its next send: with the same value
+   * on every node, a listener never times out a well-behaved peer, so no frame is lost to
+   * the race of a close with a write. Keep it equal across the cluster.
+   * @default 60000 (milliseconds)
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Time allowed for one frame to arrive once its first byte has (`ERR_FRAME_TIMEOUT`): a
+   * peer cannot park a big partial frame on a connection. @default 30000 (milliseconds)
+   */
+  frameTimeoutMs?: number;
+  /**
+   * Bytes of partial frames buffered over all accepted connections at once: however many
+   * peers start big frames together, the node holds at most this (plus one socket chunk per
+   * connection). The connection whose frame takes the total over it is closed
+   * (`ERR_CONNECTION_BUFFER_FULL`). At least `frameBytesMax`.
+   * @default 268435456 (bytes: 256 MiB, or `frameBytesMax` if larger)
+   */
+  inboundBufferedBytesMax?: number;
+  /**
+   * Handshaked connections open at once from one peer node id. A new one beyond it closes
+   * that peer's oldest (`ERR_CONNECTION_SUPERSEDED`): a redialing peer whose old connection
+   * is half-open is never locked out, and one peer cannot take every inbound slot.
+   * @default 2 (connections)
+   */
+  inboundConnectionsPerPeerMax?: number;
+  /**
+   * Distinct peer node ids: those with an address (`peers`, `setPeer`) plus, with `tls`,
+   * the certified ones accepted without one. Beyond it `setPeer` throws `ConfigError` and a
+   * handshake is refused (`ERR_HANDSHAKE_PEER_LIMIT`). The store tracks at most 1024 peers.
+   * @default 1024 (node ids)
+   */
+  peerNodeIdsMax?: number;
+  /**
+   * Connection errors and refusals are all counted, but logged at most once per code per
+   * interval (the line carries the number left unlogged). @default 1000 (milliseconds)
+   */
+  errorLogIntervalMs?: number;
   /**
    * Bytes of snapshot data per chunk; at most `frameBytesMax / 2`.
    * @default 1048576 (bytes: 1 MiB, or `frameBytesMax / 2` if smaller)
@@ -105,16 +190,18 @@ export interface TcpTransportOptions extends BatchingOptions {
    * @default 10000 (milliseconds)
    */
   keepAliveMs?: number;
-  /** Accepted connections open at once. @default 1024 (connections) */
+  /** Accepted connections open at once, handshaked or not. @default 1024 (connections) */
   inboundConnectionsMax?: number;
-  /** Random source of the backoff jitter, in [0, 1). @default Math.random */
+  /** Random source of the backoff jitter, in [0, 1). @default an unseeded `SeededRandom` */
   random?: () => number;
 }
 
-interface TcpConfig extends BatchingConfig {
+/** @internal Validated `TcpTransportOptions` with defaults applied. */
+export interface TcpConfig extends BatchingConfig {
   clusterId: string;
   listenHost: string;
   listenPort: number;
+  tls: TcpTlsOptions | null;
   versionMin: number;
   versionMax: number;
   sendQueueFramesMax: number;
@@ -123,6 +210,13 @@ interface TcpConfig extends BatchingConfig {
   reconnectDelayMsMin: number;
   reconnectDelayMsMax: number;
   handshakeTimeoutMs: number;
+  helloBytesMax: number;
+  idleTimeoutMs: number;
+  frameTimeoutMs: number;
+  inboundBufferedBytesMax: number;
+  inboundConnectionsPerPeerMax: number;
+  peerNodeIdsMax: number;
+  errorLogIntervalMs: number;
   snapshotChunkBytes: number;
   snapshotQueueMax: number;
   inboundSnapshotBytesMax: number;
@@ -133,9 +227,11 @@ interface TcpConfig extends BatchingConfig {
 
 function tcpConfig(options: TcpTransportOptions): TcpConfig {
   const base = batchingConfig(options);
-  if (typeof options.clusterId !== 'string' || options.clusterId.length === 0) {
-    throw new ConfigError('clusterId must be a non-empty string');
+  if (typeof options.clusterId !== 'string' || options.clusterId.length === 0 ||
+    options.clusterId.length > 256) {
+    throw new ConfigError('clusterId must be a string of 1 to 256 characters');
   }
+  if (options.tls !== undefined) checkTlsOptions(options.tls, options.clusterId, base.nodeId);
   const versionMin = checkInteger('protocolVersionMin',
     options.protocolVersionMin ?? PROTOCOL_VERSION_OLDEST, PROTOCOL_VERSION_OLDEST,
     PROTOCOL_VERSION_CURRENT);
@@ -146,6 +242,7 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
     clusterId: options.clusterId,
     listenHost: options.listenHost ?? '127.0.0.1',
     listenPort: checkInteger('listenPort', options.listenPort ?? 0, 0, 65_535),
+    tls: options.tls ?? null,
     versionMin,
     versionMax: checkInteger('protocolVersionMax',
       options.protocolVersionMax ?? PROTOCOL_VERSION_CURRENT, versionMin,
@@ -161,6 +258,21 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
       reconnectDelayMsMin, 3_600_000),
     handshakeTimeoutMs: checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 5000,
       1, 600_000),
+    // A Hello with a 256-character cluster id is well under 1 KiB.
+    helloBytesMax: checkInteger('helloBytesMax', options.helloBytesMax ?? 4096, 1024,
+      Math.min(base.frameBytesMax, 2 ** 20)),
+    idleTimeoutMs: checkInteger('idleTimeoutMs', options.idleTimeoutMs ?? 60_000, 4,
+      86_400_000),
+    frameTimeoutMs: checkInteger('frameTimeoutMs', options.frameTimeoutMs ?? 30_000, 4,
+      3_600_000),
+    inboundBufferedBytesMax: checkInteger('inboundBufferedBytesMax',
+      options.inboundBufferedBytesMax ?? Math.max(2 ** 28, base.frameBytesMax),
+      base.frameBytesMax, 2 ** 40),
+    inboundConnectionsPerPeerMax: checkInteger('inboundConnectionsPerPeerMax',
+      options.inboundConnectionsPerPeerMax ?? 2, 1, 64),
+    peerNodeIdsMax: checkInteger('peerNodeIdsMax', options.peerNodeIdsMax ?? 1024, 1, 65_536),
+    errorLogIntervalMs: checkInteger('errorLogIntervalMs', options.errorLogIntervalMs ?? 1000,
+      0, 3_600_000),
     snapshotChunkBytes: checkInteger('snapshotChunkBytes',
       options.snapshotChunkBytes ?? Math.min(2 ** 20, Math.floor(base.frameBytesMax / 2)),
       1, Math.floor(base.frameBytesMax / 2)),
@@ -170,19 +282,9 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
     inboundConnectionsMax: checkInteger('inboundConnectionsMax',
       options.inboundConnectionsMax ?? 1024, 1, 65_536),
     keepAliveMs: checkInteger('keepAliveMs', options.keepAliveMs ?? 10_000, 1, 3_600_000),
-    random: options.random ?? Math.random,
+    random: options.random ?? floatsOf(unseededRandom()),
   };
 }
-
-/** A snapshot being streamed to a peer. */
-interface SnapshotStream {
-  envelope: Envelope;
-  streamId: number;
-  offsetBytes: number;
-  chunkIndex: number;
-}
-
-type PeerState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
 
 /** Converts anything thrown by a socket into a log-friendly code. */
 function errorCode(error: unknown): string {
@@ -191,435 +293,9 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : 'ERR_SOCKET';
 }
 
-/** The dialed (sending) side of one peer. */
-class OutboundPeer {
-  state: PeerState = 'idle';
-  /** The version of the last handshake; frames are encoded for it until the next one. */
-  version: number;
-  /** Encoded frames, waiting for room in the socket (only while ready). */
-  readonly frames: OutFrame[] = [];
-  /**
-   * Envelopes sent while the connection is coming up. They are encoded once the handshake
-   * has chosen the protocol version (so a version-1 peer gets version-1 frames).
-   */
-  private held: Envelope[] = [];
-  private heldBytes = 0;
-  private framesBytes = 0;
-  readonly snapshots: SnapshotStream[] = [];
-  private socket: net.Socket | null = null;
-  private reader: FrameReader | null = null;
-  private timer: TimerHandle | null = null;
-  private failures = 0;
-  private nextStreamId = 1;
-
-  constructor(
-    private readonly owner: TcpTransport,
-    readonly nodeId: number,
-    public address: PeerAddress,
-  ) {
-    this.version = owner.config.versionMin;
-  }
-
-  get coalesce(): boolean {
-    return this.version >= PROTOCOL_VERSION_COALESCED;
-  }
-
-  /** Bytes waiting: frames, plus the estimated size of held envelopes. */
-  get queuedBytes(): number {
-    return this.framesBytes + this.heldBytes;
-  }
-
-  /** Queues a frame, or drops it if the queue is full. */
-  enqueue(frame: OutFrame): void {
-    const config = this.owner.config;
-    if (this.frames.length >= config.sendQueueFramesMax ||
-      this.queuedBytes + frame.bytes.length > config.sendQueueBytesMax) {
-      this.owner.dropQueued(this.nodeId, frame, 'send queue full');
-      return;
-    }
-    this.frames.push(frame);
-    this.framesBytes += frame.bytes.length;
-  }
-
-  /** Holds envelopes until the handshake ends, within the same limits as the frames. */
-  hold(envelopes: readonly Envelope[]): void {
-    const config = this.owner.config;
-    for (const envelope of envelopes) {
-      const bytes = estimateBytes(envelope);
-      if (this.held.length >= config.outboxMessagesMax ||
-        this.queuedBytes + bytes > config.sendQueueBytesMax) {
-        this.owner.dropEnvelopes(this.nodeId, [envelope], 'send queue full');
-        continue;
-      }
-      this.held.push(envelope);
-      this.heldBytes += bytes;
-    }
-  }
-
-  /** Queues a snapshot stream, or drops it (reported as a failure) if too many wait. */
-  enqueueSnapshot(envelope: Envelope): boolean {
-    if (this.snapshots.length >= this.owner.config.snapshotQueueMax) return false;
-    this.snapshots.push({ envelope, streamId: this.nextStreamId++, offsetBytes: 0,
-      chunkIndex: 0 });
-    return true;
-  }
-
-  /** Starts a connection if none is up or coming; writes if one is ready. */
-  kick(): void {
-    if (this.state === 'idle') this.connect();
-    else if (this.state === 'ready') this.pump();
-  }
-
-  private connect(): void {
-    assert(this.state === 'idle' && this.socket === null, 'connect from a non-idle peer');
-    const owner = this.owner;
-    const config = owner.config;
-    this.state = 'connecting';
-    this.reader = new FrameReader(config.frameBytesMax);
-    const socket = net.connect({ host: this.address.host, port: this.address.port });
-    this.socket = socket;
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, config.keepAliveMs);
-    socket.on('connect', () => {
-      socket.write(owner.codec.encodeControl({ kind: FrameKind.Hello,
-        clusterId: config.clusterId, nodeId: owner.nodeId, peerNodeId: this.nodeId,
-        versionMin: config.versionMin, versionMax: config.versionMax }));
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
-    socket.on('drain', () => this.pump());
-    socket.on('error', (error) => this.fail(socket, error));
-    socket.on('close', () => this.fail(socket, null));
-    this.timer = config.clock.setTimer(config.handshakeTimeoutMs, () => {
-      this.timer = null;
-      if (this.state === 'connecting' && this.socket === socket) {
-        this.fail(socket, new HandshakeError(HandshakeErrorCode.Timeout,
-          `no handshake from node ${this.nodeId} within ${config.handshakeTimeoutMs} ms`));
-      }
-    });
-  }
-
-  private onData(socket: net.Socket, chunk: Buffer): void {
-    if (this.socket !== socket || this.reader === null) return;
-    try {
-      this.reader.push(chunk);
-      for (let bytes = this.reader.next(); bytes !== null; bytes = this.reader.next()) {
-        if (this.socket !== socket) return;
-        this.onFrame(this.owner.codec.decode(bytes));
-      }
-    } catch (error) {
-      // Only the peer's fault closes the connection; anything else is a bug and propagates.
-      if (!(error instanceof FrameError || error instanceof HandshakeError)) throw error;
-      this.fail(socket, error);
-    }
-  }
-
-  private onFrame(frame: Frame): void {
-    const owner = this.owner;
-    if (this.state !== 'connecting') {
-      throw new FrameError(FrameErrorCode.Decode, `unexpected frame kind ${frame.kind} on a ` +
-        'dialed connection');
-    }
-    if (frame.kind === FrameKind.Refuse) {
-      // The peer's code is counted under its name only if it is one of ours: a stranger must
-      // not grow `errorsByCode` with made-up keys.
-      const known = (Object.values(HandshakeErrorCode) as string[]).includes(frame.code);
-      throw new HandshakeError(known ? frame.code as HandshakeErrorCode
-        : HandshakeErrorCode.Protocol,
-      `node ${this.nodeId} refused the connection: ${frame.reason.slice(0, 200)}`);
-    }
-    if (frame.kind !== FrameKind.HelloAck) {
-      throw new HandshakeError(HandshakeErrorCode.Protocol, `expected HelloAck, got kind ${
-        frame.kind}`);
-    }
-    const version = acceptHelloAck(owner.identity, this.nodeId, frame);
-    this.onReady(version);
-  }
-
-  private onReady(version: number): void {
-    const owner = this.owner;
-    this.state = 'ready';
-    this.failures = 0;
-    if (this.timer !== null) owner.config.clock.clearTimer(this.timer);
-    this.timer = null;
-    owner.counters.connectionsOpened++;
-    owner.log.info({ peerNodeId: this.nodeId, version }, 'connected');
-    this.version = version;
-    const held = this.held;
-    this.held = [];
-    this.heldBytes = 0;
-    if (held.length > 0) owner.enqueueFrames(this, held);
-    this.pump();
-  }
-
-  /** Writes queued frames, then snapshot chunks, while the socket has room. */
-  pump(): void {
-    const socket = this.socket;
-    if (this.state !== 'ready' || socket === null) return;
-    const owner = this.owner;
-    const bufferMax = owner.config.socketBufferBytesMax;
-    // Bounded: every turn of the loop writes something and the socket buffer has a maximum.
-    while (socket.writableLength < bufferMax) {
-      const frame = this.frames.shift();
-      if (frame !== undefined) {
-        this.framesBytes -= frame.bytes.length;
-        owner.counters.framesSent++;
-        owner.counters.bytesSent += frame.bytes.length;
-        socket.write(frame.bytes);
-        continue;
-      }
-      if (this.snapshots.length === 0) break;
-      this.writeChunk(socket, this.snapshots[0]!);
-    }
-    assert(this.framesBytes >= 0, 'negative send queue bytes');
-  }
-
-  private writeChunk(socket: net.Socket, stream: SnapshotStream): void {
-    const owner = this.owner;
-    const message = stream.envelope.message;
-    const snapshot = message.snapshot;
-    assert(snapshot !== null, 'MsgSnap without a snapshot');
-    const chunkBytes = owner.config.snapshotChunkBytes;
-    const data = snapshot.data.subarray(stream.offsetBytes, stream.offsetBytes + chunkBytes);
-    const last = stream.offsetBytes + data.length >= snapshot.data.length;
-    const head: Message | null = stream.chunkIndex !== 0 ? null
-      : { ...message, snapshot: { ...snapshot, data: EMPTY_BYTES } };
-    const chunk: SnapshotChunkFrame = { kind: FrameKind.SnapshotChunk,
-      groupId: stream.envelope.groupId, streamId: stream.streamId,
-      chunkIndex: stream.chunkIndex, last, message: head, data };
-    const bytes = owner.codec.encodeControl(chunk);
-    stream.offsetBytes += data.length;
-    stream.chunkIndex++;
-    owner.counters.framesSent++;
-    owner.counters.bytesSent += bytes.length;
-    if (!last) {
-      socket.write(bytes);
-      return;
-    }
-    this.snapshots.shift();
-    const groupId = stream.envelope.groupId;
-    socket.write(bytes, (error) => owner.snapshotWritten(groupId, this.nodeId, !error));
-  }
-
-  /** Tears the connection down (idempotent per socket) and enters backoff. */
-  private fail(socket: net.Socket, error: unknown): void {
-    if (this.socket !== socket || this.state === 'closed') return;
-    const owner = this.owner;
-    this.socket = null;
-    this.reader = null;
-    socket.destroy();
-    if (error !== null) owner.recordError(this.nodeId, error, 'outbound');
-    else owner.log.info({ peerNodeId: this.nodeId }, 'connection closed');
-    this.dropEverything();
-    this.state = 'backoff';
-    if (this.timer !== null) owner.config.clock.clearTimer(this.timer);
-    const config = owner.config;
-    const cap = Math.min(config.reconnectDelayMsMax,
-      config.reconnectDelayMsMin * 2 ** Math.min(this.failures, 30));
-    this.failures++;
-    const delayMs = Math.max(1, Math.floor(cap * (0.5 + config.random() / 2)));
-    this.timer = config.clock.setTimer(delayMs, () => {
-      this.timer = null;
-      if (this.state === 'backoff') this.state = 'idle';
-    });
-  }
-
-  private dropEverything(): void {
-    for (const frame of this.frames.splice(0)) this.owner.dropQueued(this.nodeId, frame, 'closed');
-    this.framesBytes = 0;
-    const held = this.held;
-    this.held = [];
-    this.heldBytes = 0;
-    if (held.length > 0) this.owner.dropEnvelopes(this.nodeId, held, 'connection failed');
-    for (const stream of this.snapshots.splice(0)) {
-      this.owner.snapshotWritten(stream.envelope.groupId, this.nodeId, false);
-    }
-  }
-
-  close(): void {
-    this.state = 'closed';
-    if (this.timer !== null) this.owner.config.clock.clearTimer(this.timer);
-    this.timer = null;
-    this.socket?.destroy();
-    this.socket = null;
-    this.frames.length = 0;
-    this.snapshots.length = 0;
-    this.held = [];
-    this.heldBytes = 0;
-    this.framesBytes = 0;
-  }
-}
-
-/** A snapshot being reassembled on an accepted connection. */
-interface Assembly {
-  envelope: Envelope;
-  chunks: Uint8Array[];
-  nextChunkIndex: number;
-}
-
-/** The accepted (receiving) side of one connection. */
-class InboundConnection {
-  private state: 'hello' | 'ready' | 'closed' = 'hello';
-  private peerNodeId = 0;
-  private readonly reader: FrameReader;
-  private timer: TimerHandle | null;
-  private readonly assemblies = new Map<number, Assembly>();
-  private assemblyBytes = 0;
-
-  constructor(
-    private readonly owner: TcpTransport,
-    readonly socket: net.Socket,
-  ) {
-    const config = owner.config;
-    this.reader = new FrameReader(config.frameBytesMax);
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, config.keepAliveMs);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.close(error));
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.close(null));
-    this.timer = config.clock.setTimer(config.handshakeTimeoutMs, () => {
-      this.timer = null;
-      if (this.state === 'hello') {
-        this.close(new HandshakeError(HandshakeErrorCode.Timeout, 'no Hello within ' +
-          `${config.handshakeTimeoutMs} ms`));
-      }
-    });
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    try {
-      this.reader.push(chunk);
-      for (let bytes = this.reader.next(); bytes !== null; bytes = this.reader.next()) {
-        this.owner.counters.framesReceived++;
-        this.owner.counters.bytesReceived += bytes.length;
-        this.onFrame(this.owner.codec.decode(bytes));
-        if (this.isClosed()) return;
-      }
-    } catch (error) {
-      // Only the peer's fault closes the connection; anything else is a bug and propagates.
-      if (!(error instanceof FrameError || error instanceof HandshakeError)) throw error;
-      if (error instanceof HandshakeError) this.refuse(error);
-      else this.close(error);
-    }
-  }
-
-  private isClosed(): boolean {
-    return this.state === 'closed';
-  }
-
-  private onEnd(): void {
-    if (this.reader.bufferedBytes > 0) {
-      this.close(new FrameError(FrameErrorCode.Truncated,
-        `connection ended inside a frame (${this.reader.bufferedBytes} bytes buffered)`));
-    } else {
-      this.close(null);
-    }
-  }
-
-  private onFrame(frame: Frame): void {
-    if (this.state === 'hello') {
-      if (frame.kind !== FrameKind.Hello) {
-        throw new HandshakeError(HandshakeErrorCode.Protocol, `expected Hello, got kind ${
-          frame.kind}`);
-      }
-      const version = acceptHello(this.owner.identity, frame);
-      this.onHello(frame.nodeId, version);
-      return;
-    }
-    if (frame.kind === FrameKind.Batch) {
-      if (frame.fromNodeId !== this.peerNodeId || frame.toNodeId !== this.owner.nodeId) {
-        throw new FrameError(FrameErrorCode.Decode, `batch from ${frame.fromNodeId} to ${
-          frame.toNodeId} on the connection of node ${this.peerNodeId}`);
-      }
-      this.owner.receiveFrame(this.peerNodeId, frame);
-    } else if (frame.kind === FrameKind.SnapshotChunk) {
-      this.onChunk(frame);
-    } else {
-      throw new FrameError(FrameErrorCode.Decode, `unexpected frame kind ${frame.kind}`);
-    }
-  }
-
-  private onHello(peerNodeId: number, version: number): void {
-    const owner = this.owner;
-    const config = owner.config;
-    this.state = 'ready';
-    this.peerNodeId = peerNodeId;
-    if (this.timer !== null) config.clock.clearTimer(this.timer);
-    this.timer = null;
-    owner.counters.connectionsOpened++;
-    owner.log.info({ peerNodeId, version }, 'accepted connection');
-    this.socket.write(owner.codec.encodeControl({ kind: FrameKind.HelloAck,
-      clusterId: config.clusterId, nodeId: owner.nodeId, version }));
-  }
-
-  private onChunk(chunk: SnapshotChunkFrame): void {
-    let assembly = this.assemblies.get(chunk.streamId);
-    if (assembly === undefined) {
-      const message = chunk.message;
-      if (chunk.chunkIndex !== 0 || message === null || message.type !== MessageType.MsgSnap ||
-        message.snapshot === null || this.assemblies.size >= this.owner.config.snapshotQueueMax) {
-        throw new FrameError(FrameErrorCode.Decode, 'snapshot stream does not start well');
-      }
-      assembly = { envelope: { groupId: chunk.groupId, message, quiesce: false }, chunks: [],
-        nextChunkIndex: 0 };
-      this.assemblies.set(chunk.streamId, assembly);
-    }
-    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.groupId !==
-      assembly.envelope.groupId) {
-      throw new FrameError(FrameErrorCode.Decode, 'snapshot chunk out of order');
-    }
-    this.assemblyBytes += chunk.data.length;
-    if (this.assemblyBytes > this.owner.config.inboundSnapshotBytesMax) {
-      throw new FrameError(FrameErrorCode.Oversized, 'snapshot exceeds inboundSnapshotBytesMax');
-    }
-    assembly.chunks.push(chunk.data);
-    assembly.nextChunkIndex++;
-    if (!chunk.last) return;
-    this.assemblies.delete(chunk.streamId);
-    const bytes = assembly.chunks.reduce((sum, c) => sum + c.length, 0);
-    this.assemblyBytes -= bytes;
-    const snapshot = assembly.envelope.message.snapshot!;
-    // One copy, into a buffer of the snapshot's own: the chunks' frames can be collected.
-    snapshot.data = bytes === 0 ? EMPTY_BYTES : new Uint8Array(Buffer.concat(assembly.chunks));
-    this.owner.receive(this.peerNodeId, [assembly.envelope]);
-  }
-
-  private refuse(error: HandshakeError): void {
-    const owner = this.owner;
-    if (this.state === 'closed') return;
-    owner.counters.handshakesRefused++;
-    owner.recordError(this.peerNodeId, error, 'inbound');
-    this.socket.end(owner.codec.encodeControl({ kind: FrameKind.Refuse, code: error.code,
-      reason: error.message }));
-    // The refusal needs the socket open until it is written; a peer that never closes its
-    // end is cut off after the handshake timeout.
-    const socket = this.socket;
-    socket.setTimeout(owner.config.handshakeTimeoutMs, () => socket.destroy());
-    this.shutdown();
-  }
-
-  /** Closes the connection; `error` (if any) is logged and counted. */
-  close(error: unknown): void {
-    if (this.state === 'closed') return;
-    if (error instanceof FrameError) this.owner.counters.framesRejected++;
-    if (error !== null) this.owner.recordError(this.peerNodeId, error, 'inbound');
-    this.socket.destroy();
-    this.shutdown();
-  }
-
-  private shutdown(): void {
-    this.state = 'closed';
-    if (this.timer !== null) this.owner.config.clock.clearTimer(this.timer);
-    this.timer = null;
-    this.assemblies.clear();
-    this.owner.forget(this);
-  }
-}
-
 /**
- * A transport over TCP. Create it, `setHandler`, `await listen()`, tell it the peers'
- * addresses (options or `setPeer`), then `send`/`flush`.
+ * A transport over TCP (or TLS). Create it, `setHandler`, `await listen()`, tell it the
+ * peers' addresses (options or `setPeer`), then `send`/`flush`.
  */
 export class TcpTransport extends BatchingTransport {
   /** @internal */
@@ -628,19 +304,55 @@ export class TcpTransport extends BatchingTransport {
   readonly identity: HandshakeIdentity;
   private readonly peers = new Map<number, OutboundPeer>();
   private readonly addresses = new Map<number, PeerAddress>();
+  /**
+   * Node ids admitted by certificate without an address (TLS only).
+   * Invariant: disjoint from `addresses`, and both together hold at most `peerNodeIdsMax`.
+   */
+  private readonly certified = new Set<number>();
   private readonly inbound = new Set<InboundConnection>();
+  /** The handshaked connections of each peer, oldest first (`inboundConnectionsPerPeerMax`). */
+  private readonly inboundByPeer = new Map<number, InboundConnection[]>();
   private readonly server: net.Server;
   private readonly others: Envelope[] = [];
+  private readonly errorLog: LogLimiter;
+  private sweepTimer: TimerHandle | null = null;
+  /** Bytes of partial frames buffered on all accepted connections (`account`). */
+  private inboundBufferedBytes = 0;
 
   constructor(options: TcpTransportOptions) {
     const config = tcpConfig(options);
     super(config);
     this.identity = { clusterId: config.clusterId, nodeId: config.nodeId,
       versionMin: config.versionMin, versionMax: config.versionMax };
+    this.errorLog = new LogLimiter(this.log, config.clock, config.errorLogIntervalMs);
     for (const [nodeId, address] of options.peers ?? []) this.setPeer(nodeId, address);
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = this.createServer();
     this.server.maxConnections = config.inboundConnectionsMax;
     this.server.on('error', (error) => this.log.error({ err: error }, 'server error'));
+    // Node closes a connection beyond `maxConnections` on arrival; count it as refused.
+    this.server.on('drop', () => {
+      this.counters.handshakesRefused++;
+      this.recordError(0, new ConnectionError(ConnectionErrorCode.Limit, 'a connection beyond ' +
+        `inboundConnectionsMax (${config.inboundConnectionsMax}) was dropped`), 'inbound');
+    });
+  }
+
+  private createServer(): net.Server {
+    const config = this.config;
+    if (config.tls === null) return net.createServer((socket) => this.accept(socket));
+    const server = tls.createServer({ key: config.tls.key, cert: config.tls.cert,
+      ca: config.tls.ca as tls.TlsOptions['ca'], requestCert: true, rejectUnauthorized: true,
+      minVersion: 'TLSv1.3', handshakeTimeout: config.handshakeTimeoutMs },
+    (socket) => this.accept(socket));
+    // A dialer without a certificate of our CA never gets to say Hello: count it here.
+    server.on('tlsClientError', (error) => {
+      this.counters.handshakesRefused++;
+      const code = (error as { code?: unknown }).code;
+      this.recordError(0, new HandshakeError(HandshakeErrorCode.Tls, 'TLS handshake ' +
+        `refused: ${typeof code === 'string' ? code : error.message}`, { cause: error }),
+      'inbound');
+    });
+    return server;
   }
 
   /** Starts listening; resolves with the bound address (read the port when it was 0). */
@@ -661,13 +373,66 @@ export class TcpTransport extends BatchingTransport {
     return { host: address.address, port: address.port };
   }
 
-  /** Sets (or changes) where a peer listens. A changed address applies at the next connect. */
+  /**
+   * Sets (or changes) where a peer listens, which also admits its connections. A changed
+   * address applies at the next connect. Throws `ConfigError` for a bad id or port, or for a
+   * new id beyond `peerNodeIdsMax`.
+   */
   setPeer(nodeId: number, address: PeerAddress): void {
     checkInteger('peer nodeId', nodeId, 1, Number.MAX_SAFE_INTEGER);
     checkInteger('peer port', address.port, 1, 65_535);
+    if (nodeId === this.nodeId) throw new ConfigError(`node ${nodeId} cannot be its own peer`);
+    if (!this.addresses.has(nodeId) && !this.certified.delete(nodeId) &&
+      this.peerNodeIds >= this.config.peerNodeIdsMax) {
+      throw new ConfigError(`more than peerNodeIdsMax (${this.config.peerNodeIdsMax}) peers`);
+    }
     this.addresses.set(nodeId, { ...address });
     const peer = this.peers.get(nodeId);
     if (peer !== undefined) peer.address = { ...address };
+    assert(this.peerNodeIds <= this.config.peerNodeIdsMax, 'peer ids over their maximum');
+  }
+
+  /** Distinct peer node ids known: with an address, or admitted by certificate. */
+  private get peerNodeIds(): number {
+    return this.addresses.size + this.certified.size;
+  }
+
+  /**
+   * @internal Admits (or refuses, throwing `HandshakeError`) a Hello's node id, once the
+   * cluster, the node named and (with TLS) the certificate have been checked.
+   */
+  admit(nodeId: number): void {
+    if (this.addresses.has(nodeId) || this.certified.has(nodeId)) return;
+    if (this.config.tls === null) {
+      throw new HandshakeError(HandshakeErrorCode.UnknownPeer,
+        `node ${nodeId} is not a configured peer of node ${this.nodeId}`);
+    }
+    if (this.peerNodeIds >= this.config.peerNodeIdsMax) {
+      throw new HandshakeError(HandshakeErrorCode.PeerLimit, `node ${nodeId} would exceed ` +
+        `peerNodeIdsMax (${this.config.peerNodeIdsMax}) on node ${this.nodeId}`);
+    }
+    this.certified.add(nodeId);
+    assert(this.peerNodeIds <= this.config.peerNodeIdsMax, 'admitted past peerNodeIdsMax');
+  }
+
+  /**
+   * @internal Records a handshaked connection; beyond `inboundConnectionsPerPeerMax` the
+   * peer's oldest is closed, superseded by this one.
+   */
+  registerInbound(connection: InboundConnection): void {
+    const nodeId = connection.peerNodeId;
+    assert(this.inbound.has(connection) && nodeId > 0, 'register an unknown connection');
+    let list = this.inboundByPeer.get(nodeId);
+    if (list === undefined) {
+      list = [];
+      this.inboundByPeer.set(nodeId, list);
+    }
+    list.push(connection);
+    while (list.length > this.config.inboundConnectionsPerPeerMax) {
+      list[0]!.close(new ConnectionError(ConnectionErrorCode.Superseded, `node ${nodeId} ` +
+        `opened more than ${this.config.inboundConnectionsPerPeerMax} connections`));
+    }
+    this.startSweep();
   }
 
   protected queuedBytes(): number {
@@ -726,9 +491,42 @@ export class TcpTransport extends BatchingTransport {
     this.inbound.add(new InboundConnection(this, socket));
   }
 
-  /** @internal */
+  /** @internal A connection closed: forget it. */
   forget(connection: InboundConnection): void {
     this.inbound.delete(connection);
+    const list = this.inboundByPeer.get(connection.peerNodeId);
+    const i = list === undefined ? -1 : list.indexOf(connection);
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.inboundByPeer.delete(connection.peerNodeId);
+  }
+
+  /**
+   * @internal Adds `deltaBytes` (negative: released) to the bytes buffered on accepted
+   * connections; returns whether the total is within `inboundBufferedBytesMax`.
+   */
+  account(deltaBytes: number): boolean {
+    this.inboundBufferedBytes += deltaBytes;
+    assert(this.inboundBufferedBytes >= 0, 'negative inbound buffered bytes');
+    return this.inboundBufferedBytes <= this.config.inboundBufferedBytesMax;
+  }
+
+  override stats(): TransportStats {
+    return { ...super.stats(), inboundBufferedBytesNow: this.inboundBufferedBytes };
+  }
+
+  /** Runs the idle and partial-frame checks while any connection is handshaked. */
+  private startSweep(): void {
+    if (this.sweepTimer !== null || this.closed) return;
+    const config = this.config;
+    const intervalMs = Math.max(1, Math.floor(Math.min(config.idleTimeoutMs,
+      config.frameTimeoutMs) / 4));
+    this.sweepTimer = config.clock.setTimer(intervalMs, () => {
+      this.sweepTimer = null;
+      const nowMs = config.clock.nowMs();
+      for (const connection of [...this.inbound]) connection.sweep(nowMs);
+      if (this.inboundByPeer.size > 0) this.startSweep();
+    });
   }
 
   /** @internal Delivers a received batch (a reassembled snapshot). */
@@ -748,24 +546,28 @@ export class TcpTransport extends BatchingTransport {
   }
 
   /** @internal */
-  snapshotWritten(groupId: number, toNodeId: number, ok: boolean): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, ok);
+  snapshotWritten(rangeId: number, toNodeId: number, ok: boolean): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, ok);
   }
 
-  /** @internal Logs and counts a connection error. */
+  /** @internal Counts a connection error, and logs it unless its code logged lately. */
   recordError(peerNodeId: number, error: unknown, direction: 'inbound' | 'outbound'): void {
     const code = errorCode(error);
     countError(this.counters, code);
     if (error instanceof HandshakeError && direction === 'outbound') {
       this.counters.handshakesRefused++;
     }
-    const level = error instanceof FlotillaError ? 'error' : 'warn';
-    this.log[level]({ peerNodeId, direction, code, err: error }, 'connection error');
+    // Limits reached by well-behaved peers too (an idle connection) are news, not errors.
+    const level = error instanceof ConnectionError ? 'info'
+      : error instanceof FlotillaError ? 'error' : 'warn';
+    this.errorLog.record(level, code, { peerNodeId, direction, err: error }, 'connection error');
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closeBatching();
+    if (this.sweepTimer !== null) this.config.clock.clearTimer(this.sweepTimer);
+    this.sweepTimer = null;
     for (const peer of this.peers.values()) peer.close();
     for (const connection of [...this.inbound]) connection.close(null);
     await new Promise<void>((resolve) => {

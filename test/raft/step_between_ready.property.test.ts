@@ -133,7 +133,7 @@ class Cluster {
   private dispatch(op: number, n: PNode, b: number): void {
     switch (op) {
       case 0: for (const x of this.nodes.values()) if (x.up) x.rn.tick(); return;
-      case 1: return n.rn.tick();
+      case 1: n.rn.tick(); return;
       case 2: return this.deliver(b);
       case 3: return void this.net.splice(b % Math.max(1, this.net.length), 1);
       case 4: return n.rn.propose(new TextEncoder().encode(`p${this.seq++}`));

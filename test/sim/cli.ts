@@ -24,6 +24,7 @@ import {
   type SeedFailure,
 } from './run.js';
 import { runSeedPool, serveSeedBatches } from './seed_pool.js';
+import { exitUsage, parseOrExit } from '../../src/node/cli_args.js';
 
 interface CliArgs {
   seeds: number | null;
@@ -35,54 +36,43 @@ interface CliArgs {
   worker: boolean;
 }
 
-const USAGE =
-  'usage: npm run sim -- --seeds N [--seed S] [--nodes K] [--bug ' + PLANTED_BUGS.join('|') +
-  '] [--chaos-ms MS] [--jobs J] [--keep-going] [--trace]';
+const COMMAND = {
+  name: 'npm run sim --',
+  summary: 'Deterministic whole-cluster simulation of raw Raft groups: runs seeds, checks ' +
+    'every invariant, prints a replay command per failure. `--layer store` runs the store ' +
+    'layer (see its --help).',
+  flags: {
+    seeds: { kind: 'integer', min: 1, description: 'seeds to run (default 100)' },
+    seed: { kind: 'integer', min: 0,
+      description: 'first seed; alone, replays that one seed in detail (default 1)' },
+    nodes: { kind: 'integer', min: 1, max: 7, description: 'nodes per cluster (default: drawn)' },
+    bug: { kind: 'string', choices: PLANTED_BUGS, description: 'plant a bug to be caught' },
+    'chaos-ms': { kind: 'integer', min: 0, description: 'virtual ms of faults per seed' },
+    jobs: { kind: 'integer', min: 1, max: 64,
+      description: 'worker processes (default: up to 2)' },
+    'keep-going': { kind: 'boolean', description: 'do not stop at the first failure' },
+    trace: { kind: 'boolean', description: 'print every event of a replayed seed' },
+    layer: { kind: 'string', choices: ['raft', 'store'], default: 'raft',
+      description: 'which layer to simulate' },
+    worker: { kind: 'boolean', hidden: true, description: 'serve seed batches (internal)' },
+  },
+} as const;
 
-function parseArgs(argv: readonly string[]): CliArgs {
-  const a: CliArgs = {
-    seeds: null, seed: null, jobs: Math.max(1, Math.min(2, availableParallelism())),
-    trace: false, keepGoing: false, batch: {}, worker: false,
+function parseCliArgs(argv: readonly string[]): CliArgs {
+  const v = parseOrExit(COMMAND, argv).values;
+  const batch: BatchOptions = {};
+  if (v.nodes !== undefined) batch.nodes = v.nodes;
+  if (v['chaos-ms'] !== undefined) batch.chaosMs = v['chaos-ms'];
+  if (v.bug !== undefined) batch.bug = v.bug as PlantedBug;
+  return {
+    seeds: v.seeds ?? null, seed: v.seed ?? null,
+    jobs: v.jobs ?? Math.max(1, Math.min(2, availableParallelism())),
+    trace: v.trace, keepGoing: v['keep-going'], batch, worker: v.worker,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isSafeInteger(v) || v < 0) fail(`${flag} needs a non-negative integer`);
-      return v;
-    };
-    switch (flag) {
-      case '--seeds':
-        a.seeds = value();
-        if (a.seeds === 0) fail('--seeds needs a positive integer');
-        break;
-      case '--seed': a.seed = value(); break;
-      case '--nodes': a.batch.nodes = value(); break;
-      case '--chaos-ms': a.batch.chaosMs = value(); break;
-      case '--jobs': a.jobs = Math.max(1, value()); break;
-      case '--trace': a.trace = true; break;
-      case '--keep-going': a.keepGoing = true; break;
-      case '--worker': a.worker = true; break;
-      case '--bug': {
-        const b = argv[++i] as PlantedBug;
-        if (!PLANTED_BUGS.includes(b)) fail(`--bug must be one of ${PLANTED_BUGS.join(', ')}`);
-        a.batch.bug = b;
-        break;
-      }
-      case '--help': console.log(USAGE); process.exit(0);
-      // eslint-disable-next-line no-fallthrough
-      default: fail(`unknown argument ${flag}\n${USAGE}`);
-    }
-  }
-  if (a.batch.nodes !== undefined && (a.batch.nodes < 1 || a.batch.nodes > 7)) {
-    fail('--nodes must be in [1, 7]');
-  }
-  return a;
 }
 
 function fail(text: string): never {
-  console.error(text);
-  process.exit(2);
+  exitUsage(COMMAND.name, text);
 }
 
 function printFailure(f: SeedFailure): void {
@@ -151,14 +141,19 @@ function summarize(t: BatchTotals, count: number, args: CliArgs, seconds: number
   return t.failures.length > 0 ? 1 : 0;
 }
 
+/** `--layer store` or `--layer=store` anywhere: the store layer's command line takes over. */
+function storeLayerAsked(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '--layer=store' || (a === '--layer' && argv[i + 1] === 'store'));
+}
+
 async function main(): Promise<void> {
-  if (process.argv.includes('--layer')) {
-    // The store layer (store_cli.ts); without --layer everything below is unchanged.
+  if (storeLayerAsked(process.argv.slice(2))) {
+    // The store layer has flags of its own (store_cli.ts parses them all, --layer included).
     const { storeCliMain } = await import('./store_cli.js');
     process.exitCode = await storeCliMain(process.argv.slice(2), () => performance.now());
     return;
   }
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseCliArgs(process.argv.slice(2));
   if (args.worker) return serveSeedBatches(runBatch);
   if (args.seed !== null && args.seeds === null) {
     process.exitCode = replayOne(args.seed, args);

@@ -21,6 +21,7 @@ import {
   type StoreSeedFailure,
 } from './store_run.js';
 import { runSeedPool } from './seed_pool.js';
+import { exitUsage, parseOrExit } from '../../src/node/cli_args.js';
 
 interface StoreCliArgs {
   seeds: number | null;
@@ -31,55 +32,43 @@ interface StoreCliArgs {
   batch: StoreBatchOptions;
 }
 
-const USAGE = 'usage: npm run sim -- --layer store --seeds N [--seed S] [--nodes K] ' +
-  `[--ranges R] [--chaos-ticks T] [--bug ${STORE_BUGS.join('|')}] [--jobs J] [--keep-going] ` +
-  '[--trace]';
+const COMMAND = {
+  name: 'npm run sim -- --layer store',
+  summary: 'Deterministic simulation of the store layer: several real stores with many ' +
+    'ranges each on the faulty loopback network; prints a replay command per failure.',
+  flags: {
+    layer: { kind: 'string', choices: ['store'], default: 'store',
+      description: 'the layer (this command line is the store layer\'s)' },
+    seeds: { kind: 'integer', min: 1, description: 'seeds to run (default 100)' },
+    seed: { kind: 'integer', min: 0,
+      description: 'first seed; alone, replays that one seed in detail (default 1)' },
+    nodes: { kind: 'integer', min: 3, max: 7, description: 'stores (default: drawn)' },
+    ranges: { kind: 'integer', min: 1, max: 10_000, description: 'ranges (default: drawn)' },
+    'chaos-ticks': { kind: 'integer', min: 0, description: 'ticks of faults per seed' },
+    bug: { kind: 'string', choices: STORE_BUGS, description: 'plant a bug to be caught' },
+    jobs: { kind: 'integer', min: 1, max: 64,
+      description: 'worker processes (default: up to 2)' },
+    'keep-going': { kind: 'boolean', description: 'do not stop at the first failure' },
+    trace: { kind: 'boolean', description: 'print every event of a replayed seed' },
+  },
+} as const;
 
 function fail(text: string): never {
-  console.error(text);
-  process.exit(2);
+  exitUsage(COMMAND.name, text);
 }
 
 function parseStoreArgs(argv: readonly string[]): StoreCliArgs {
-  const a: StoreCliArgs = { seeds: null, seed: null,
-    jobs: Math.max(1, Math.min(2, availableParallelism())), trace: false, keepGoing: false,
-    batch: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isSafeInteger(v) || v < 0) fail(`${flag} needs a non-negative integer`);
-      return v;
-    };
-    switch (flag) {
-      case '--layer': if (argv[++i] !== 'store') fail(`--layer must be store\n${USAGE}`); break;
-      case '--seeds':
-        a.seeds = value();
-        if (a.seeds === 0) fail('--seeds needs a positive integer');
-        break;
-      case '--seed': a.seed = value(); break;
-      case '--nodes': a.batch.nodes = value(); break;
-      case '--ranges': a.batch.ranges = value(); break;
-      case '--chaos-ticks': a.batch.chaosTicks = value(); break;
-      case '--jobs': a.jobs = Math.max(1, value()); break;
-      case '--trace': a.trace = true; break;
-      case '--keep-going': a.keepGoing = true; break;
-      case '--bug': {
-        const b = argv[++i] as StoreBug;
-        if (!STORE_BUGS.includes(b)) fail(`--bug must be one of ${STORE_BUGS.join(', ')}`);
-        a.batch.bug = b;
-        break;
-      }
-      case '--help': console.log(USAGE); process.exit(0);
-      // eslint-disable-next-line no-fallthrough
-      default: fail(`unknown argument ${flag}\n${USAGE}`);
-    }
-  }
-  const n = a.batch.nodes;
-  if (n !== undefined && (n < 3 || n > 7)) fail('--nodes must be in [3, 7] for the store layer');
-  const r = a.batch.ranges;
-  if (r !== undefined && (r < 1 || r > 10_000)) fail('--ranges must be in [1, 10000]');
-  return a;
+  const v = parseOrExit(COMMAND, argv).values;
+  const batch: StoreBatchOptions = {};
+  if (v.nodes !== undefined) batch.nodes = v.nodes;
+  if (v.ranges !== undefined) batch.ranges = v.ranges;
+  if (v['chaos-ticks'] !== undefined) batch.chaosTicks = v['chaos-ticks'];
+  if (v.bug !== undefined) batch.bug = v.bug as StoreBug;
+  return {
+    seeds: v.seeds ?? null, seed: v.seed ?? null,
+    jobs: v.jobs ?? Math.max(1, Math.min(2, availableParallelism())),
+    trace: v.trace, keepGoing: v['keep-going'], batch,
+  };
 }
 
 function printFailure(f: StoreSeedFailure): void {

@@ -1,0 +1,83 @@
+/**
+ * `flotilla start`: runs one node until SIGINT or SIGTERM.
+ *
+ *     flotilla start --node-id 1 --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \
+ *       --join 127.0.0.1:7002,127.0.0.1:7003 --data ./data/n1
+ *
+ * Every check that can refuse the configuration runs before anything is served and ends the
+ * process with one line and exit code 2 (a bad or duplicate address, a port in use, a data
+ * directory of another cluster or another node id). On SIGINT/SIGTERM the node stops
+ * accepting, lets in-flight requests finish, closes and exits 0.
+ */
+import { resolve } from 'node:path';
+import { UsageError, parseAddress, parseOrExit, type HostPort } from './cli_args.js';
+import { deriveClusterId, membersOf } from './data_dir.js';
+import { LOG_LEVEL_FLAG, createLogger } from './log.js';
+import { FlotillaNode } from './node.js';
+
+/** The flags of `flotilla start`. */
+export const START_COMMAND = {
+  name: 'flotilla start',
+  summary: 'Runs one Flotilla node: the Raft transport on --listen, HTTP (status page, ' +
+    '/status, /metrics, the KV API) on --http, its identity in --data.',
+  flags: {
+    'node-id': { kind: 'integer', min: 1, max: 2 ** 32 - 1, valueName: 'N',
+      description: 'this node\'s id (required)' },
+    listen: { kind: 'address', default: '127.0.0.1:7001',
+      description: 'where peers reach this node (Raft over TCP)' },
+    http: { kind: 'address', default: '127.0.0.1:8001', description: 'the HTTP server' },
+    join: { kind: 'string', valueName: '[ID@]HOST:PORT,...',
+      description: 'the other initial members\' --listen addresses (without ids: members ' +
+        'are numbered in address order)' },
+    data: { kind: 'string', valueName: 'DIR', description: 'the data directory (required)' },
+    ranges: { kind: 'integer', min: 0, max: 1_000_000, default: 16,
+      description: 'ranges created when the cluster bootstraps' },
+    'cluster-id': { kind: 'string', valueName: 'ID',
+      description: 'the cluster id (default: derived from --cluster-token and the members)' },
+    'cluster-token': { kind: 'string', default: 'flotilla', valueName: 'TOKEN',
+      description: 'tells clusters with the same members apart, as etcd\'s ' +
+        'initial-cluster-token' },
+    'log-level': LOG_LEVEL_FLAG,
+  },
+} as const;
+
+/** Parses `--join` (`[ID@]HOST:PORT,...`). @throws UsageError */
+export function parseJoin(text: string | undefined): (HostPort & { nodeId?: number })[] {
+  if (text === undefined) return [];
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((p) => p === '')) throw new UsageError(`--join has an empty entry: '${text}'`);
+  return parts.map((part) => {
+    const at = part.indexOf('@');
+    if (at < 0) return parseAddress('--join', part);
+    const id = Number(part.slice(0, at));
+    if (!Number.isSafeInteger(id) || id < 1 || id > 2 ** 32 - 1) {
+      throw new UsageError(`--join: a node id is an integer in [1, ${2 ** 32 - 1}], got ` +
+        `'${part.slice(0, at)}'`);
+    }
+    return { ...parseAddress('--join', part.slice(at + 1)), nodeId: id };
+  });
+}
+
+/** Runs `flotilla start` until a signal; resolves once the node has stopped. */
+export async function startCommand(argv: readonly string[]): Promise<void> {
+  const { values: v } = parseOrExit(START_COMMAND, argv);
+  const nodeId = v['node-id'];
+  if (nodeId === undefined) throw new UsageError('--node-id is required');
+  if (v.data === undefined) throw new UsageError('--data is required');
+  if (v.listen.port === 0) throw new UsageError('--listen needs a fixed port (peers dial it)');
+  const members = membersOf(nodeId, v.listen, parseJoin(v.join));
+  if (typeof members === 'string') throw new UsageError(members);
+  const logger = createLogger({ level: v['log-level'] });
+  const node = await FlotillaNode.start({
+    nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data),
+    ranges: v.ranges, clusterId: v['cluster-id'] ?? deriveClusterId(v['cluster-token'], members),
+    logger,
+  });
+  await new Promise<void>((done) => {
+    const stop = (signal: string): void => {
+      void node.stop(signal).then(done);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
