@@ -1017,13 +1017,7 @@ export class Raft {
     }
 
     if (this.applyingConfChange()) {
-      if (this.logger.level <= LogLevel.Info) {
-        this.logger.info(
-          `${hex(this.id)} [applied: ${this.raftLog.applied}, applying: ` +
-            `${this.raftLog.applying}] deferred snapshot [index: ${id.index}, term: ` +
-            `${id.term}] until its handed-out conf changes are applied`,
-        );
-      }
+      this.logRefusedRestore(id);
       return false;
     }
     this.raftLog.restore(s);
@@ -1071,6 +1065,16 @@ export class Raft {
     if (lo > log.applying) return false;
     assert(log.applying <= log.committed, 'applying beyond committed');
     return this.hasConfChangeIn(lo, log.applying + 1);
+  }
+
+  /** Logs why restore() refused a snapshot (see applyingConfChange). */
+  private logRefusedRestore(id: { index: number; term: number }): void {
+    if (this.logger.level > LogLevel.Info) return;
+    this.logger.info(
+      `${hex(this.id)} [applied: ${this.raftLog.applied}, applying: ${this.raftLog.applying}] ` +
+        `refused snapshot [index: ${id.index}, term: ${id.term}]: conf changes handed out ` +
+        'for application are not applied yet',
+    );
   }
 
   /** Whether this node may become leader: a voter, with no snapshot pending. */

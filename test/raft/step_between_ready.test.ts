@@ -102,7 +102,7 @@ describe('a snapshot stepped between ready() and advance()', () => {
     rn.step(snapMsg(10, confState([1, 2, 3, 4])));
     // Without the deferral this throws ConfChangeError: can't leave a non-joint config.
     expect(handle(rn, storage, rd)).toEqual(confState([1, 2, 3, 4]));
-    expect(lines.some((l) => l.includes('deferred snapshot [index: 10, term: 1]'))).toBe(true);
+    expect(lines.some((l) => l.includes('refused snapshot [index: 10, term: 1]'))).toBe(true);
     expect(lines.some((l) => l.includes('ignored snapshot [index: 10, term: 1]'))).toBe(true);
     rn.advance();
     const ignored = rn.ready();
