@@ -167,7 +167,9 @@ export class EngineCore {
       done(null);
     }
     this.cache.evict();
-    // An open batch has staged into `assembling` already: the write waits for its commit.
+    // A `done` above may have committed again, and so issued the next write already. An open
+    // batch has staged into `assembling`: then the write waits for its commit.
+    if (this.inFlight) return;
     if (this.waiting.length > 0 && this.openBatch === null) this.issue();
     else if (this.waiting.length === 0) this.notifyIdle();
   }

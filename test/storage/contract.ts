@@ -226,6 +226,36 @@ function writers(h: EngineHarness): void {
     await e.close();
   });
 
+  it('batches committed from inside done callbacks complete in commit order', async () => {
+    const e = await h.make();
+    const r = e.createReplica(1);
+    const called: string[] = [];
+    const order: string[] = [];
+    const commit = (name: string, index: number, then: () => void = () => undefined) => {
+      const batch = e.batch();
+      r.append(ents(index, 1), batch);
+      called.push(name);
+      e.commit(batch, (error) => {
+        expect(error).toBeNull();
+        order.push(name);
+        then();
+      });
+    };
+    commit('first', 1, () => {
+      commit('second', 2);
+      commit('third', 3);
+    });
+    commit('other', 2, () => commit('fourth', 3));
+    for (let i = 0; i < 1000 && order.length < 5; i++) {
+      h.drive(e);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(order.length).toBe(5);
+    expect(order).toEqual(called);
+    expect(r.lastIndex()).toBe(3);
+    await e.close();
+  });
+
   it('one batch is open at a time', async () => {
     const e = await h.make();
     const batch = e.batch();
