@@ -3,6 +3,7 @@
  * which no garbage collection ran (checked with a `gc` PerformanceObserver). A window that saw
  * a collection is discarded and the measurement retried with half the operations.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 
 let gcCount = 0;
@@ -15,7 +16,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 /** Waits for queued GC entries, which Node delivers on a later timer turn, to arrive. */
 function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 20));
+  return sleep(20);
 }
 
 /**

@@ -60,7 +60,7 @@ class Loop3 {
 
   leader(): RawNode | undefined {
     for (let i = 0; i < this.nodes.length; i++) {
-      if (this.nodes[i]!.raft.state === STATE_LEADER) return this.nodes[i];
+      if (this.nodes[i]!.raftState === STATE_LEADER) return this.nodes[i];
     }
     return undefined;
   }
@@ -87,7 +87,7 @@ class Loop3 {
     if (rd.entries.length > 0) storage.append(rd.entries);
     if (!isEmptyHardState(rd.hardState)) storage.setHardState(rd.hardState);
     for (const m of rd.messages) this.queue.push(m);
-    if (node.raft.state === STATE_LEADER) this.committed += rd.committedEntries.length;
+    if (node.raftState === STATE_LEADER) this.committed += rd.committedEntries.length;
     node.advance();
   }
 }

@@ -7,6 +7,7 @@
  *
  * Prints one JSON object per line, then a table. Run: npm run bench:quorum [-- --voters 3,5]
  */
+import { SeededRandom, floatsOf } from '../src/util/index.js';
 import { spawnSync } from 'node:child_process';
 import { commitId } from './_report.js';
 import { exitUsage, parseOrExit } from '../src/node/cli_args.js';
@@ -20,16 +21,9 @@ const ITERATIONS_PER_ROUND = 2_000_000;
 const ROUNDS = 7;
 const WARMUP_ROUNDS = 2;
 
-/** A small deterministic PRNG (mulberry32), so runs are comparable. */
+/** The project's seeded generator as floats in [0, 1), so runs are comparable. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return floatsOf(new SeededRandom(seed));
 }
 
 

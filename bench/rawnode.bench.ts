@@ -18,6 +18,7 @@ import { SeededRandom } from '../src/raft/rand.js';
 import { isEmptyHardState, type ConfState, type Message } from '../src/raft/raftpb.js';
 import { argNumber, emit, printTable, type BenchResult } from './_report.js';
 import { bytesPerOp, stopAllocObserver } from './_alloc.js';
+import { raftOf } from '../src/raft/rawnode_internal.js';
 
 const ETCD_NS_PER_OP = 1275;
 const OPS = argNumber('ops', 1_000_000);
@@ -69,7 +70,7 @@ function idleGroup(random: SeededRandom): { nodes: (RawNode | null)[]; storages:
   settle(nodes, storages);
   nodes[0]!.propose(PAYLOAD);
   settle(nodes, storages);
-  if (nodes[0]!.raft.raftLog.committed !== 3) throw new Error('the write did not commit');
+  if (raftOf(nodes[0]!).raftLog.committed !== 3) throw new Error('the write did not commit');
   return { nodes, storages };
 }
 

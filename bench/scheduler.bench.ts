@@ -17,6 +17,7 @@ import { commitId } from './_report.js';
 import { parseOrExit } from '../src/node/cli_args.js';
 import { Scheduler, Ticker, WorkFlag, toGroupId } from '../src/scheduler/index.js';
 import type { GroupId, GroupProcessor } from '../src/scheduler/index.js';
+import { systemClock } from '../src/util/index.js';
 
 interface Result {
   name: string;
@@ -57,7 +58,7 @@ function roundsFor(groups: number): number {
 function benchEnqueueProcess(groups: number, clockFree = false): Result[] {
   const scheduler = new Scheduler(processor, {
     groupIdsMax: 1 << 21,
-    ...(clockFree ? { clockMs: () => 0 } : {}),
+    ...(clockFree ? { clock: { ...systemClock, nowMs: () => 0 } } : {}),
   });
   const suffix = clockFree ? '_noclock' : '';
   const rounds = roundsFor(groups);
@@ -65,7 +66,7 @@ function benchEnqueueProcess(groups: number, clockFree = false): Result[] {
   let totalMs = 0;
   for (let round = -1; round < rounds; round++) {
     const start = performance.now();
-    for (let id = 0; id < groups; id++) scheduler.enqueue(id as GroupId, WorkFlag.Message);
+    for (let id = 0; id < groups; id++) scheduler.enqueue(toGroupId(id), WorkFlag.Message);
     const enqueued = performance.now();
     scheduler.runUntilIdle();
     const end = performance.now();
@@ -90,7 +91,7 @@ function benchTick(groups: number, awake: number): Result {
   const ticker = new Ticker(scheduler, { groupIdsMax: 1 << 21 });
   const stride = groups / awake;
   for (let id = 0; id < groups; id++) ticker.add(toGroupId(id));
-  for (let id = 0; id < groups; id++) if (id % stride !== 0) ticker.quiesce(id as GroupId);
+  for (let id = 0; id < groups; id++) if (id % stride !== 0) ticker.quiesce(toGroupId(id));
   if (ticker.awakeCount !== awake) throw new Error(`awake ${ticker.awakeCount} != ${awake}`);
   const slots = ticker.config.tickSpreadSlots;
   const rounds = roundsFor(awake);

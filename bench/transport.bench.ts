@@ -19,6 +19,7 @@
  *
  * Output: one JSON object per result line, then a readable table.
  */
+import { SeededRandom, floatsOf } from '../src/util/index.js';
 import { commitId } from './_report.js';
 import { parseOrExit } from '../src/node/cli_args.js';
 import { MessageType, newMessage, EntryType } from '../src/raft/index.js';
@@ -26,7 +27,6 @@ import {
   FrameCodec,
   FrameKind,
   LoopbackNetwork,
-  seededRandom,
   type Envelope,
   type TransportClock,
   type TransportHandler,
@@ -88,15 +88,15 @@ type Mode = 'uncoalesced' | 'batched' | 'coalesced' | 'coalesced_sparse';
  */
 function heartbeats(groups: number, from: number, to: number, type: MessageType,
   sparse = false): Envelope[] {
-  const random = seededRandom(groups);
+  const random = floatsOf(new SeededRandom(groups));
   const out: Envelope[] = new Array(groups);
   const stride = Math.floor(2 ** 32 / groups);
   for (let g = 0; g < groups; g++) {
-    const groupId = sparse ? g * stride + Math.floor(random() * stride) : g;
+    const rangeId = sparse ? g * stride + Math.floor(random() * stride) : g;
     const term = sparse ? 1 + Math.floor(random() * 1000) : 7;
     const commit = type !== MessageType.MsgHeartbeat ? 0
       : sparse ? Math.floor(random() * 2 ** 30) : 100_000 + (g % 1000);
-    out[g] = { groupId, quiesce: false, message: newMessage(type, { from, to, term, commit }) };
+    out[g] = { rangeId, quiesce: false, message: newMessage(type, { from, to, term, commit }) };
   }
   if (sparse) out.reverse(); // unsorted: the encoder sorts
   return out;
@@ -221,7 +221,7 @@ function throughputAppends(perFrame: number, entries: number, entryBytes: number
   const codec = new FrameCodec(64 * 2 ** 20);
   const batch: Envelope[] = [];
   for (let g = 0; g < perFrame; g++) {
-    batch.push({ groupId: g, quiesce: false, message: newMessage(MessageType.MsgApp, {
+    batch.push({ rangeId: g, quiesce: false, message: newMessage(MessageType.MsgApp, {
       from: 1, to: 2, term: 7, logTerm: 7, index: 1000, commit: 999,
       entries: Array.from({ length: entries }, (_, i) => ({ term: 7, index: 1001 + i,
         type: EntryType.EntryNormal, data: new Uint8Array(entryBytes).fill(i) })) }) });

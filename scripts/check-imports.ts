@@ -5,7 +5,9 @@
  * - files named `_*.ts` are private to their folder;
  * - `src/raft` stays pure: no `node:*` or package imports, no timers, Promises, clocks or
  *   `Math.random` (time and randomness enter through its inputs);
- * - no runtime import cycles (type-only imports are erased, so they cannot form one).
+ * - no runtime import cycles (type-only imports are erased, so they cannot form one);
+ * - nothing outside `src/raft` and `test/conformance` reads a RawNode's state machine
+ *   (`.raft.` property access): hosts use RawNode's accessors, white-box tests `raftOf`.
  *
  * Run by `npm test`; exits non-zero and lists every violation.
  */
@@ -15,6 +17,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'src');
+/** Trees scanned for `.raft.` access, and the folders allowed to use it. */
+const stateMachineScanDirs = ['src', 'test', 'bench', 'scripts'].map((d) => join(root, d));
+const stateMachineAllowedDirs = [join(root, 'src', 'raft'), join(root, 'test', 'conformance')];
+const stateMachineAccess = /\.raft\./g;
 
 /** For each layer, the layers it may import (besides itself). */
 const allowed: Record<string, readonly string[]> = {
@@ -58,8 +64,12 @@ function listSources(dir: string): string[] {
   return out;
 }
 
-const importRe =
-  /^\s*(import|export)\s+(type\s+)?([^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+/** A static `import`/`export ... from` (groups 2-4) or a dynamic `import('...')` (group 5). */
+const importRe = new RegExp(
+  String.raw`^\s*(import|export)\s+(type\s+)?([^'";]*?\s+from\s+)?['"]([^'"]+)['"]` +
+    String.raw`|import\(\s*['"]([^'"]+)['"]\s*\)`,
+  'gm',
+);
 
 function parseImports(text: string): Edge[] {
   const edges: Edge[] = [];
@@ -93,7 +103,9 @@ function checkEdge(file: string, edge: Edge, problems: string[], graph: Map<stri
   const where = `${relative(root, file)}:${edge.line}`;
   const layer = layerOf(file);
   if (!edge.specifier.startsWith('.')) {
-    if (!packagesAllowed(layer)) problems.push(`${where}: src/${layer} may not import '${edge.specifier}'`);
+    if (!packagesAllowed(layer)) {
+      problems.push(`${where}: src/${layer} may not import '${edge.specifier}'`);
+    }
     return;
   }
   const target = resolveTarget(file, edge.specifier);
@@ -102,7 +114,8 @@ function checkEdge(file: string, edge: Edge, problems: string[], graph: Map<stri
     if (!(allowed[layer] ?? []).includes(targetLayer)) {
       problems.push(`${where}: layer '${layer}' may not import layer '${targetLayer}'`);
     } else if (target !== join(srcDir, targetLayer, 'index.ts')) {
-      problems.push(`${where}: import layer '${targetLayer}' through its index.ts, not '${edge.specifier}'`);
+      problems.push(`${where}: import layer '${targetLayer}' through its index.ts, ` +
+        `not '${edge.specifier}'`);
     }
   } else if (/^_/.test(target.split(sep).at(-1) ?? '') && dirname(target) !== dirname(file)) {
     problems.push(`${where}: '${edge.specifier}' is private to its folder`);
@@ -118,6 +131,21 @@ function checkPurity(file: string, text: string, problems: string[]) {
     if (m) {
       const line = code.slice(0, m.index).split('\n').length;
       problems.push(`${relative(root, file)}:${line}: src/raft must stay pure, but it ${what}`);
+    }
+  }
+}
+
+/** Reports `.raft.` property access (in code, not comments) outside the allowed folders. */
+function checkStateMachineAccess(problems: string[]) {
+  for (const dir of stateMachineScanDirs) {
+    for (const file of listSources(dir)) {
+      if (stateMachineAllowedDirs.some((allowed) => file.startsWith(allowed + sep))) continue;
+      const code = stripComments(readFileSync(file, 'utf8'));
+      for (const m of code.matchAll(stateMachineAccess)) {
+        const line = code.slice(0, m.index).split('\n').length;
+        problems.push(`${relative(root, file)}:${line}: reads RawNode's state machine ` +
+          `(its raft property); use RawNode's accessors`);
+      }
     }
   }
 }
@@ -154,6 +182,7 @@ function main(): number {
     for (const edge of parseImports(stripComments(text))) checkEdge(file, edge, problems, graph);
     checkPurity(file, text, problems);
   }
+  checkStateMachineAccess(problems);
   for (const cycle of findCycles(graph)) {
     problems.push(`import cycle: ${cycle.map((f) => relative(root, f)).join(' -> ')}`);
   }

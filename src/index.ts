@@ -17,6 +17,7 @@
 export { FlotillaError, ConfigError } from './util/index.js';
 export {
   SeededRandom,
+  SnapshotStatus,
   type Entry,
   type RandomSource,
   type Snapshot,
@@ -59,7 +60,6 @@ export {
   realClock,
   type Envelope,
   type PeerAddress,
-  type SnapshotStatus,
   type TcpTransportOptions,
   type Transport,
   type TransportClock,

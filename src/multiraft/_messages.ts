@@ -2,52 +2,50 @@
  * Private: the transport side: inbound envelopes into per-group inboxes (creating replicas of
  * unknown groups), stepping them into the nodes, and the transport's reports.
  */
-import { FlotillaError } from '../util/index.js';
-import { MessageType, SnapshotStatus as RaftSnapshotStatus } from '../raft/index.js';
+import { MessageType, type SnapshotStatus } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
-import type { Envelope, SnapshotStatus } from '../transport/index.js';
+import type { Envelope } from '../transport/index.js';
 import { LIVENESS_GROUP_ID } from './liveness.js';
-import { ReplicaFlag } from './_table.js';
-import { WakeReason, createsReplica, type StoreCore } from './_core.js';
-import { createUninitialized } from './_replicas.js';
+import { WakeReason, type StoreContext } from './_context.js';
+import { MessageRefusal } from './message_check.js';
+import { admit, checkStep, refuse, stepRemote } from './_boundary.js';
 import { maybeQuiesceFollower, wake } from './_quiescer.js';
-import { maybeGrantTickCredit } from './_tick.js';
+
+/** Emptied inboxes kept for reuse, at most. */
+const INBOX_POOL_MAX = 1024;
 
 /** Queues each envelope in its group's inbox, creating replicas of unknown groups. */
-export function handleBatch(st: StoreCore, fromNodeId: number, envelopes: Envelope[]): void {
-  if (st.closed) return;
+export function handleBatch(st: StoreContext, fromNodeId: number, envelopes: Envelope[]): void {
+  if (st.closed) {
+    for (const e of envelopes) refuse(st, MessageRefusal.StoreClosed, e.rangeId, fromNodeId, null);
+    return;
+  }
   st.liveness.heardFrom(fromNodeId, st.storeTicks);
   const max = st.config.inboxMessagesMax;
+  const t = st.table;
   for (let i = 0; i < envelopes.length; i++) {
     const envelope = envelopes[i]!;
-    const rangeId = envelope.groupId;
+    const rangeId = envelope.rangeId;
     if (rangeId === LIVENESS_GROUP_ID) continue;
     st.stats.messagesReceived++;
-    let id = st.groupOfRange.get(rangeId);
-    if (id === undefined) {
-      const full = st.replicaCount >= st.config.replicasMax;
-      if (full || !createsReplica(envelope.message.type)) {
-        st.stats.messagesDropped++;
-        continue;
-      }
-      id = createUninitialized(st, rangeId);
-    }
-    let inbox = st.table.inboxes[id]!;
+    const id = admit(st, fromNodeId, envelope);
+    if (id === null) continue;
+    let inbox = t.inboxes[id]!;
     if (inbox === null) {
       inbox = st.inboxPool.pop() ?? [];
-      st.table.inboxes[id] = inbox;
+      t.inboxes[id] = inbox;
     }
     if (inbox.length >= max) {
-      st.stats.messagesDropped++;
+      refuse(st, MessageRefusal.InboxFull, rangeId, fromNodeId, envelope.message);
       continue;
     }
     inbox.push(envelope);
-    st.scheduler.enqueue(id as GroupId, WorkFlag.Message);
+    st.scheduler.enqueue(id, WorkFlag.Message);
   }
 }
 
 /** Steps the group's inbox into its node, handling quiesce heartbeats. */
-export function processMessages(st: StoreCore, gid: GroupId): boolean {
+export function processMessages(st: StoreContext, gid: GroupId): boolean {
   const t = st.table;
   const inbox = gid < t.allocated ? t.inboxes[gid]! : null;
   if (inbox === null) return false;
@@ -56,62 +54,68 @@ export function processMessages(st: StoreCore, gid: GroupId): boolean {
   for (let i = 0; i < inbox.length; i++) {
     if (receive(st, gid, inbox[i]!)) stepped = true;
   }
+  if (t.isBroken(gid)) {
+    inbox.length = 0;
+    return false;
+  }
   inbox.length = 0;
-  if (st.inboxPool.length < 1024) st.inboxPool.push(inbox);
-  maybeGrantTickCredit(st, gid);
+  if (st.inboxPool.length < INBOX_POOL_MAX) st.inboxPool.push(inbox);
+  t.maybeGrantTickCredit(gid, st.quiescence);
   return stepped;
 }
 
 /** Handles one inbound envelope. @returns whether it was stepped into the node. */
-function receive(st: StoreCore, gid: number, envelope: Envelope): boolean {
+function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
   const t = st.table;
   const m = envelope.message;
   const isQuiesceHeartbeat = envelope.quiesce === true && m.type === MessageType.MsgHeartbeat;
-  if ((t.flags[gid]! & ReplicaFlag.Quiesced) !== 0) {
-    // Already quiesced on this very heartbeat's terms (the leader quiesced again after a
-    // wake-up): nothing to do, and no reason to wake.
-    if (isQuiesceHeartbeat && m.term === t.term[gid] && m.from === t.lead[gid] &&
-      m.commit === t.applied[gid]) return false;
-    wake(st, gid, WakeReason.Message);
+  // Already quiesced on this very heartbeat's terms (the leader quiesced again after a
+  // wake-up): nothing to do, and no reason to wake.
+  if (t.isQuiesced(gid) && isQuiesceHeartbeat && m.term === t.term[gid] &&
+    m.from === t.lead[gid] && m.commit === t.applied[gid]) return false;
+  // Checked before waking: a refused message never wakes a group.
+  if (!checkStep(st, gid, m)) return false;
+  if (t.isQuiesced(gid)) {
+    // A message from anyone but the leader (a late response, a stray vote) would wake the
+    // follower alone, which would then campaign against its sleeping leader: wake the
+    // leader too, unless the message brings a newer term (then our leader is stale anyway).
+    const fromLeader = m.from === t.lead[gid] || m.term > t.term[gid]!;
+    wake(st, gid, fromLeader ? WakeReason.Message : WakeReason.Local);
   }
-  const node = t.settledNode(gid);
+  const node = st.settled(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
-  try {
-    node.step(m);
-  } catch (error) {
-    // A response from a peer no longer in the configuration, a proposal the leader drops:
-    // Raft's own typed refusals. Anything else is a bug and propagates.
-    if (!(error instanceof FlotillaError)) throw error;
+  if (m.type === MessageType.MsgSnap && m.snapshot !== null &&
+    !t.isInitialized(gid) &&
+    st.config.stateMachine.acceptsSnapshot?.(t.rangeIds[gid]!, m.snapshot) === false) {
     st.stats.messagesDropped++;
     return false;
   }
-  return true;
+  return stepRemote(st, gid, node, m);
 }
 
 /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */
 export function reportUnreachable(
-  st: StoreCore,
+  st: StoreContext,
   toNodeId: number,
-  groupIds: readonly number[],
+  rangeIds: readonly number[],
 ): void {
-  for (const rangeId of groupIds) {
-    const id = st.groupOfRange.get(rangeId);
+  for (const rangeId of rangeIds) {
+    const id = st.table.slotOfRange.get(rangeId);
     if (id === undefined || st.table.nodes[id] === null) continue;
-    st.table.settledNode(id).reportUnreachable(toNodeId);
-    st.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    st.settled(id).reportUnreachable(toNodeId);
+    st.scheduler.enqueue(id, WorkFlag.Ready);
   }
 }
 
 /** Tells an awake leader how its snapshot to `toNodeId` ended. */
 export function reportSnapshot(
-  st: StoreCore,
+  st: StoreContext,
   rangeId: number,
   toNodeId: number,
   status: SnapshotStatus,
 ): void {
-  const id = st.groupOfRange.get(rangeId);
+  const id = st.table.slotOfRange.get(rangeId);
   if (id === undefined || st.table.nodes[id] === null) return;
-  st.table.settledNode(id).reportSnapshot(toNodeId, status === 'finish'
-    ? RaftSnapshotStatus.SnapshotFinish : RaftSnapshotStatus.SnapshotFailure);
-  st.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+  st.settled(id).reportSnapshot(toNodeId, status);
+  st.scheduler.enqueue(id, WorkFlag.Ready);
 }

@@ -1,97 +1,94 @@
 /**
  * Private: quiescing a group (leader and follower side), releasing its node, and waking it
- * (rebuilding the node if released). The decisions themselves are in quiesce.ts.
+ * (rebuilding the node if released). The decisions themselves are in quiesce.ts; the flag
+ * transitions are the table's.
  */
 import { assert } from '../util/index.js';
 import { EMPTY_BYTES, MessageType, StateType, newMessage, type RawNode } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import type { Envelope } from '../transport/index.js';
 import { shouldFollowerQuiesce, shouldLeaderQuiesce, type QuiesceRefusal } from './quiesce.js';
-import { ReplicaFlag } from './_table.js';
-import { NO_LAGGING, WakeReason, type StoreCore } from './_core.js';
+import { NO_LAGGING, WakeReason, type StoreContext } from './_context.js';
 import { rebuildNode } from './_replicas.js';
 
 /** Fills the leader view, decides, and quiesces the group if it may. */
-export function maybeQuiesceLeader(st: StoreCore, gid: number, node: RawNode): boolean {
+export function maybeQuiesceLeader(st: StoreContext, gid: GroupId, node: RawNode): boolean {
   const t = st.table;
-  const r = node.raft;
-  const v = st.leaderView;
+  const facts = st.scratch.facts;
+  const peers = st.scratch.peers;
+  node.readFacts(facts);
+  node.readPeers(peers);
+  const v = st.scratch.leaderView;
   v.quiescenceEnabled = st.quiescence;
   v.initialized = true;
   v.id = st.nodeId;
-  v.isLeader = r.state === StateType.StateLeader;
-  v.leadTransferee = r.leadTransferee;
+  v.isLeader = facts.raftState === StateType.StateLeader;
+  v.leadTransferee = facts.leadTransferee;
   v.ticksSinceProposal = t.idleTicks[gid]!;
   v.quiesceAfterTicks = st.config.quiesceAfterTicks;
-  v.applied = r.raftLog.applied;
-  v.commit = r.raftLog.committed;
-  v.lastIndex = r.raftLog.lastIndex();
-  v.hasReady = (t.flags[gid]! & ReplicaFlag.ReadyPending) !== 0 || node.hasReady();
+  v.applied = facts.applied;
+  v.commit = facts.commit;
+  v.lastIndex = facts.lastIndex;
+  v.hasReady = t.isReadyPending(gid) || node.hasReady();
   v.selfInProgress = false;
   v.followerCount = 0;
-  const progress = r.trk.progress;
-  const ids = progress.ids;
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
+  for (let i = 0; i < peers.count; i++) {
+    const id = peers.ids[i]!;
     if (id === st.nodeId) {
       v.selfInProgress = true;
       continue;
     }
-    const pr = progress.get(id)!;
     const k = v.followerCount++;
     v.followerIds[k] = id;
-    v.followerMatch[k] = pr.match;
-    v.followerState[k] = pr.state;
+    v.followerMatch[k] = peers.match[i]!;
+    v.followerState[k] = peers.state[i]!;
     v.followerLive[k] = st.liveness.isLive(id);
   }
-  const lagging = st.laggingScratch;
+  const lagging = st.scratch.lagging;
   const refusal = shouldLeaderQuiesce(v, lagging);
   if (refusal !== null) {
     refuse(st, gid, refusal);
     return false;
   }
-  sendQuiesceHeartbeats(st, gid, node, lagging);
+  sendQuiesceHeartbeats(st, gid, lagging);
   quiesce(st, gid, node, lagging);
   return true;
 }
 
-function sendQuiesceHeartbeats(
-  st: StoreCore,
-  gid: number,
-  node: RawNode,
-  lagging: readonly number[],
-): void {
-  const r = node.raft;
+/** One quiesce heartbeat per follower not left behind (from the facts just read). */
+function sendQuiesceHeartbeats(st: StoreContext, gid: GroupId, lagging: readonly number[]): void {
+  const facts = st.scratch.facts;
+  const peers = st.scratch.peers;
   const rangeId = st.table.rangeIds[gid]!;
-  const ids = r.trk.progress.ids;
-  for (let i = 0; i < ids.length; i++) {
-    const to = ids[i]!;
+  for (let i = 0; i < peers.count; i++) {
+    const to = peers.ids[i]!;
     if (to === st.nodeId || lagging.includes(to)) continue;
     const message = newMessage(MessageType.MsgHeartbeat);
     message.to = to;
     message.from = st.nodeId;
-    message.term = r.term;
-    message.commit = r.raftLog.committed;
-    st.outbox.push({ groupId: rangeId, message, quiesce: true });
+    message.term = facts.term;
+    message.commit = facts.commit;
+    st.staging.send({ rangeId, message, quiesce: true });
   }
 }
 
 /** A follower quiesces on a quiesce heartbeat if the rules allow; else it steps it. */
 export function maybeQuiesceFollower(
-  st: StoreCore,
-  gid: number,
+  st: StoreContext,
+  gid: GroupId,
   node: RawNode,
   envelope: Envelope,
 ): boolean {
   const t = st.table;
-  const r = node.raft;
-  const v = st.followerView;
+  const facts = st.scratch.facts;
+  node.readFacts(facts);
+  const v = st.scratch.followerView;
   v.quiescenceEnabled = st.quiescence;
-  v.initialized = (t.flags[gid]! & ReplicaFlag.Initialized) !== 0;
-  v.term = r.term;
-  v.commit = r.raftLog.committed;
-  v.lastIndex = r.raftLog.lastIndex();
-  v.lead = r.lead;
+  v.initialized = t.isInitialized(gid);
+  v.term = facts.term;
+  v.commit = facts.commit;
+  v.lastIndex = facts.lastIndex;
+  v.lead = facts.lead;
   v.ticksSinceProposal = t.idleTicks[gid]!;
   v.quiesceAfterTicks = st.config.quiesceAfterTicks;
   v.hasReady = node.hasReady();
@@ -107,7 +104,7 @@ export function maybeQuiesceFollower(
   return true;
 }
 
-function refuse(st: StoreCore, gid: number, refusal: QuiesceRefusal): void {
+function refuse(st: StoreContext, gid: GroupId, refusal: QuiesceRefusal): void {
   st.stats.quiesceRefusals[refusal]++;
   if (st.log !== null && st.log.isLevelEnabled('trace')) {
     st.log.trace({ rangeId: st.table.rangeIds[gid], reason: refusal }, 'not quiescing');
@@ -115,23 +112,17 @@ function refuse(st: StoreCore, gid: number, refusal: QuiesceRefusal): void {
 }
 
 /** Takes the group out of the tick set and records term, leader and applied index. */
-export function quiesce(
-  st: StoreCore,
-  gid: number,
+function quiesce(
+  st: StoreContext,
+  gid: GroupId,
   node: RawNode,
   lagging: readonly number[],
 ): void {
-  const t = st.table;
-  const r = node.raft;
-  assert((t.flags[gid]! & ReplicaFlag.Quiesced) === 0, 'quiesce an awake group');
-  assert(t.ticksOwed[gid] === 0 && t.tickCredit[gid] === 0, 'a settled node quiesces');
-  st.ticker.quiesce(gid as GroupId);
-  t.flags[gid]! |= ReplicaFlag.Quiesced;
-  t.term[gid] = r.term;
-  t.lead[gid] = r.lead;
-  t.applied[gid] = r.raftLog.applied;
-  t.peers[gid] = Math.min(255, r.trk.progress.size);
-  if (lagging.length > 0 && r.lead === st.nodeId) st.laggingByGroup.set(gid, [...lagging]);
+  const facts = st.scratch.facts;
+  node.readFacts(facts);
+  st.table.markQuiesced(gid, node, facts.applied, facts.peerCount);
+  st.ticker.quiesce(gid);
+  if (lagging.length > 0 && facts.lead === st.nodeId) st.laggingByGroup.set(gid, [...lagging]);
   st.stats.quiesces++;
   maybeRelease(st, gid);
 }
@@ -140,24 +131,19 @@ export function quiesce(
  * Releases a quiesced group's node when nothing is in flight: no Ready taken or pending
  * and the whole log in storage. Otherwise the batch end tries again.
  */
-export function maybeRelease(st: StoreCore, gid: number): void {
+export function maybeRelease(st: StoreContext, gid: GroupId): void {
   const t = st.table;
-  const flags = t.flags[gid]!;
-  if (!st.config.releaseQuiescedNodes || (flags & ReplicaFlag.Quiesced) === 0) return;
-  if ((flags & (ReplicaFlag.Dormant | ReplicaFlag.ReadyPending)) !== 0) return;
+  if (!st.config.releaseQuiescedNodes || !t.isQuiesced(gid)) return;
+  if (t.isDormant(gid) || t.isReadyPending(gid)) return;
   const node = t.nodes[gid]!;
   const storage = t.storages[gid]!;
-  const log = node.raft.raftLog;
-  assert(t.ticksOwed[gid] === 0, 'a quiesced group owes no ticks');
-  if (node.hasReady() || log.lastIndex() !== storage.lastIndex()) return;
-  assert(log.applied === log.committed, 'a quiesced group applied everything committed');
-  assert(node.raft.term === t.term[gid] && node.raft.lead === t.lead[gid], 'record current');
-  t.applied[gid] = log.applied;
-  // The log array grew by doubling while the group was busy: a three-entry log may sit in
-  // a seventeen-slot backing store. A sleeping replica keeps an exact-size copy.
-  storage.ents = storage.ents.slice();
-  t.nodes[gid] = null;
-  t.flags[gid] = flags | ReplicaFlag.Dormant;
+  const facts = st.scratch.facts;
+  node.readFacts(facts);
+  if (node.hasReady() || facts.lastIndex !== storage.lastIndex()) return;
+  assert(facts.applied === facts.commit, 'a quiesced group applied everything committed');
+  assert(facts.term === t.term[gid] && facts.lead === t.lead[gid], 'record current');
+  storage.release();
+  t.markDormant(gid, facts.applied);
   st.stats.nodesReleased++;
 }
 
@@ -174,37 +160,35 @@ export function maybeRelease(st: StoreCore, gid: number): void {
  * whole sleep counts (up to the ticker's `sleptTicksMax`), so the replica campaigns at
  * once: that is what the slept ticks are for.
  */
-export function wake(st: StoreCore, gid: number, reason: WakeReason): void {
+export function wake(st: StoreContext, gid: GroupId, reason: WakeReason): void {
   const t = st.table;
-  const flags = t.flags[gid]!;
-  if ((flags & ReplicaFlag.Quiesced) === 0) return;
-  const slept = st.ticker.wake(gid as GroupId);
-  t.flags[gid] = flags & ~ReplicaFlag.Quiesced;
-  const node = (flags & ReplicaFlag.Dormant) !== 0 ? rehydrate(st, gid) : t.settledNode(gid);
+  if (!t.isQuiesced(gid)) return;
+  const slept = st.ticker.wake(gid);
+  t.markAwake(gid);
+  const node = t.isDormant(gid) ? rehydrate(st, gid) : st.settled(gid);
   st.laggingByGroup.delete(gid);
-  const r = node.raft;
-  const leaderLive = r.lead !== 0 && st.liveness.isLive(r.lead);
+  const facts = st.scratch.facts;
+  node.readFacts(facts);
+  const leaderLive = facts.lead !== 0 && st.liveness.isLive(facts.lead);
   const ticks = leaderLive
-    ? Math.min(slept, Math.max(0, st.wakeElectionElapsedMax - r.electionElapsed))
+    ? Math.min(slept, Math.max(0, st.wakeElectionElapsedMax - facts.electionElapsedTicks))
     : slept;
   for (let i = 0; i < ticks; i++) node.tickQuiesced();
   st.stats.wakes++;
-  const follower = r.lead !== st.nodeId;
+  const follower = facts.lead !== st.nodeId;
   if (follower && leaderLive && (reason === WakeReason.Local)) {
     // A follower that wakes on its own wakes its leader, with an empty proposal that is
     // forwarded to it (CockroachDB's maybeUnquiesceAndWakeLeader).
     node.propose(EMPTY_BYTES);
     st.stats.proposals++;
-    st.scheduler.enqueue(gid as GroupId, WorkFlag.Ready);
+    st.scheduler.enqueue(gid, WorkFlag.Ready);
   }
-  assert((t.flags[gid]! & (ReplicaFlag.Quiesced | ReplicaFlag.Dormant)) === 0, 'awake');
+  assert(!t.isQuiesced(gid) && !t.isDormant(gid), 'awake');
 }
 
-function rehydrate(st: StoreCore, gid: number): RawNode {
-  const t = st.table;
+function rehydrate(st: StoreContext, gid: GroupId): RawNode {
   const node = rebuildNode(st, gid);
-  t.nodes[gid] = node;
-  t.flags[gid]! &= ~ReplicaFlag.Dormant;
+  st.table.markRestored(gid, node);
   st.stats.nodesRebuilt++;
   return node;
 }

@@ -4,6 +4,7 @@
  */
 import { assert } from '../util/index.js';
 import {
+  EMPTY_BYTES,
   EntryType,
   StateType,
   unmarshalConfChange,
@@ -11,84 +12,122 @@ import {
   type Ready,
 } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
-import { ReplicaFlag } from './_table.js';
-import type { StoreCore } from './_core.js';
+import type { EngineBatch } from '../storage/index.js';
+import type { StoreContext } from './_context.js';
 import { internSnapshot } from './_replicas.js';
 import { maybeRelease } from './_quiescer.js';
-import { grantTickCredit, maybeGrantTickCredit } from './_tick.js';
 
 /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
-export function processReady(st: StoreCore, gid: GroupId): void {
+export function processReady(st: StoreContext, gid: GroupId): void {
   const t = st.table;
   if (gid >= t.allocated || t.nodes[gid] === null) return;
-  if ((t.flags[gid]! & ReplicaFlag.ReadyPending) !== 0) return;
-  const node = t.settledNode(gid);
+  if (t.isReadyPending(gid)) return;
+  const node = st.settled(gid);
   if (!node.hasReady()) return;
   const rd = node.ready();
   const rangeId = t.rangeIds[gid]!;
+  // Read states need nothing persisted: the reader waits until the index is applied.
+  const done = st.config.stateMachine.readIndexDone;
+  for (let i = 0; i < rd.readStates.length && done !== undefined; i++) {
+    const rs = rd.readStates[i]!;
+    done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
+  }
   for (let i = 0; i < rd.messages.length; i++) {
-    st.outbox.push({ groupId: rangeId, message: rd.messages[i]! });
+    st.staging.send({ rangeId, message: rd.messages[i]! });
   }
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&
     hs.term === 0 && hs.vote === 0 && hs.commit === 0) {
     // Messages only (heartbeats and their responses, most of an awake group's traffic):
     // nothing to persist or apply, so nothing to wait for. Advancing now, while the node
-    // is still in cache, spares the batch end a second visit. Such an advance steps
-    // nothing (its acknowledgements come only with entries or a HardState), so it leaves
-    // no new Ready behind. The messages still leave after the batch's writes.
+    // is still in cache, spares the batch end a second visit. Such an advance steps no
+    // storage acknowledgement (those come only with entries or a HardState), but it may
+    // step a self-addressed response: a pre-candidate's own pre-vote, which a lone voter
+    // wins at once (a role change, hence a soft state). Its next Ready is then queued.
+    // The messages still leave after the batch's writes.
     node.advance();
-    grantTickCredit(st, gid, node);
+    if (rd.softState !== null && node.hasReady()) st.scheduler.enqueue(gid, WorkFlag.Ready);
+    else t.grantTickCredit(gid, node, st.quiescence);
     return;
   }
-  t.flags[gid]! |= ReplicaFlag.ReadyPending;
-  st.stagedGroups.push(gid);
-  st.stagedReadies.push(rd);
-  assert(st.stagedGroups.length === st.stagedReadies.length, 'staged in step');
+  t.markReadyPending(gid);
+  st.staging.stageReady(gid, rd);
 }
 
 /**
  * The scheduler's `onBatchEnd`. ORDER (etcd's Ready contract, for every group of the batch
- * at once): persist every staged Ready; only then send all messages (a message may promise
- * that its sender persisted something); then apply committed entries and advance.
+ * at once): stage every Ready's writes into the batch's one engine batch and commit it;
+ * only once it is durable send all messages, in one `send` and one `flush` (a message may
+ * promise that its sender persisted something); then apply committed entries and advance.
  */
-export function finishBatch(st: StoreCore): void {
-  const groups = st.stagedGroups;
-  const readies = st.stagedReadies;
+export function finishBatch(st: StoreContext): void {
+  const staging = st.staging;
+  const groups = staging.groups;
+  const readies = staging.readies;
   for (let i = 0; i < groups.length; i++) persist(st, groups[i]!, readies[i]!);
-  st.flushOutbox();
-  for (let i = 0; i < groups.length; i++) applyAndAdvance(st, groups[i]!, readies[i]!);
-  groups.length = 0;
-  readies.length = 0;
-  st.stats.batches++;
-  // Applying may propose (a state machine reacting to a command): send what it produced.
-  st.flushOutbox();
+  const writes = staging.takeWrites();
+  if (writes === null) {
+    afterCommit(st);
+    return;
+  }
+  // TODO(storage): pipeline the batch end. The memory engine completes synchronously, so
+  // the order above is kept by running the rest inside `done`; a LevelDB engine completes
+  // later, and the next batch must then not reuse the staging until it has.
+  let completed = false;
+  st.engine.commit(writes, (error) => {
+    if (error !== null) throw error;
+    completed = true;
+    st.stats.storageCommits++;
+    afterCommit(st);
+  });
+  assert(completed, 'the store needs a synchronous engine until the batch end is pipelined');
 }
 
-/** Writes a staged Ready's snapshot, entries and HardState to the group's storage. */
-function persist(st: StoreCore, gid: number, rd: Ready): void {
+/** Sends, applies and advances once the batch's writes are durable. */
+function afterCommit(st: StoreContext): void {
+  const staging = st.staging;
+  const groups = staging.groups;
+  const readies = staging.readies;
+  st.sendOutbox();
+  for (let i = 0; i < groups.length; i++) applyAndAdvance(st, groups[i]!, readies[i]!);
+  staging.clearReadies();
+  st.stats.batches++;
+  // Applying may propose (a state machine reacting to a command), but a proposal's
+  // messages leave with its group's next Ready, never through this batch's outbox.
+  assert(staging.outbox.length === 0, 'one send per batch: nothing queued after it');
+}
+
+/** Stages a Ready's snapshot, entries and HardState into the batch's engine batch. */
+function persist(st: StoreContext, gid: GroupId, rd: Ready): void {
   const t = st.table;
   const storage = t.storages[gid]!;
+  let writes: EngineBatch | null = null;
   if (rd.snapshot !== null && rd.snapshot.metadata.index !== 0) {
+    writes = st.staging.writes();
     const snapshot = internSnapshot(st, rd.snapshot);
-    const error = storage.applySnapshot(snapshot);
+    const error = storage.applySnapshot(snapshot, EMPTY_BYTES, writes);
     assert(error === null, 'Raft hands out only snapshots newer than the storage');
     st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot);
     initialize(st, gid, snapshot.metadata.confState);
   }
-  if (rd.entries.length > 0) storage.append(rd.entries);
+  if (rd.entries.length > 0) storage.append(rd.entries, writes ??= st.staging.writes());
   const hs = rd.hardState;
-  if (hs.term !== 0 || hs.vote !== 0 || hs.commit !== 0) storage.setHardState(hs);
+  if (hs.term !== 0 || hs.vote !== 0 || hs.commit !== 0) {
+    storage.setHardState(hs, writes ?? st.staging.writes());
+  }
 }
 
-function applyAndAdvance(st: StoreCore, gid: number, rd: Ready): void {
+function applyAndAdvance(st: StoreContext, gid: GroupId, rd: Ready): void {
   const t = st.table;
-  assert((t.flags[gid]! & ReplicaFlag.ReadyPending) !== 0, 'staged ready');
-  const node = t.settledNode(gid);
+  assert(t.isReadyPending(gid), 'staged ready');
+  const node = st.settled(gid);
   if (rd.softState !== null && rd.softState.raftState === StateType.StateLeader &&
     rd.softState.lead === st.nodeId) st.stats.leadershipsAcquired++;
   const rangeId = t.rangeIds[gid]!;
   const entries = rd.committedEntries;
+  // TODO(storage): record the applied index (`ReplicaStorage.setApplied`) in the engine
+  // batch that carries these entries' state-machine writes. Today the entries are applied
+  // after that batch's commit, so it needs the pipelined batch end to land first.
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     if (entry.type === EntryType.EntryNormal) {
@@ -102,19 +141,19 @@ function applyAndAdvance(st: StoreCore, gid: number, rd: Ready): void {
     }
   }
   node.advance();
-  t.flags[gid]! &= ~ReplicaFlag.ReadyPending;
-  if (node.hasReady()) st.scheduler.enqueue(gid as GroupId, WorkFlag.Ready);
+  t.clearReadyPending(gid);
+  if (node.hasReady()) st.scheduler.enqueue(gid, WorkFlag.Ready);
   else maybeRelease(st, gid);
-  maybeGrantTickCredit(st, gid);
+  t.maybeGrantTickCredit(gid, st.quiescence);
 }
 
 /** A lazily created replica got its snapshot: it knows its configuration and ticks. */
-function initialize(st: StoreCore, gid: number, cs: ConfState): void {
-  const t = st.table;
+function initialize(st: StoreContext, gid: GroupId, cs: ConfState): void {
   for (const peer of cs.voters) st.liveness.addPeer(peer, st.storeTicks);
   for (const peer of cs.learners) st.liveness.addPeer(peer, st.storeTicks);
-  if ((t.flags[gid]! & ReplicaFlag.Initialized) !== 0) return;
-  t.flags[gid]! |= ReplicaFlag.Initialized;
-  st.ticker.wake(gid as GroupId);
-  assert(st.ticker.isAwake(gid as GroupId), 'an initialized replica ticks');
+  if (!st.table.markInitialized(gid)) return;
+  st.uninitialized.delete(gid);
+  st.stats.uninitializedReplicasNow = st.uninitialized.count;
+  st.ticker.wake(gid);
+  assert(st.ticker.isAwake(gid), 'an initialized replica ticks');
 }

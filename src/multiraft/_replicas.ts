@@ -1,34 +1,31 @@
 /**
- * Private: creating replicas and their Raft nodes, and rebuilding a dormant replica's node
- * from its storage and record (`RawNode.restoreQuiesced`).
+ * Private: creating replicas and their Raft nodes (storage from the store's engine), and
+ * rebuilding a dormant replica's node from its storage and record (`RawNode.restoreQuiesced`).
  */
-import { assert } from '../util/index.js';
+import { assert, RANGE_ID_LIMIT } from '../util/index.js';
 import {
   EMPTY_BYTES,
-  MemoryStorage,
   RawNode,
   type ConfState,
   type ConfigOptions,
   type Snapshot,
 } from '../raft/index.js';
-import type { GroupId } from '../scheduler/index.js';
+import { WorkFlag, type GroupId } from '../scheduler/index.js';
+import type { ReplicaStorage } from '../storage/index.js';
 import { RangeExistsError, StoreFullError } from './errors.js';
-import { ReplicaFlag } from './_table.js';
-import {
-  BOOTSTRAP_HARD_STATE,
-  RANGE_INITIAL_INDEX,
-  RANGE_INITIAL_TERM,
-  type RangeConfig,
-  type StoreCore,
-} from './_core.js';
+import { checkRangeConfig, checkRangeId as checkRangeIdArgument } from './api_check.js';
+import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
+import { BOOTSTRAP_HARD_STATE, type StoreContext } from './_context.js';
+
+/** Snapshots interned per store at most (distinct configurations of created ranges). */
+const INTERNED_SNAPSHOTS_MAX = 4096;
 
 /** A table slot for `rangeId`. @throws StoreFullError at `replicasMax` replicas. */
-export function allocate(st: StoreCore, rangeId: number): number {
+function allocate(st: StoreContext, rangeId: number): GroupId {
   if (st.replicaCount >= st.config.replicasMax) {
     throw new StoreFullError(st.config.replicasMax);
   }
   const id = st.table.allocate(rangeId);
-  st.groupOfRange.set(rangeId, id);
   st.stats.replicasCreated++;
   return id;
 }
@@ -40,25 +37,22 @@ export function allocate(st: StoreCore, rangeId: number): number {
  * never ticked would keep that lease for ever and, if its snapshot never came, block every
  * later election of a group where it holds a vote (found by the store simulation, seed 286).
  */
-export function createUninitialized(st: StoreCore, rangeId: number): number {
+export function createUninitialized(st: StoreContext, rangeId: number): GroupId {
   checkRangeId(rangeId);
   const id = allocate(st, rangeId);
-  const storage = new MemoryStorage();
+  const storage = st.engine.createReplica(rangeId);
   st.table.storages[id] = storage;
-  st.table.nodes[id] = newRawNode(st, storage, 0);
-  st.ticker.add(id as GroupId);
+  st.enterRange(id);
+  st.table.nodes[id] = new RawNode(rawNodeConfig(st, storage, 0));
+  st.ticker.add(id);
   st.stats.replicasCreatedLazily++;
   st.log?.debug({ rangeId }, 'created uninitialized replica');
   return id;
 }
 
-function newRawNode(st: StoreCore, storage: MemoryStorage, applied: number): RawNode {
-  return new RawNode(rawNodeConfig(st, storage, applied));
-}
-
 function rawNodeConfig(
-  st: StoreCore,
-  storage: MemoryStorage,
+  st: StoreContext,
+  storage: ReplicaStorage,
   applied: number,
 ): ConfigOptions {
   const c = st.config;
@@ -73,12 +67,13 @@ function rawNodeConfig(
     maxSizePerMsg: c.maxSizePerMsgBytes,
     maxInflightMsgs: c.maxInflightMsgs,
     random: c.random,
+    logger: st.raftLogger,
   };
 }
 
 /** The bootstrap snapshot of a configuration, one object shared by all its ranges. */
 function bootstrapSnapshot(
-  st: StoreCore,
+  st: StoreContext,
   voters: readonly number[],
   learners: readonly number[],
 ): Snapshot {
@@ -99,7 +94,7 @@ function bootstrapSnapshot(
  * Returns the shared copy of an empty-data snapshot with the same index, term and
  * configuration (snapshots are immutable once handed to storage), or `snapshot` itself.
  */
-export function internSnapshot(st: StoreCore, snapshot: Snapshot): Snapshot {
+export function internSnapshot(st: StoreContext, snapshot: Snapshot): Snapshot {
   const { metadata: md, data } = snapshot;
   const cs = md.confState;
   if (data.length !== 0 || cs.votersOutgoing.length !== 0 || cs.learnersNext.length !== 0 ||
@@ -107,50 +102,77 @@ export function internSnapshot(st: StoreCore, snapshot: Snapshot): Snapshot {
   const key = `${md.index}/${md.term}/${cs.voters.join(',')}/${cs.learners.join(',')}`;
   const shared = st.internedSnapshots.get(key);
   if (shared !== undefined) return shared;
-  if (st.internedSnapshots.size < 4096) st.internedSnapshots.set(key, snapshot);
+  if (st.internedSnapshots.size < INTERNED_SNAPSHOTS_MAX) st.internedSnapshots.set(key, snapshot);
   return snapshot;
 }
 
 /** Builds a node from a dormant replica's storage and record (`RawNode.restoreQuiesced`). */
-export function rebuildNode(st: StoreCore, gid: number): RawNode {
+export function rebuildNode(st: StoreContext, gid: GroupId): RawNode {
   const t = st.table;
-  assert((t.flags[gid]! & ReplicaFlag.Dormant) !== 0, 'rebuild a dormant replica only');
+  assert(t.isDormant(gid), 'rebuild a dormant replica only');
   const lead = t.lead[gid]!;
+  st.enterRange(gid);
   const node = RawNode.restoreQuiesced(
     rawNodeConfig(st, t.storages[gid]!, t.applied[gid]!),
     { term: t.term[gid]!, lead, lagging: st.laggingByGroup.get(gid) },
   );
-  assert(node.raft.lead === lead, 'rebuilt in the recorded role');
+  assert(node.lead === lead && node.term === t.term[gid], 'rebuilt in the recorded role');
   return node;
 }
 
 /**
- * Creates an initialized, awake replica of a new range (see `Store.createRange`).
+ * Creates an initialized, awake replica of a new range (see `Store.createRange`). Its
+ * bootstrap writes go into the current batch's engine batch, committed at that batch's end
+ * (the group is enqueued so that the batch runs); they are visible to its node at once.
  * @throws RangeExistsError, StoreFullError
  */
-export function createInitialized(st: StoreCore, rangeId: number, range: RangeConfig): void {
+export function createInitialized(st: StoreContext, rangeId: number, range: RangeConfig): void {
   st.checkOpen();
-  checkRangeId(rangeId);
-  if (st.groupOfRange.has(rangeId)) throw new RangeExistsError(rangeId);
-  const learners = range.learners ?? [];
-  assert(range.voters.length > 0, 'a range has at least one voter');
-  assert(range.voters.includes(st.nodeId) || learners.includes(st.nodeId),
-    'this store is in the range configuration');
-  const id = allocate(st, rangeId);
-  const storage = new MemoryStorage();
-  const error = storage.applySnapshot(bootstrapSnapshot(st, range.voters, learners));
+  checkRangeIdArgument(rangeId);
+  // Every argument is checked before anything is touched: a refused call changes nothing.
+  const { voters, learners } = checkRangeConfig(st.nodeId, range);
+  const existing = st.table.slotOfRange.get(rangeId);
+  if (existing !== undefined && st.table.isInitialized(existing)) {
+    throw new RangeExistsError(rangeId);
+  }
+  if (existing === undefined && st.replicaCount >= st.config.replicasMax) {
+    throw new StoreFullError(st.config.replicasMax);
+  }
+  // A split's right-hand replica may exist already, uninitialized: created by a message of
+  // the new range from a store that applied the split first. It is initialized in place,
+  // keeping the term and vote it may have cast in the new range's first election (Raft's
+  // safety needs them); it holds no entries (it could match no append).
+  assert(existing === undefined || !st.table.isReadyPending(existing),
+    'an uninitialized replica is initialized outside its batch end');
+  const id = existing ?? allocate(st, rangeId);
+  const storage = existing === undefined ? st.engine.createReplica(rangeId)
+    : st.table.storages[id]!;
+  const heard = existing === undefined ? null : storage.hardState();
+  const writes = st.staging.writes();
+  const error = storage.applySnapshot(bootstrapSnapshot(st, voters, learners),
+    EMPTY_BYTES, writes);
   assert(error === null, 'a new storage takes the bootstrap snapshot');
-  storage.setHardState(BOOTSTRAP_HARD_STATE);
+  const keep = heard !== null && heard.term > BOOTSTRAP_HARD_STATE.term;
+  storage.setHardState(keep
+    ? { term: heard.term, vote: heard.vote, commit: RANGE_INITIAL_INDEX } : BOOTSTRAP_HARD_STATE,
+  writes);
   st.table.storages[id] = storage;
-  st.table.nodes[id] = newRawNode(st, storage, RANGE_INITIAL_INDEX);
-  st.table.flags[id]! |= ReplicaFlag.Initialized;
-  st.ticker.add(id as GroupId);
-  for (const peer of range.voters) st.liveness.addPeer(peer, st.storeTicks);
+  st.enterRange(id);
+  st.table.nodes[id] = new RawNode(rawNodeConfig(st, storage, RANGE_INITIAL_INDEX));
+  st.table.markInitialized(id);
+  if (existing === undefined) st.ticker.add(id);
+  else {
+    // It no longer waits for a snapshot: the collector of uninitialized replicas lets go.
+    st.uninitialized.delete(id);
+    st.stats.uninitializedReplicasNow = st.uninitialized.count;
+  }
+  st.scheduler.enqueue(id, WorkFlag.Ready);
+  for (const peer of voters) st.liveness.addPeer(peer, st.storeTicks);
   for (const peer of learners) st.liveness.addPeer(peer, st.storeTicks);
 }
 
-/** Range ids are the group ids on the wire: integers in [1, 2^32). */
+/** Range ids are the `rangeId` of envelopes on the wire: integers in [1, RANGE_ID_LIMIT). */
 function checkRangeId(rangeId: number): void {
-  assert(Number.isInteger(rangeId) && rangeId > 0 && rangeId < 2 ** 32,
+  assert(Number.isInteger(rangeId) && rangeId > 0 && rangeId < RANGE_ID_LIMIT,
     'range ids are integers in [1, 2^32)');
 }

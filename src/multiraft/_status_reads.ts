@@ -2,22 +2,22 @@
  * Private: reading a replica's status (without waking it) and folding a whole store.
  */
 import { ProgressState, StateType } from '../raft/index.js';
-import { ReplicaFlag } from './_table.js';
+import type { GroupId } from '../scheduler/index.js';
 import {
   newReplicaStatus,
   type RaftStatus,
   type ReplicaStatus,
   type StoreSummary,
 } from './status.js';
-import type { StoreCore } from './_core.js';
+import type { StoreContext } from './_context.js';
 import { rebuildNode } from './_replicas.js';
 
 /**
  * Fills `out` with the basic status of the range's replica without allocating and without
  * waking it. @returns false if the store has no replica of `rangeId`.
  */
-export function readStatus(st: StoreCore, rangeId: number, out: ReplicaStatus): boolean {
-  const id = st.groupOfRange.get(rangeId);
+export function readStatus(st: StoreContext, rangeId: number, out: ReplicaStatus): boolean {
+  const id = st.table.slotOfRange.get(rangeId);
   if (id === undefined) return false;
   readStatusOf(st, id, out);
   return true;
@@ -27,29 +27,32 @@ export function readStatus(st: StoreCore, rangeId: number, out: ReplicaStatus): 
  * The full status, with every peer's progress on a leader (allocates; for on-demand use).
  * A dormant replica is rebuilt for the occasion (and released again), not woken.
  */
-export function raftStatus(st: StoreCore, rangeId: number): RaftStatus | undefined {
-  const id = st.groupOfRange.get(rangeId);
+export function raftStatus(st: StoreContext, rangeId: number): RaftStatus | undefined {
+  const id = st.table.slotOfRange.get(rangeId);
   if (id === undefined) return undefined;
   const status: RaftStatus = { ...newReplicaStatus(), progress: [] };
   readStatusOf(st, id, status);
+  if (status.broken) return status;
   const node = st.table.nodes[id] ?? rebuildNode(st, id);
-  if (node.raft.state !== StateType.StateLeader) return status;
-  const progress = node.raft.trk.progress;
-  for (const peer of progress.ids) {
-    const pr = progress.get(peer)!;
-    status.progress.push({ nodeId: peer, match: pr.match, next: pr.next, state: pr.state,
-      recentActive: pr.recentActive, isLearner: pr.isLearner, inflight: pr.inflights.count() });
+  if (node.raftState !== StateType.StateLeader) return status;
+  const p = st.scratch.peers;
+  node.readPeers(p);
+  for (let i = 0; i < p.count; i++) {
+    status.progress.push({ nodeId: p.ids[i]!, match: p.match[i]!, next: p.next[i]!,
+      state: p.state[i]!, recentActive: p.recentActive[i]!, isLearner: p.isLearner[i]!,
+      inflight: p.inflight[i]! });
   }
   return status;
 }
 
 /** Folds every replica into `out` (which it zeroes first). O(replicas), no allocation. */
-export function summary(st: StoreCore, out: StoreSummary): StoreSummary {
+export function summary(st: StoreContext, out: StoreSummary): StoreSummary {
   for (const key of Object.keys(out) as (keyof StoreSummary)[]) out[key] = 0;
   const t = st.table;
-  const s = st.scratchStatus;
-  for (let id = 0; id < t.allocated; id++) {
-    if ((t.flags[id]! & ReplicaFlag.Used) === 0) continue;
+  const s = st.scratch.status;
+  for (let i = 0; i < t.allocated; i++) {
+    if (!t.isUsed(i)) continue;
+    const id = t.slotAt(i);
     readStatusOf(st, id, s);
     summarize(st, id, s, out);
   }
@@ -57,8 +60,12 @@ export function summary(st: StoreCore, out: StoreSummary): StoreSummary {
   return out;
 }
 
-function summarize(st: StoreCore, id: number, s: ReplicaStatus, out: StoreSummary): void {
+function summarize(st: StoreContext, id: GroupId, s: ReplicaStatus, out: StoreSummary): void {
   out.replicas++;
+  if (s.broken) {
+    out.broken++;
+    return;
+  }
   if (!s.initialized) {
     out.uninitialized++;
     return;
@@ -73,7 +80,7 @@ function summarize(st: StoreCore, id: number, s: ReplicaStatus, out: StoreSummar
   else summarizeLeader(st, id, out);
 }
 
-function summarizeLeader(st: StoreCore, id: number, out: StoreSummary): void {
+function summarizeLeader(st: StoreContext, id: GroupId, out: StoreSummary): void {
   out.leaders++;
   const node = st.table.nodes[id];
   if (node === null || node === undefined) {
@@ -82,44 +89,46 @@ function summarizeLeader(st: StoreCore, id: number, out: StoreSummary): void {
     out.followersReplicate += st.table.peers[id]! - 1 - lagging;
     return;
   }
-  const progress = node.raft.trk.progress;
-  const ids = progress.ids;
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i] === st.nodeId) continue;
-    const state = progress.get(ids[i]!)!.state;
+  const p = st.scratch.peers;
+  node.readPeers(p);
+  for (let i = 0; i < p.count; i++) {
+    if (p.ids[i] === st.nodeId) continue;
+    const state = p.state[i]!;
     if (state === ProgressState.StateReplicate) out.followersReplicate++;
     else if (state === ProgressState.StateProbe) out.followersProbe++;
     else out.followersSnapshot++;
   }
 }
 
-function readStatusOf(st: StoreCore, id: number, out: ReplicaStatus): void {
+function readStatusOf(st: StoreContext, id: GroupId, out: ReplicaStatus): void {
   const t = st.table;
-  const flags = t.flags[id]!;
   out.rangeId = t.rangeIds[id]!;
   out.replicaId = st.nodeId;
-  out.initialized = (flags & ReplicaFlag.Initialized) !== 0;
-  out.quiesced = (flags & ReplicaFlag.Quiesced) !== 0;
-  out.dormant = (flags & ReplicaFlag.Dormant) !== 0;
+  out.initialized = t.isInitialized(id);
+  out.quiesced = t.isQuiesced(id);
+  out.dormant = t.isDormant(id);
+  out.broken = t.isBroken(id);
   const node = t.nodes[id];
   if (node !== null && node !== undefined) {
-    const r = node.raft;
-    out.raftState = r.state;
-    out.term = r.term;
-    out.vote = r.vote;
-    out.commit = r.raftLog.committed;
-    out.applied = r.raftLog.applied;
-    out.lastIndex = r.raftLog.lastIndex();
-    out.lead = r.lead;
-    out.leadTransferee = r.leadTransferee;
+    const f = st.scratch.facts;
+    node.readFacts(f);
+    out.raftState = f.raftState;
+    out.term = f.term;
+    out.vote = f.vote;
+    out.commit = f.commit;
+    out.applied = f.applied;
+    out.lastIndex = f.lastIndex;
+    out.lead = f.lead;
+    out.leadTransferee = f.leadTransferee;
     return;
   }
   const storage = t.storages[id]!;
+  const hs = storage.hardState();
   out.term = t.term[id]!;
   out.lead = t.lead[id]!;
   out.raftState = out.lead === st.nodeId ? StateType.StateLeader : StateType.StateFollower;
-  out.vote = storage.hardState.vote;
-  out.commit = storage.hardState.commit;
+  out.vote = hs.vote;
+  out.commit = hs.commit;
   out.applied = t.applied[id]!;
   out.lastIndex = storage.lastIndex();
   out.leadTransferee = 0;

@@ -5,13 +5,12 @@
  * every store drives itself on the event loop (`start`, `stop`).
  */
 import type { Logger } from 'pino';
-import { assert } from '../util/index.js';
-import { SeededRandom, type Entry } from '../raft/index.js';
-import { LoopbackNetwork, realClock } from '../transport/index.js';
+import { assert, SeededRandom, VirtualClock, systemClock } from '../util/index.js';
+import type { Entry } from '../raft/index.js';
+import { LoopbackNetwork } from '../transport/index.js';
 import type { StateMachine, StoreOptions } from './options.js';
 import { Store } from './store.js';
 import { addSummary, newStoreSummary, type StoreSummary } from './status.js';
-import { VirtualClock } from './virtual_clock.js';
 
 /** A state machine that only counts what it applies (benchmarks, the demo). */
 export class CountingStateMachine implements StateMachine {
@@ -75,7 +74,7 @@ export class LocalCluster {
     this.clock = (options.clock ?? 'virtual') === 'virtual' ? new VirtualClock() : null;
     this.network = new LoopbackNetwork({
       seed,
-      clock: this.clock ?? realClock,
+      clock: this.clock ?? systemClock,
       encodeFrames: options.encodeFrames ?? true,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
@@ -89,6 +88,7 @@ export class LocalCluster {
         transport,
         stateMachine,
         random: this.random,
+        clock: this.clock ?? systemClock,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       }));
     }

@@ -15,12 +15,14 @@
  *    inbox, then its owed ticks, then takes its `Ready`. A tick that would only advance a
  *    node's clocks (`RawNode.ticksWithoutAction`) is deferred: counted in the table without
  *    touching the node, and paid with `tickIdle` before anything else touches it. At the
- *    end of each batch, for all the batch's groups together: every Ready is persisted, then
- *    all messages go to the transport in one `send` and one `flush`, then committed entries
- *    are applied and every node advanced (etcd's Ready contract, batched). Storage is
- *    `MemoryStorage` per replica for now; the durable storage layer will turn the persist
- *    step into one write batch with one sync, and keep dormant replicas' logs on disk
- *    instead of in memory.
+ *    end of each batch, for all the batch's groups together: every Ready's snapshot,
+ *    entries and HardState are staged into ONE engine batch of the store's
+ *    `StorageEngine` (`storageEngine` option, default a `MemoryEngine`) and committed;
+ *    once the commit is durable all messages go to the transport in one `send` and one
+ *    `flush`; then committed entries are applied and every node advanced (etcd's Ready
+ *    contract, batched). A batch that staged nothing commits nothing. The liveness pings
+ *    of the store's own clock (5.) are the only other send, between batches. Replicas get
+ *    their storage from the engine; the store never constructs one nor reaches into it.
  * 3. Quiescence (quiesce.ts has the rules). A leader quiesces an idle, fully replicated
  *    group at a tick by sending each follower a heartbeat flagged `quiesce`; a follower
  *    quiesces only if term, commit and leader match. A quiesced group leaves the tick set:
@@ -31,23 +33,37 @@
  * 4. Release. A quiesced replica releases its `RawNode` (about 2.7 KiB) and keeps term,
  *    leader and applied index in the table; the node is rebuilt from storage on wake-up,
  *    with its role restored without an election (`RawNode.restoreQuiesced`).
- * 5. Liveness. Stores ping their peer nodes once per tick interval (group id 0, one
+ * 5. Liveness. Stores ping their peer nodes once per tick interval (range id 0, one
  *    coalesced row per node pair). A node silent for `livenessTimeoutTicks` is down: the
  *    quiesced followers of its leaders wake and elect new leaders; leaders quiesce without
  *    waiting for followers on down nodes (the lagging set) and wake when they come back.
  * 6. Status. `readStatus` fills a caller-owned object without allocating or waking;
  *    `raftStatus` adds the progress of every follower on demand; `summary` folds a whole
  *    store. Counters are in `Store.stats`.
- * 7. Errors. Requests throw typed `FlotillaError`s (`RangeNotFoundError`, `NotLeaderError`,
+ * 7. Logs. Through the `logger` option (pino), with `storeNodeId` and `rangeId`; the Raft
+ *    core's own lines (elections, leader changes) reach it through one adapter per store.
+ * 8. Errors. Requests throw typed `FlotillaError`s (`RangeNotFoundError`, `NotLeaderError`,
  *    ...); invalid options throw `ConfigError`; broken invariants fail assertions.
+ * 8. Trust (message_check.ts, api_check.ts). Every message from a peer is checked against
+ *    its replica before Raft sees it: sender = the authenticated connection, sender in the
+ *    configuration, terms at most `TERM_MAX`, indices in range, commits and acknowledgements
+ *    within the log, entries contiguous, snapshots restorable. What fails is dropped, counted
+ *    by reason (`stats.messagesRefused`) and logged at a rate limit. A message of an unknown
+ *    range creates an uninitialized replica only within `uninitializedReplicasMax`; one that
+ *    no snapshot initializes within `uninitializedReplicaTimeoutTicks` is collected (unless it
+ *    voted). If Raft still panics on a peer's message, that one replica is isolated (broken:
+ *    reported in status and stats, refusing requests with `ReplicaBrokenError`) and the
+ *    process goes on; a panic on a local call is a bug and propagates. API arguments are
+ *    checked before anything is touched (range ids, configurations, payloads: copied, at
+ *    most `proposalBytesMax`); a refused call throws a typed error and changes nothing.
+ * 9. Lifecycle. From the moment `close` is called every method throws `StoreClosedError`
+ *    (`start` after a pending `close` too), inbound messages are refused and counted, and no
+ *    timer ticks the store again. `propose` is at least once: a forwarded proposal that the
+ *    network duplicates may be appended twice, so commands must be idempotent.
  */
-export {
-  Store,
-  RANGE_INITIAL_INDEX,
-  RANGE_INITIAL_TERM,
-  type RangeConfig,
-  type StoreStats,
-} from './store.js';
+export { Store } from './store.js';
+export { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
+export { newStoreStats, type StoreStats } from './stats.js';
 export {
   resolveStoreOptions,
   type StateMachine,
@@ -75,6 +91,28 @@ export {
 } from './quiesce.js';
 export { LIVENESS_GROUP_ID, NodeLiveness, type LivenessChange } from './liveness.js';
 export {
+  CONTEXT_BYTES_MAX,
+  GROUP_PEERS_MAX,
+  LOG_INDEX_MAX,
+  MESSAGE_REFUSALS,
+  MessageRefusal,
+  NODE_ID_MAX,
+  TERM_MAX,
+  checkConfState,
+  checkMessage,
+  newMessageCheckView,
+  type MessageCheckView,
+} from './message_check.js';
+export { checkPayload, checkRangeConfig, checkRangeId } from './api_check.js';
+export {
+  InputErrorCode,
+  InvalidPayloadError,
+  InvalidRangeConfigError,
+  InvalidRangeIdError,
+  PayloadTooLargeError,
+  ReplicaBrokenError,
+} from './input_errors.js';
+export {
   addSummary,
   newReplicaStatus,
   newStoreSummary,
@@ -83,7 +121,6 @@ export {
   type ReplicaStatus,
   type StoreSummary,
 } from './status.js';
-export { VirtualClock } from './virtual_clock.js';
 export {
   CountingStateMachine,
   LocalCluster,

@@ -32,6 +32,8 @@ export class NodeLiveness {
   private readonly heardAtTick: number[] = [];
   /** Liveness of each peer as of the last `update`. */
   private readonly liveNow: boolean[] = [];
+  /** Peers not tracked because `LIVENESS_PEERS_MAX` were tracked already. */
+  peersRefused = 0;
 
   /**
    * @param selfNodeId this store's node id (never a peer).
@@ -51,7 +53,12 @@ export class NodeLiveness {
    */
   addPeer(nodeId: number, nowTick: number): void {
     if (nodeId === this.selfNodeId || this.indexOf(nodeId) >= 0) return;
-    assert(this.nodeIds.length < LIVENESS_PEERS_MAX, 'too many peer nodes');
+    // Peers are named by configurations and by whoever connects: beyond the limit a node is
+    // not tracked (it counts as live: no evidence), never an assertion.
+    if (this.nodeIds.length >= LIVENESS_PEERS_MAX) {
+      this.peersRefused++;
+      return;
+    }
     this.nodeIds.push(nodeId);
     this.heardAtTick.push(nowTick);
     this.liveNow.push(true);

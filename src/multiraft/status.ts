@@ -18,6 +18,11 @@ export interface ReplicaStatus {
   quiesced: boolean;
   /** Quiesced and holding no Raft node (rebuilt on wake-up). */
   dormant: boolean;
+  /**
+   * Isolated after Raft panicked on a peer's message: it refuses requests and messages; the
+   * other fields are its last known values.
+   */
+  broken: boolean;
   /** `StateType` of the replica (follower, candidate, leader, pre-candidate). */
   raftState: StateType;
   term: number;
@@ -33,7 +38,7 @@ export interface ReplicaStatus {
 /** Returns a zeroed status to pass to `Store.readStatus` (reuse it for every replica). */
 export function newReplicaStatus(): ReplicaStatus {
   return {
-    rangeId: 0, replicaId: 0, initialized: false, quiesced: false, dormant: false,
+    rangeId: 0, replicaId: 0, initialized: false, quiesced: false, dormant: false, broken: false,
     raftState: StateType.StateFollower, term: 0, vote: 0, commit: 0, applied: 0, lastIndex: 0,
     lead: 0, leadTransferee: 0,
   };
@@ -81,6 +86,8 @@ export interface StoreSummary {
   followersSnapshot: number;
   /** Followers left behind by quiesced leaders because their node is down. */
   followersLagging: number;
+  /** Replicas isolated after Raft panicked on a peer's message (not counted otherwise). */
+  broken: number;
 }
 
 /** Returns a zeroed summary. */
@@ -88,7 +95,7 @@ export function newStoreSummary(): StoreSummary {
   return {
     replicas: 0, uninitialized: 0, awake: 0, quiesced: 0, dormant: 0, leaders: 0,
     followers: 0, candidates: 0, leaderless: 0, termMax: 0, termSum: 0, followersProbe: 0,
-    followersReplicate: 0, followersSnapshot: 0, followersLagging: 0,
+    followersReplicate: 0, followersSnapshot: 0, followersLagging: 0, broken: 0,
   };
 }
 

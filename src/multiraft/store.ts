@@ -1,9 +1,10 @@
 /**
  * `Store`: many Raft groups in one process, sharing one scheduler, one tick clock, one
  * random source and one transport. See `index.ts` for the contract. This file is the public
- * face; the mechanism is in the private files `_core.ts` lists, one per job.
+ * face; the mechanism is in the private files `_context.ts` lists, one per job.
  */
-import { assert } from '../util/index.js';
+import { assert, type TimerHandle } from '../util/index.js';
+import type { SnapshotStatus } from '../raft/index.js';
 import {
   WorkFlag,
   type GroupId,
@@ -11,13 +12,15 @@ import {
   type Scheduler,
   type Ticker,
 } from '../scheduler/index.js';
-import type { Envelope, SnapshotStatus, TransportHandler } from '../transport/index.js';
+import type { Envelope, TransportHandler } from '../transport/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
+import type { RangeConfig } from './range_config.js';
+import type { StoreStats } from './stats.js';
 import type { RaftStatus, ReplicaStatus, StoreSummary } from './status.js';
-import { ReplicaFlag } from './_table.js';
-import { StoreCore, WakeReason, type RangeConfig, type StoreStats } from './_core.js';
+import { StoreContext, WakeReason } from './_context.js';
 import { createInitialized } from './_replicas.js';
+import { checkPayload } from './api_check.js';
 import { wake } from './_quiescer.js';
 import { processTick } from './_tick.js';
 import { tickStore } from './_liveness_driver.js';
@@ -30,13 +33,6 @@ import {
 import { finishBatch, processReady } from './_ready.js';
 import { raftStatus, readStatus, summary } from './_status_reads.js';
 
-export {
-  RANGE_INITIAL_INDEX,
-  RANGE_INITIAL_TERM,
-  type RangeConfig,
-  type StoreStats,
-} from './_core.js';
-
 /**
  * The store: hosts the replicas of many Raft groups (one per range) on one node. It is the
  * scheduler's `GroupProcessor` and the transport's `TransportHandler`.
@@ -47,13 +43,15 @@ export class Store implements GroupProcessor, TransportHandler {
   readonly scheduler: Scheduler;
   readonly ticker: Ticker;
   readonly stats: StoreStats;
-  private readonly core: StoreCore;
+  private readonly core: StoreContext;
   private subTicks = 0;
-  private timer: ReturnType<typeof setInterval> | null = null;
+  /** The pending tick timer while started (`start`), else null. */
+  private timer: TimerHandle | null = null;
+  private nextTickAtMs = 0;
 
   /** @param options see `StoreOptions`; invalid values throw `ConfigError`. */
   constructor(options: StoreOptions) {
-    const core = new StoreCore(options, this, () => finishBatch(core));
+    const core = new StoreContext(options, this, () => finishBatch(core));
     this.core = core;
     this.config = core.config;
     this.nodeId = core.nodeId;
@@ -78,43 +76,74 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Whether this store holds a replica of `rangeId`. */
   hasRange(rangeId: number): boolean {
-    return this.core.groupOfRange.has(rangeId);
+    this.core.checkOpen();
+    return this.core.table.slotOfRange.has(rangeId);
   }
 
   /** Calls `visit` with the range id of every replica, in creation order. */
   forEachRange(visit: (rangeId: number) => void): void {
+    this.core.checkOpen();
     const t = this.core.table;
     for (let id = 0; id < t.allocated; id++) {
-      if ((t.flags[id]! & ReplicaFlag.Used) !== 0) visit(t.rangeIds[id]!);
+      if (t.isUsed(id)) visit(t.rangeIds[id]!);
     }
   }
 
   /**
    * Creates an initialized replica of a new range (a bootstrap, or the right-hand side of a
    * split on every replica of it). The replica is awake and elects a leader by itself after
-   * an election timeout, or at once with `campaign`.
-   * @throws RangeExistsError, StoreFullError, StoreClosedError
+   * an election timeout, or at once with `campaign`. An UNINITIALIZED replica of the range
+   * (created by a peer's message) is initialized in place, keeping its term and vote; that
+   * must not happen inside the store's batch end (call it from outside `apply`).
+   * Every argument is checked first; a refused call changes nothing.
+   * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
+   *   StoreClosedError
    */
   createRange(rangeId: number, range: RangeConfig): void {
     createInitialized(this.core, rangeId, range);
   }
 
   /**
-   * Proposes `data` to the range's log. On a follower the proposal is forwarded to the
-   * leader. Wakes the group (and, through the forwarded proposal, its leader).
-   * @throws RangeNotFoundError, RangeNotInitializedError, NotLeaderError (no leader known),
-   *   ProposalDroppedError (e.g. during a leadership transfer)
+   * Proposes a copy of `data` to the range's log. On a follower the proposal is forwarded to
+   * the leader. Wakes the group (and, through the forwarded proposal, its leader).
+   *
+   * AT LEAST ONCE: a forwarded proposal travels as a message, and a network that duplicates
+   * messages can make the leader append it twice, so an entry may be applied more than
+   * once. Commands must be idempotent (the range layer gives each command an id).
+   * @throws InvalidRangeIdError, InvalidPayloadError (not a Uint8Array), PayloadTooLargeError
+   *   (above `proposalBytesMax`), RangeNotFoundError, RangeNotInitializedError,
+   *   ReplicaBrokenError, NotLeaderError (no leader known), ProposalDroppedError (e.g. during
+   *   a leadership transfer), StoreClosedError
    */
   propose(rangeId: number, data: Uint8Array): void {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
+    const payload = checkPayload(data, core.config.proposalBytesMax);
     wake(core, id, WakeReason.Proposal);
-    const node = core.table.settledNode(id);
-    if (node.raft.lead === 0) throw new NotLeaderError(rangeId, 0);
+    const node = core.settled(id);
+    if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
     core.table.idleTicks[id] = 0;
-    node.propose(data);
+    node.propose(payload);
     core.stats.proposals++;
-    core.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    core.scheduler.enqueue(id, WorkFlag.Ready);
+  }
+
+  /**
+   * Asks for a read index (etcd's ReadIndex, safe mode: the leader confirms its leadership
+   * with a heartbeat round). `context` identifies the request; the state machine's
+   * `readIndexDone` receives it with the index, on this replica, once known. On a follower
+   * the request is forwarded to the leader. A request may be dropped (leader change): the
+   * caller times it out.
+   * @throws RangeNotFoundError, RangeNotInitializedError, NotLeaderError (no leader known)
+   */
+  readIndex(rangeId: number, context: Uint8Array): void {
+    const core = this.core;
+    const id = core.initializedGroup(rangeId);
+    wake(core, id, WakeReason.Proposal);
+    const node = core.settled(id);
+    if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
+    node.readIndex(context);
+    core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
   /** Makes the replica campaign for leadership now (a no-op on a leader). */
@@ -122,8 +151,8 @@ export class Store implements GroupProcessor, TransportHandler {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
     wake(core, id, WakeReason.Local);
-    core.table.settledNode(id).campaign();
-    core.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    core.settled(id).campaign();
+    core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
   /** Wakes a quiesced replica (a follower also wakes its leader). A no-op if awake. */
@@ -131,7 +160,7 @@ export class Store implements GroupProcessor, TransportHandler {
     const core = this.core;
     const id = core.initializedGroup(rangeId);
     wake(core, id, WakeReason.Local);
-    core.scheduler.enqueue(id as GroupId, WorkFlag.Ready);
+    core.scheduler.enqueue(id, WorkFlag.Ready);
   }
 
   /**
@@ -140,15 +169,16 @@ export class Store implements GroupProcessor, TransportHandler {
    */
   setQuiescence(enabled: boolean): void {
     const core = this.core;
+    core.checkOpen();
     core.quiescence = enabled;
     const t = core.table;
     if (enabled) {
       // Leaders must check for quiescence on every tick again: pay their deferred ticks.
-      for (let id = 0; id < t.allocated; id++) if (t.tickCredit[id] !== 0) t.settledNode(id);
+      t.settleAll();
       return;
     }
-    for (let id = 0; id < t.allocated; id++) {
-      if ((t.flags[id]! & ReplicaFlag.Quiesced) !== 0) wake(core, id, WakeReason.Message);
+    for (let i = 0; i < t.allocated; i++) {
+      if (t.isQuiesced(i)) wake(core, t.slotAt(i), WakeReason.Message);
     }
   }
 
@@ -169,29 +199,55 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Runs batches until no group has work (synchronous drivers: tests, benchmarks). */
   runUntilIdle(): number {
+    this.core.checkOpen();
     return this.scheduler.runUntilIdle();
   }
 
-  /** Drives itself on the event loop: one timer for the clock, batches via setImmediate. */
+  /**
+   * Drives itself on its clock (`StoreOptions.clock`): one timer per sub-tick, re-armed
+   * against the schedule so that it does not drift, and batches as the scheduler runs them.
+   */
   start(): void {
     this.core.checkOpen();
     assert(this.timer === null, 'store already started');
     this.scheduler.start();
-    this.timer = setInterval(() => this.tick(), this.ticker.subTickIntervalMs);
+    this.nextTickAtMs = this.config.clock.nowMs();
+    this.armTick();
   }
 
   /** Stops driving itself; resolves once the current batch has finished. */
   async stop(): Promise<void> {
     if (this.timer === null) return;
-    clearInterval(this.timer);
+    this.config.clock.clearTimer(this.timer);
     this.timer = null;
     await this.scheduler.stop();
   }
 
-  /** Stops the store for good; further calls throw `StoreClosedError`. */
+  private armTick(): void {
+    const clock = this.config.clock;
+    this.nextTickAtMs += this.ticker.subTickIntervalMs;
+    // Behind schedule (a long batch): tick at once rather than in a burst of catch-ups;
+    // the ticker's debt cap absorbs what was missed.
+    const delayMs = Math.max(0, this.nextTickAtMs - clock.nowMs());
+    if (delayMs === 0) this.nextTickAtMs = clock.nowMs();
+    this.timer = clock.setTimer(delayMs, this.onTickTimer);
+  }
+
+  private readonly onTickTimer = (): void => {
+    // A tick must never throw out of a timer: a closing store is not ticked.
+    if (this.timer === null || this.core.closed) return;
+    this.tick();
+    this.armTick();
+  };
+
+  /**
+   * Stops the store for good. From the call on (not only once it resolves) every method
+   * throws `StoreClosedError` and inbound messages are refused and counted; resolves once the
+   * current batch has finished. Idempotent.
+   */
   async close(): Promise<void> {
-    await this.stop();
     this.core.closed = true;
+    await this.stop();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -204,12 +260,15 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** One tick (deferred when it would only advance the clocks; see `_tick.ts`). */
   processTick(gid: GroupId): boolean {
+    // A broken replica has no node, a collected one no slot; the scheduler may still hold
+    // work queued for either.
+    if (!this.core.table.isServing(gid)) return false;
     return processTick(this.core, gid);
   }
 
   /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
   processReady(gid: GroupId): void {
-    processReady(this.core, gid);
+    if (this.core.table.isServing(gid)) processReady(this.core, gid);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -221,8 +280,8 @@ export class Store implements GroupProcessor, TransportHandler {
   }
 
   /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */
-  reportUnreachable(toNodeId: number, groupIds: readonly number[]): void {
-    reportUnreachable(this.core, toNodeId, groupIds);
+  reportUnreachable(toNodeId: number, rangeIds: readonly number[]): void {
+    reportUnreachable(this.core, toNodeId, rangeIds);
   }
 
   /** Tells an awake leader how its snapshot to `toNodeId` ended. */
@@ -238,6 +297,7 @@ export class Store implements GroupProcessor, TransportHandler {
    * waking it. @returns false if the store has no replica of `rangeId`.
    */
   readStatus(rangeId: number, out: ReplicaStatus): boolean {
+    this.core.checkOpen();
     return readStatus(this.core, rangeId, out);
   }
 
@@ -246,11 +306,13 @@ export class Store implements GroupProcessor, TransportHandler {
    * A dormant replica is rebuilt for the occasion (and released again), not woken.
    */
   raftStatus(rangeId: number): RaftStatus | undefined {
+    this.core.checkOpen();
     return raftStatus(this.core, rangeId);
   }
 
   /** Folds every replica into `out` (which it zeroes first). O(replicas), no allocation. */
   summary(out: StoreSummary): StoreSummary {
+    this.core.checkOpen();
     return summary(this.core, out);
   }
 
@@ -261,6 +323,7 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Whether `nodeId` is live as this store sees it. */
   isNodeLive(nodeId: number): boolean {
+    this.core.checkOpen();
     return this.core.liveness.isLive(nodeId);
   }
 }

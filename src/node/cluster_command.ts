@@ -38,7 +38,7 @@ export const CLUSTER_COMMAND = {
 
 interface Child {
   nodeId: number;
-  raft: string;
+  raftAddress: string;
   http: string;
   process: ChildProcess;
   exit: Promise<number | null>;
@@ -82,7 +82,7 @@ function spawnNode(nodeId: number, ports: number[], n: number, dir: string, rang
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const exit = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { nodeId, raft: raft(nodeId), http, process: child, exit };
+  return { nodeId, raftAddress: raft(nodeId), http, process: child, exit };
 }
 
 async function readStatus(child: Child): Promise<NodeStatusJson | null> {
@@ -108,7 +108,7 @@ export function renderCluster(children: readonly Child[], statuses: (NodeStatusJ
       s && p ? ((pick(s) - pick(p)) / seconds).toFixed(0) : '-';
     const live = s ? `${s.peers.filter((x) => x.live).length}/${s.peers.length}` : '-';
     lines.push(`n${c.nodeId}`.padEnd(6) + String(c.process.pid ?? '-').padEnd(8) +
-      c.raft.padEnd(18) + `http://${c.http}/`.padEnd(26) +
+      c.raftAddress.padEnd(18) + `http://${c.http}/`.padEnd(26) +
       (s ? [s.summary.replicas, s.summary.leaders, s.summary.quiesced, s.summary.leaderless]
         .map((v, k) => String(v).padStart([6, 9, 10, 12][k]!)).join('') : '  not answering') +
       (s ? rate((x) => x.counters.proposals).padStart(13) +

@@ -5,10 +5,9 @@
  * pass everything on unchanged, so it costs no allocation on the hot path.
  */
 import { assert } from '../util/index.js';
-import { MessageType, messageTypeNames } from '../raft/index.js';
+import { MessageType, SnapshotStatus, messageTypeNames } from '../raft/index.js';
 import type {
   Envelope,
-  SnapshotStatus,
   Transport,
   TransportHandler,
   TransportStats,
@@ -88,18 +87,18 @@ export class CountingTransport implements Transport, TransportHandler {
   }
 
   /** Counts, then passes the report on. */
-  reportUnreachable(toNodeId: number, groupIds: readonly number[]): void {
+  reportUnreachable(toNodeId: number, rangeIds: readonly number[]): void {
     assert(this.handler !== null, 'a handler before the first report');
-    this.counts.unreachableReports += groupIds.length;
-    this.handler.reportUnreachable(toNodeId, groupIds);
+    this.counts.unreachableReports += rangeIds.length;
+    this.handler.reportUnreachable(toNodeId, rangeIds);
   }
 
   /** Counts the snapshot's outcome, then passes the report on. */
-  reportSnapshot(groupId: number, toNodeId: number, status: SnapshotStatus): void {
+  reportSnapshot(rangeId: number, toNodeId: number, status: SnapshotStatus): void {
     assert(this.handler !== null, 'a handler before the first report');
-    if (status === 'finish') this.counts.snapshotsSent++;
+    if (status === SnapshotStatus.SnapshotFinish) this.counts.snapshotsSent++;
     else this.counts.snapshotsFailed++;
-    this.handler.reportSnapshot(groupId, toNodeId, status);
+    this.handler.reportSnapshot(rangeId, toNodeId, status);
   }
 }
 

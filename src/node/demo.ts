@@ -5,7 +5,7 @@
  * view (demo_view.ts). Wiring only: everything it shows comes from the store's API.
  */
 import type { Logger } from 'pino';
-import { FlotillaError } from '../util/index.js';
+import { FlotillaError, SeededRandom, integerIn } from '../util/index.js';
 import {
   CountingStateMachine,
   LocalCluster,
@@ -46,6 +46,8 @@ export interface DemoSample {
 }
 
 const WRITE_PERIOD_MS = 100;
+/** Mixed into the seed so the write load draws apart from the cluster's generator. */
+const LOAD_SEED_SALT = 0x10ad;
 
 /** A running demo. `start`, then `sample()` once a second, then `stop`. */
 export class Demo {
@@ -59,16 +61,15 @@ export class Demo {
   private last = { proposals: 0, applied: 0, ticks: 0, messages: 0 };
   private proposals = 0;
   private refused = 0;
-  private randomState: number;
+  /** The write load's own generator (apart from the cluster's, which times elections). */
+  private readonly loadRandom: SeededRandom;
   private readonly status = newReplicaStatus();
 
   constructor(options: DemoOptions = {}) {
     this.ranges = options.ranges ?? 10_000;
     this.writesPerSecond = options.writesPerSecond ?? 50;
-    if (!Number.isInteger(this.ranges) || this.ranges < 1 || this.ranges > 1_000_000) {
-      throw new FlotillaError('ERR_CONFIG', `ranges must be in [1, 1000000], got ${this.ranges}`);
-    }
-    this.randomState = (options.seed ?? 1) >>> 0 || 1;
+    integerIn('ranges', this.ranges, 1, 1_000_000);
+    this.loadRandom = new SeededRandom((options.seed ?? 1) ^ LOAD_SEED_SALT);
     this.cluster = new LocalCluster({
       clock: 'real',
       seed: options.seed ?? 1,
@@ -146,7 +147,7 @@ export class Demo {
     const count = Math.round((this.writesPerSecond * WRITE_PERIOD_MS) / 1000);
     const payload = new Uint8Array(16);
     for (let i = 0; i < count; i++) {
-      const rangeId = 1 + (this.nextRandom() % this.ranges);
+      const rangeId = 1 + this.loadRandom.intn(this.ranges);
       const first = this.cluster.stores[0]!;
       first.readStatus(rangeId, this.status);
       const lead = this.status.lead;
@@ -159,15 +160,5 @@ export class Demo {
         this.refused++;
       }
     }
-  }
-
-  /** xorshift32: the load's own deterministic random source. */
-  private nextRandom(): number {
-    let x = this.randomState;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.randomState = x >>> 0;
-    return this.randomState;
   }
 }

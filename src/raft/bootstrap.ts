@@ -16,6 +16,7 @@ import {
 } from './raftpb.js';
 import { NONE } from './raft_state.js';
 import type { RawNode } from './rawnode.js';
+import { raftOf } from './rawnode_internal.js';
 import { asV2, encodeConfChange } from './confchange_codec.js';
 
 /** A member of the initial configuration. */
@@ -37,7 +38,7 @@ export function bootstrap(rn: RawNode, peers: Peer[]): void {
   if (peers.length === 0) {
     throw new BootstrapError('must provide at least one peer to Bootstrap');
   }
-  const r = rn.raft;
+  const r = raftOf(rn);
   const lastIndex = r.raftLog.storage.lastIndex();
   if (lastIndex !== 0) throw new BootstrapError("can't bootstrap a nonempty Storage");
 

@@ -8,6 +8,7 @@
 
 import { ConfigError } from '../util/index.js';
 import { silentLogger, type RaftLogger } from './logger.js';
+import type { ConfChange, ConfChangeV2 } from './raftpb.js';
 import type { RandomSource } from './rand.js';
 import type { Storage } from './storage.js';
 
@@ -26,13 +27,53 @@ export type ReadOnlyOption = (typeof ReadOnlyOption)[keyof typeof ReadOnlyOption
 /** A limit that is never reached (etcd's `noLimit`, `math.MaxUint64`). */
 export const NO_LIMIT = Number.POSITIVE_INFINITY;
 
-/** The node ids reserved for the local storage threads (etcd's LocalAppendThread/ApplyThread). */
-export const LOCAL_APPEND_THREAD = Number.MAX_SAFE_INTEGER;
-export const LOCAL_APPLY_THREAD = Number.MAX_SAFE_INTEGER - 1;
+/**
+ * The largest node (replica) id: ids are integers in [1, NODE_ID_MAX]. The two ids above it,
+ * just below 2^31, are the local storage threads'. etcd reserves the top of uint64 for them;
+ * here every id, theirs too, stays a small integer, which V8 keeps unboxed in a message's
+ * `from`/`to` (MAX_SAFE_INTEGER made them heap numbers under asyncStorageWrites).
+ */
+export const NODE_ID_MAX = 2 ** 31 - 3;
+/** The id of the local append thread (etcd's LocalAppendThread): target of MsgStorageAppend. */
+export const LOCAL_APPEND_THREAD = NODE_ID_MAX + 2;
+/** The id of the local apply thread (etcd's LocalApplyThread): target of MsgStorageApply. */
+export const LOCAL_APPLY_THREAD = NODE_ID_MAX + 1;
+
+/**
+ * A node id outside [1, NODE_ID_MAX]: the configuration's own id, or one a conf change names.
+ * A ConfigError (code `ERR_CONFIG`); `field` and `value` say which id.
+ */
+export class NodeIdError extends ConfigError {
+  constructor(
+    readonly field: string,
+    readonly value: number,
+  ) {
+    super(`${field} must be a node id in [1, ${NODE_ID_MAX}], got ${value}`);
+  }
+}
+
+/** Whether `id` may name a node: an integer in [1, NODE_ID_MAX]. */
+export function isNodeId(id: number): boolean {
+  return Number.isInteger(id) && id >= 1 && id <= NODE_ID_MAX;
+}
+
+/**
+ * Throws NodeIdError if a change of `cc` names an id outside [1, NODE_ID_MAX]; id 0 passes
+ * (etcd ignores changes of node 0).
+ */
+export function checkConfChangeNodeIds(cc: ConfChange | ConfChangeV2): void {
+  if ('changes' in cc) {
+    for (const c of cc.changes) {
+      if (c.nodeId !== 0 && !isNodeId(c.nodeId)) throw new NodeIdError('nodeId', c.nodeId);
+    }
+  } else if (cc.nodeId !== 0 && !isNodeId(cc.nodeId)) {
+    throw new NodeIdError('nodeId', cc.nodeId);
+  }
+}
 
 /** The options of a Raft group. Only `id`, `storage` and `random` have no default. */
 export interface ConfigOptions {
-  /** This node's id within the group. Not 0 and not a local thread id. */
+  /** This node's id within the group: an integer in [1, NODE_ID_MAX]. */
   id: number;
   /**
    * Ticks without hearing from a leader before a follower campaigns (randomized in
@@ -154,6 +195,7 @@ export class Config {
     if (this.id === LOCAL_APPEND_THREAD || this.id === LOCAL_APPLY_THREAD) {
       throw new ConfigError('cannot use local target as id');
     }
+    if (!isNodeId(this.id)) throw new NodeIdError('id', this.id);
     if (!(this.heartbeatTick > 0)) {
       throw new ConfigError('heartbeat tick must be greater than 0');
     }

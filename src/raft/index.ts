@@ -16,11 +16,16 @@
  *    b. sends `messages` (only after (a): a message may promise durability);
  *    c. applies `committedEntries`, calling `applyConfChange` for conf-change entries;
  *    d. calls `advance()`.
+ *    Any input of (2), ticks and `applyConfChange` may come between `ready()` and
+ *    `advance()` (RawNode's contract lists what may and may not).
  *    With `asyncStorageWrites` the persistence and application steps arrive instead as
  *    MsgStorageAppend/MsgStorageApply messages whose responses are stepped back in.
  * 4. Payloads are `Uint8Array`s that the core never copies or re-encodes; the caller must not
  *    mutate a payload after proposing it.
- * 5. Indexes, terms and node ids are JavaScript numbers (exact below 2^53).
+ * 5. Indexes and terms are JavaScript numbers (exact below 2^53). Node ids are integers in
+ *    [1, NODE_ID_MAX] (2^31 - 3): the two ids above are the local storage threads', so every
+ *    id in a message is a small integer. `Config` refuses others (`NodeIdError`), and so
+ *    does `proposeConfChange`.
  *
  * Programmer errors throw `AssertionError`; an inconsistent Raft state throws `RaftPanicError`
  * (etcd's panic). Conditions a caller can handle are typed errors (`ProposalDroppedError`, ...).
@@ -52,7 +57,10 @@ export {
   Config,
   LOCAL_APPEND_THREAD,
   LOCAL_APPLY_THREAD,
+  NODE_ID_MAX,
   NO_LIMIT,
+  NodeIdError,
+  isNodeId,
   ReadOnlyOption,
   type ConfigOptions,
 } from './config.js';
@@ -66,6 +74,12 @@ export {
   type Ready,
 } from './rawnode.js';
 export type { Peer } from './bootstrap.js';
+export {
+  newNodeFacts,
+  newPeerFacts,
+  type NodeFacts,
+  type PeerFacts,
+} from './node_facts.js';
 export { ConfChangeError } from './confchange/index.js';
 export type { ReadState } from './read_only.js';
 export {

@@ -56,11 +56,11 @@ import { ErrSnapshotTemporarilyUnavailable, isStorageError } from './errors.js';
 import {
   assertConfStatesEquivalent,
   entsSize,
-  formatConfStateGo,
   payloadsSize,
   voteRespMsgType,
 } from './util.js';
 import { enterJoint, leaveJoint } from './confchange_codec.js';
+import { confStateText } from './prototext.js';
 
 export { StateType, CampaignType, NONE } from './raft_state.js';
 
@@ -612,9 +612,13 @@ export class Raft {
   /** Whether a committed but unapplied entry is a conf change (scanned in pages). */
   hasUnappliedConfChanges(): boolean {
     const log = this.raftLog;
-    if (log.applied >= log.committed) return false;
-    const lo = log.applied + 1;
-    const hi = log.committed + 1;
+    return log.applied < log.committed && this.hasConfChangeIn(log.applied + 1, log.committed + 1);
+  }
+
+  /** Whether an entry in [lo, hi) is a conf change (scanned in pages). */
+  private hasConfChangeIn(lo: number, hi: number): boolean {
+    const log = this.raftLog;
+    assert(log.applied < lo && lo < hi && hi <= log.committed + 1, 'scan unapplied entries');
     let found = false;
     const err = log.scan(lo, hi, log.maxApplyingEntsSize, (ents: Entry[]) => {
       for (let i = 0; i < ents.length; i++) {
@@ -991,7 +995,7 @@ export class Raft {
       if (this.logger.level <= LogLevel.Warn) {
         this.logger.warn(
           `${hex(this.id)} attempted to restore snapshot but it is not in the ConfState ` +
-            `${formatConfStateGo(cs)}; should never happen`,
+            `${confStateText(cs)}; should never happen`,
         );
       }
       return false;
@@ -1012,6 +1016,16 @@ export class Raft {
       return false;
     }
 
+    if (this.applyingConfChange()) {
+      if (this.logger.level <= LogLevel.Info) {
+        this.logger.info(
+          `${hex(this.id)} [applied: ${this.raftLog.applied}, applying: ` +
+            `${this.raftLog.applying}] deferred snapshot [index: ${id.index}, term: ` +
+            `${id.term}] until its handed-out conf changes are applied`,
+        );
+      }
+      return false;
+    }
     this.raftLog.restore(s);
     assert(this.raftLog.committed === s.metadata.index, 'restore must commit the snapshot');
     this.trk = new ProgressTracker(this.trk.maxInflight, this.trk.maxInflightBytes);
@@ -1021,7 +1035,7 @@ export class Raft {
     } catch (err) {
       // Either a bug in the conf change code or a corrupted snapshot.
       this.logger.fatal(
-        `unable to restore config ${formatConfStateGo(cs)}: ${(err as Error).message}`,
+        `unable to restore config ${confStateText(cs)}: ${(err as Error).message}`,
       );
     }
     assertConfStatesEquivalent(
@@ -1038,6 +1052,25 @@ export class Raft {
       );
     }
     return true;
+  }
+
+  /**
+   * Whether committed entries handed out for application (applied, applying] include a conf
+   * change. The application calls applyConfChange for those after this point, on whatever
+   * configuration is current then; a snapshot restored now would replace that configuration
+   * with a later one, so the conf change would be applied twice (or, to leave a joint
+   * configuration the snapshot already left, fail). etcd v3.7.0 restores anyway (etcd-io/etcd
+   * #11510); Flotilla ignores the snapshot, which the leader resends once the entries are
+   * applied (an ignored snapshot is always safe: the follower answers with its commit index).
+   * Entries gone from the log were checked already: they are covered by a snapshot restored
+   * after such a check, or compacted by an application that applied them.
+   */
+  private applyingConfChange(): boolean {
+    const log = this.raftLog;
+    const lo = Math.max(log.applied + 1, log.firstIndex());
+    if (lo > log.applying) return false;
+    assert(log.applying <= log.committed, 'applying beyond committed');
+    return this.hasConfChangeIn(lo, log.applying + 1);
   }
 
   /** Whether this node may become leader: a voter, with no snapshot pending. */

@@ -18,11 +18,7 @@ import { ReadOnlyOption } from './config.js';
 import { ErrProposalDropped } from './errors.js';
 import { StateType as ProgressState, type Progress } from './tracker/index.js';
 import { asV2, decodeConfChange, decodeConfChangeV2 } from './confchange_codec.js';
-import {
-  confChangeTypeNames,
-  type ConfChange,
-  type ConfChangeV2,
-} from './raftpb.js';
+import { confChangeText, confChangeV2Text } from './prototext.js';
 
 /** The error every dropped proposal returns: etcd's shared ErrProposalDropped (cheap, `===`). */
 export const PROPOSAL_DROPPED = ErrProposalDropped;
@@ -152,10 +148,11 @@ function checkConfChangeProposal(r: Raft, ents: Entry[], i: number): void {
 
   if (failedCheck !== '' && !r.disableConfChangeValidation) {
     if (r.logger.level <= LogLevel.Info) {
+      // etcd prints the decoded *pb.ConfChange or *pb.ConfChangeV2 with %v.
       const text =
         e.type === EntryType.EntryConfChange
-          ? formatConfChangeV1(decodeConfChange(e.data))
-          : formatConfChangeV2(cc);
+          ? confChangeText(decodeConfChange(e.data))
+          : confChangeV2Text(cc);
       r.logger.info(
         `${hex(r.id)} ignoring conf change ${text} at config ${r.trk.config.toString()}: ` +
           failedCheck,
@@ -377,15 +374,4 @@ function stepTransferLeader(r: Raft, m: Message, pr: Progress): void {
   } else {
     r.sendAppend(leadTransferee);
   }
-}
-
-/** Go's `%v` of a ConfChange struct (only logged, never compared by the corpus). */
-function formatConfChangeV1(cc: ConfChange): string {
-  return `{${cc.id} ${confChangeTypeNames[cc.type]} ${cc.nodeId} [${cc.context.join(' ')}]}`;
-}
-
-/** Go's `%v` of a ConfChangeV2 struct. */
-function formatConfChangeV2(cc: ConfChangeV2): string {
-  const changes = cc.changes.map((c) => `{${confChangeTypeNames[c.type]} ${c.nodeId}}`).join(' ');
-  return `{${cc.transition} [${changes}] [${cc.context.join(' ')}]}`;
 }

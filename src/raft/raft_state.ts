@@ -3,6 +3,8 @@
  * apart from `raft.ts` so that the per-role step files can import it without a cycle.
  */
 
+import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, NODE_ID_MAX } from './config.js';
+
 /** The role of a node, with etcd's numbering (`StateType`). */
 export const StateType = {
   StateFollower: 0,
@@ -52,7 +54,11 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Formats a node id as etcd's `%x` does. */
+/** Formats a node id as etcd's `%x` does (the local threads' ids as etcd's uint64 ones). */
 export function hex(id: number): string {
+  if (id > NODE_ID_MAX) {
+    if (id === LOCAL_APPEND_THREAD) return 'ffffffffffffffff';
+    if (id === LOCAL_APPLY_THREAD) return 'fffffffffffffffe';
+  }
   return id.toString(16);
 }

@@ -7,7 +7,17 @@
  * 2. When `hasReady()`, take `ready()` and, in this order: persist `entries`, `hardState` and
  *    `snapshot` (synchronously when `mustSync`); send `messages` (only after persisting);
  *    apply `committedEntries` (calling `applyConfChange` for conf change entries); then call
- *    `advance()`. Nothing else may touch the node between `ready()` and `advance()`.
+ *    `advance()`.
+ * 2a. Between `ready()` and `advance()` (while the Ready is written and applied), as etcd's
+ *    node.go allows: `step` (any message, snapshots too), `tick`/`tickQuiesced`/`tickIdle`,
+ *    `propose`, `proposeConfChange`, `campaign`, `transferLeader`, `readIndex`,
+ *    `forgetLeader`, `reportUnreachable`, `reportSnapshot`, the read-only calls (`hasReady`,
+ *    `status`, ...), and `applyConfChange` for the Ready's conf changes, in log order. What
+ *    they cause goes into the next Ready; the arrays of the taken one never change. A
+ *    snapshot stepped while handed-out conf changes are unapplied (with asyncStorageWrites:
+ *    until the apply thread's response is stepped) is ignored, and the leader resends it:
+ *    restoring it would change the configuration they apply to. Not allowed:
+ *    a second `ready()` (a panic), `bootstrap`.
  * 3. With `asyncStorageWrites`, there is no `advance()`: the Ready's MsgStorageAppend and
  *    MsgStorageApply messages go to the local append and apply threads, which deliver their
  *    `responses` (via `step`) once the work is done, in order per thread.
@@ -19,7 +29,7 @@
 
 import { assert } from '../util/index.js';
 import type { Config, ConfigOptions } from './config.js';
-import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD } from './config.js';
+import { LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, checkConfChangeNodeIds } from './config.js';
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.js';
 import {
   EMPTY_ENTRIES,
@@ -46,6 +56,7 @@ import { bootstrap, type Peer } from './bootstrap.js';
 import { getBasicStatus, getStatus } from './status_build.js';
 import { restoreQuiescedRole, type QuiescedRole } from './raft_quiesced.js';
 import type { BasicStatus, Status } from './status.js';
+import { fillNodeFacts, fillPeerFacts, type NodeFacts, type PeerFacts } from './node_facts.js';
 
 export type { SoftState } from './status.js';
 export type { QuiescedRole } from './raft_quiesced.js';
@@ -102,8 +113,11 @@ export function mustSync(st: HardState, prev: HardState, entsNum: number): boole
 
 /** A thread-unsafe (single-turn) Raft node. */
 export class RawNode {
-  /** The state machine. Public for the conformance harness and status tooling. */
-  readonly raft: Raft;
+  /**
+   * The state machine, internal to src/raft: hosts read it through the accessors below
+   * (`readFacts`, `readPeers`, `lead`, ...); white-box tests use `raftOf` (rawnode_internal.ts).
+   */
+  private readonly raft: Raft;
   readonly asyncStorageWrites: boolean;
   /** The soft state of the last accepted Ready. */
   prevSoftSt: SoftState;
@@ -158,9 +172,51 @@ export class RawNode {
     return node;
   }
 
-  /** Advances the logical clock by one tick. */
-  tick(): void {
-    this.raft.tick();
+  /**
+   * Advances the logical clock by one tick. @returns whether the node may have work for a
+   * Ready after it: messages, or a changed role, term or leader. A tick can only start an
+   * election or pre-vote, send heartbeats or check the quorum, so comparing these few
+   * fields is enough, and much cheaper than `hasReady()`; false means the tick only moved
+   * the clocks.
+   */
+  tick(): boolean {
+    const r = this.raft;
+    const state = r.state;
+    const term = r.term;
+    const lead = r.lead;
+    r.tick();
+    return r.msgs.length > 0 || r.msgsAfterAppend.length > 0 || r.state !== state ||
+      r.term !== term || r.lead !== lead;
+  }
+
+  /** The leader this node knows of (0 = none). */
+  get lead(): number {
+    return this.raft.lead;
+  }
+
+  /** The node's current term. */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** The node's role. */
+  get raftState(): StateType {
+    return this.raft.state;
+  }
+
+  /** Whether this node could campaign (it is a voter of its configuration). */
+  canCampaign(): boolean {
+    return this.raft.promotable();
+  }
+
+  /** Fills `out` with the node's role, term, leader and log positions; allocates nothing. */
+  readFacts(out: NodeFacts): void {
+    fillNodeFacts(this.raft, out);
+  }
+
+  /** Fills `out` with every peer's progress (meaningful on a leader); allocates nothing. */
+  readPeers(out: PeerFacts): void {
+    fillPeerFacts(this.raft, out);
   }
 
   /**
@@ -212,8 +268,12 @@ export class RawNode {
     this.throwIf(this.raft.step(m));
   }
 
-  /** Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted. */
+  /**
+   * Proposes a membership change. Throws ProposalDroppedError when it cannot be accepted,
+   * NodeIdError when it names an id outside [1, NODE_ID_MAX].
+   */
   proposeConfChange(cc: ConfChange | ConfChangeV2): void {
+    checkConfChangeNodeIds(cc);
     const { type, data } = marshalConfChange(cc);
     const m = msg(MessageType.MsgProp, 0, 0);
     m.entries = [{ term: 0, index: 0, type, data }];

@@ -178,8 +178,12 @@ function formatIds(ids: readonly number[]): string {
   return `[${ids.join(' ')}]`;
 }
 
-/** Go's `%+v` of a ConfState. */
-export function formatConfStateGo(cs: ConfState): string {
+/**
+ * A ConfState as gogo-era etcd's `%+v` printed it. Only for confStatesEquivalent's panic text:
+ * etcd v3.7 prints `%+#v` of the generated struct there, which includes protobuf-go's
+ * internal state (a pointer among it), so no output can match it byte for byte.
+ */
+function formatConfStateGo(cs: ConfState): string {
   return (
     `{Voters:${formatIds(cs.voters)} Learners:${formatIds(cs.learners)} ` +
     `VotersOutgoing:${formatIds(cs.votersOutgoing)} ` +

@@ -14,8 +14,10 @@
  * cover every duplicate's lifetime (a re-proposal is made within a proposal timeout, so a
  * few thousand commands per range are plenty for the default).
  *
- * What is kept per id: the index it applied at and the outcome's error code ('' when it
- * succeeded), so a retried request learns how its first attempt ended.
+ * What is kept per id: the index it applied at and an outcome code. Only commands that took
+ * effect are recorded (code ''): a command that failed changed nothing, and its retry must
+ * be judged afresh (it may now succeed, on this range or on the one that holds its keys
+ * after a split or merge). The code field is kept for outcomes a later version records.
  */
 import { assert } from '../util/index.js';
 import { BadCommandError } from './errors.js';
@@ -75,6 +77,26 @@ export class DedupeTable {
     this.records.set(k, { index, code });
     this.lastIndex = index;
     writer.put(this.rowKey(k), encodeRecord({ index, code }));
+    assert(this.records.size <= this.entriesMax, 'dedupe bound holds');
+  }
+
+  /**
+   * Takes over every record of `other` (a merged-away range's table) after its own, evicting
+   * the oldest beyond the bound, writing the rows under this range's prefix: a command the
+   * right range applied before the merge still applies once when retried on the merged one.
+   */
+  absorb(other: DedupeTable, writer: KvWriter): void {
+    assert(other !== this && other.rangeId !== this.rangeId, 'absorb another range');
+    for (const [k, record] of other.records) {
+      if (this.records.has(k)) continue;
+      if (this.records.size >= this.entriesMax) {
+        const oldest = this.records.keys().next().value as string;
+        this.records.delete(oldest);
+        writer.delete(this.rowKey(oldest));
+      }
+      this.records.set(k, record);
+      writer.put(this.rowKey(k), encodeRecord(record));
+    }
     assert(this.records.size <= this.entriesMax, 'dedupe bound holds');
   }
 

@@ -30,6 +30,16 @@
  *    refusal a stable string, tested on hand-built values.
  * 7. Errors (errors.ts). Every failure a caller may handle is a `FlotillaError` with a stable
  *    code; bad input is refused before anything changes; broken invariants are assertions.
+ * 8. On the store (range_node.ts, read_index.ts, split_apply.ts, client.ts). A `RangeNode`
+ *    is its store's state machine. Writes are proposed with ids; reads wait for a batched
+ *    ReadIndex and the local applied index, then read local data (linearizable, on any
+ *    replica). A split applies atomically: the left descriptor shrinks, the right range's
+ *    state is born and its replica created on every store holding the left (initialized in
+ *    place if a peer's message created it first), the left's leader campaigns for it; the
+ *    split-delay helper runs before the proposal. A merge freezes the right range (subsume),
+ *    waits until every right replica applied the freeze, then the left subsumes it in one
+ *    batch (descriptor, statistics, dedupe records; the right's local rows deleted).
+ *    `RangeClient` routes and retries with the same command id.
  */
 export {
   compareKeys,
@@ -157,3 +167,21 @@ export {
   SnapshotNeed,
   type StoreLoad,
 } from './rebalance_decision.js';
+export {
+  CommandIdSource,
+  COMMAND_ID_BYTES,
+  CounterRangeIdAllocator,
+  type RangeIdAllocator,
+} from './command_ids.js';
+export { applySplit, type SplitOutcome } from './split_apply.js';
+export { ReadIndexBatcher, type ReadIndexHost } from './read_index.js';
+export {
+  META_RANGE_ID,
+  RangeNode,
+  type ProposalResult,
+  type RangeNodeOptions,
+  type RangeNodeStats,
+} from './range_node.js';
+export { RangeClient, type RangeClientOptions, type RangeClientStats } from './client.js';
+export { applyMerge, applySubsume, type MergeOutcome } from './merge_apply.js';
+export type { MergeCommand, SubsumeCommand } from './kv_command.js';

@@ -11,6 +11,8 @@
  * WIRE (msgpackr, arrays for compactness):
  *   [1, 1, id, ops]                              KV batch; op = [type, ...fields]
  *   [1, 2, id, splitKey, rightRangeId, generation]  split
+ *   [1, 3, id, generation]                          subsume (freezes the right of a merge)
+ *   [1, 4, id, rightDescriptor, freezeIndex, generation]  merge (on the left)
  * `decodeCommand` validates types, sizes and counts (a payload may come from a peer) and
  * throws `BadCommandError`; it never returns a malformed command.
  */
@@ -23,7 +25,7 @@ import {
   KeyTooLargeError,
   ValueTooLargeError,
 } from './errors.js';
-import { compareKeys, isUserKey } from './keys.js';
+import { compareKeys, isUserKey, KEY_MAX, META_KEY_MIN, spanContainsKey } from './keys.js';
 
 /** Operation types of a KV batch (stable numbers: they are on the wire and in the log). */
 export const OpType = {
@@ -52,7 +54,7 @@ export type KvOp =
   | { type: typeof OpType.DeleteRange; start: Uint8Array; end: Uint8Array };
 
 /** Command kinds (stable numbers). */
-export const CommandKind = { Kv: 1, Split: 2 } as const;
+export const CommandKind = { Kv: 1, Split: 2, Subsume: 3, Merge: 4 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
 /** A batch of KV operations applied atomically. */
@@ -72,8 +74,30 @@ export interface SplitCommand {
   generation: number;
 }
 
+/**
+ * Freezes the right-hand range of a merge: once applied it refuses every further command, so
+ * its state is final at this entry's index (the freeze index).
+ */
+export interface SubsumeCommand {
+  kind: typeof CommandKind.Subsume;
+  id: Uint8Array;
+  /** Generation of the right descriptor the merge was computed from. */
+  generation: number;
+}
+
+/** The left range subsumes the frozen right one (whose descriptor it carries, encoded). */
+export interface MergeCommand {
+  kind: typeof CommandKind.Merge;
+  id: Uint8Array;
+  right: Uint8Array;
+  /** The right range's freeze index: every right replica has applied it. */
+  freezeIndex: number;
+  /** Generation of the left descriptor the merge was computed from. */
+  generation: number;
+}
+
 /** Any replicated command of a range. */
-export type RangeCommand = KvCommand | SplitCommand;
+export type RangeCommand = KvCommand | SplitCommand | SubsumeCommand | MergeCommand;
 
 /** Size limits of commands, checked at the API boundary and again on decode. */
 export interface KvLimits {
@@ -124,48 +148,51 @@ export const defaultKvLimits: Readonly<KvLimits> = resolveKvLimits();
 // Validation (the API boundary): typed errors, nothing proposed.
 
 /**
- * Checks a KV batch against the limits and the user key space.
+ * Checks a KV batch against the limits and the user key space (`system`: the meta keys too,
+ * for the range layer's own writes to the meta range and for decoding, where the range's
+ * span check at apply time does the rest).
  * @throws KeyOutsideKeySpaceError, KeyTooLargeError, ValueTooLargeError, BatchTooLargeError,
  *   BadCommandError (an empty batch, an inverted span, a bad limit)
  */
-export function validateKvOps(ops: readonly KvOp[], limits: KvLimits): void {
+export function validateKvOps(ops: readonly KvOp[], limits: KvLimits, system = false): void {
   if (ops.length === 0) throw new BadCommandError('empty batch');
   if (ops.length > limits.batchOpsMax) {
     throw new BatchTooLargeError('operations', ops.length, limits.batchOpsMax);
   }
   let bytes = 0;
-  for (const op of ops) bytes += validateOp(op, limits);
+  for (const op of ops) bytes += validateOp(op, limits, system);
   if (bytes > limits.batchBytesMax) {
     throw new BatchTooLargeError('bytes', bytes, limits.batchBytesMax);
   }
 }
 
-function validateOp(op: KvOp, limits: KvLimits): number {
+function validateOp(op: KvOp, limits: KvLimits, system: boolean): number {
   switch (op.type) {
     case OpType.Get:
     case OpType.Delete:
-      return checkKey(op.key, limits);
+      return checkKey(op.key, limits, system);
     case OpType.Put:
-      return checkKey(op.key, limits) + checkValue(op.value, limits);
+      return checkKey(op.key, limits, system) + checkValue(op.value, limits);
     case OpType.ConditionalPut:
-      return checkKey(op.key, limits) + checkValue(op.value, limits) +
+      return checkKey(op.key, limits, system) + checkValue(op.value, limits) +
         (op.expected === null ? 0 : checkValue(op.expected, limits));
     case OpType.Scan:
       if (!Number.isSafeInteger(op.limit) || op.limit < 1 || op.limit > limits.scanLimitMax) {
         throw new BadCommandError(`scan limit must be in [1, ${limits.scanLimitMax}]`);
       }
-      return checkSpan(op.start, op.end, limits);
+      return checkSpan(op.start, op.end, limits, system);
     case OpType.DeleteRange:
-      return checkSpan(op.start, op.end, limits);
+      return checkSpan(op.start, op.end, limits, system);
     default:
       throw new BadCommandError(`unknown operation ${String((op as { type: unknown }).type)}`);
   }
 }
 
-function checkKey(key: Uint8Array, limits: KvLimits): number {
+function checkKey(key: Uint8Array, limits: KvLimits, system: boolean): number {
   if (!(key instanceof Uint8Array)) throw new BadCommandError('key is not bytes');
   if (key.length > limits.keyBytesMax) throw new KeyTooLargeError(key.length, limits.keyBytesMax);
-  if (!isUserKey(key)) throw new KeyOutsideKeySpaceError(key);
+  const inSpace = system ? spanContainsKey(META_KEY_MIN, KEY_MAX, key) : isUserKey(key);
+  if (!inSpace) throw new KeyOutsideKeySpaceError(key);
   return key.length;
 }
 
@@ -178,8 +205,10 @@ function checkValue(value: Uint8Array, limits: KvLimits): number {
 }
 
 /** A span's end may be `KEY_MAX` itself (the end of the key space), so it is checked apart. */
-function checkSpan(start: Uint8Array, end: Uint8Array, limits: KvLimits): number {
-  const bytes = checkKey(start, limits);
+function checkSpan(
+  start: Uint8Array, end: Uint8Array, limits: KvLimits, system: boolean,
+): number {
+  const bytes = checkKey(start, limits, system);
   if (!(end instanceof Uint8Array)) throw new BadCommandError('span end is not bytes');
   if (end.length > limits.keyBytesMax) throw new KeyTooLargeError(end.length, limits.keyBytesMax);
   if (compareKeys(start, end) >= 0) throw new BadCommandError('empty or inverted span');
@@ -196,6 +225,12 @@ const unpackr = new Unpackr({ useRecords: false, moreTypes: false, int64AsType: 
 /** Encodes a command (which must be valid: encode what `validateKvOps` accepted). */
 export function encodeCommand(cmd: RangeCommand): Uint8Array {
   assert(cmd.id.length > 0 && cmd.id.length <= COMMAND_ID_BYTES_MAX, 'command id length');
+  if (cmd.kind === CommandKind.Subsume) {
+    return packr.pack([VERSION, cmd.kind, cmd.id, cmd.generation]);
+  }
+  if (cmd.kind === CommandKind.Merge) {
+    return packr.pack([VERSION, cmd.kind, cmd.id, cmd.right, cmd.freezeIndex, cmd.generation]);
+  }
   if (cmd.kind === CommandKind.Split) {
     return packr.pack([VERSION, cmd.kind, cmd.id, cmd.splitKey, cmd.rightRangeId, cmd.generation]);
   }
@@ -241,6 +276,15 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): RangeCommand
     const generation = int(raw[5], 'generation', 0);
     return { kind: CommandKind.Split, id, splitKey, rightRangeId, generation };
   }
+  if (raw[1] === CommandKind.Subsume) {
+    if (raw.length !== 4) throw new BadCommandError('subsume arity');
+    return { kind: CommandKind.Subsume, id, generation: int(raw[3], 'generation', 0) };
+  }
+  if (raw[1] === CommandKind.Merge) {
+    if (raw.length !== 6) throw new BadCommandError('merge arity');
+    return { kind: CommandKind.Merge, id, right: bin(raw[3], 'right descriptor'),
+      freezeIndex: int(raw[4], 'freeze index', 1), generation: int(raw[5], 'generation', 0) };
+  }
   if (raw[1] !== CommandKind.Kv || raw.length !== 4) throw new BadCommandError('kind');
   const wireOps = raw[3];
   if (!Array.isArray(wireOps)) throw new BadCommandError('ops');
@@ -248,7 +292,7 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): RangeCommand
     throw new BatchTooLargeError('operations', wireOps.length, limits.batchOpsMax);
   }
   const ops = wireOps.map(opFromWire);
-  validateKvOps(ops, limits);
+  validateKvOps(ops, limits, true);
   return { kind: CommandKind.Kv, id, ops };
 }
 

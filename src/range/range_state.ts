@@ -10,6 +10,7 @@
  * Range-local rows, written in the same batch as the command's writes:
  *   local(rangeId, 'd', id) → dedupe record (dedupe.ts)
  *   local(rangeId, 's')     → statistics: f64 keyCount, f64 byteCount (exact integers)
+ *   local(rangeId, 'f')     → freeze index (f64), once a merge froze the range
  */
 import { assert, FlotillaError } from '../util/index.js';
 import { type RangeDescriptor } from './descriptor.js';
@@ -20,14 +21,19 @@ import {
   CommandKind,
   decodeCommand,
   type KvLimits,
+  type MergeCommand,
   type RangeCommand,
   type SplitCommand,
+  type SubsumeCommand,
 } from './kv_command.js';
+import { RangeKeyMismatchError } from './errors.js';
 import { localKey } from './keys.js';
 import type { KvReader, KvWriter } from './kv_store.js';
 
 /** Tag byte of the statistics row (`s`). */
 export const STATS_TAG = 0x73;
+/** Tag byte of the freeze row (`f`). */
+export const FREEZE_TAG = 0x66;
 
 /** What applying one entry did. */
 export type ApplyOutcome =
@@ -41,7 +47,12 @@ export type ApplyOutcome =
    * A split command, decoded and deduplicated; the caller (which creates the right-hand
    * replica) carries it out with `applySplit` in the same batch.
    */
-  | { kind: 'split'; id: Uint8Array; command: SplitCommand };
+  | { kind: 'split'; id: Uint8Array; command: SplitCommand }
+  /** A subsume or merge command, for the caller to carry out (merge_apply.ts). */
+  | { kind: 'subsume'; id: Uint8Array; command: SubsumeCommand }
+  | { kind: 'merge'; id: Uint8Array; command: MergeCommand }
+  /** The range is frozen by a merge: every command is refused (and not recorded). */
+  | { kind: 'frozen'; id: Uint8Array; error: FlotillaError };
 
 /** The replicated state of one range (see the file header). */
 export class RangeState {
@@ -50,6 +61,8 @@ export class RangeState {
   /** Size of the range's user data as of the last applied entry. */
   readonly stats: RangeStats = { keyCount: 0, byteCount: 0 };
   readonly dedupe: DedupeTable;
+  /** The freeze index (0: not frozen): a merge froze the range as of this entry. */
+  frozenAt = 0;
 
   constructor(descriptor: RangeDescriptor, readonly limits: KvLimits, dedupeEntriesMax?: number) {
     this.descriptor = descriptor;
@@ -73,11 +86,21 @@ export class RangeState {
     }
     const seen = this.dedupe.lookup(cmd.id);
     if (seen !== undefined) return { kind: 'duplicate', id: cmd.id, record: seen };
+    if (this.frozenAt > 0) {
+      return { kind: 'frozen', id: cmd.id,
+        error: new RangeKeyMismatchError(this.rangeId, this.descriptor.startKey, this.descriptor) };
+    }
     if (cmd.kind === CommandKind.Split) return { kind: 'split', id: cmd.id, command: cmd };
+    if (cmd.kind === CommandKind.Subsume) return { kind: 'subsume', id: cmd.id, command: cmd };
+    if (cmd.kind === CommandKind.Merge) return { kind: 'merge', id: cmd.id, command: cmd };
     assert(cmd.kind === CommandKind.Kv, 'command kind');
     const outcome = applyKvOps(this.descriptor, cmd.ops, writer, this.stats);
-    this.dedupe.record(cmd.id, index, outcome.ok ? '' : outcome.error.code, writer);
-    if (outcome.ok) this.saveStats(writer);
+    // Only a command that took effect is recorded: one that failed changed nothing, and its
+    // retry (elsewhere after a split or merge, or once the condition holds) must apply.
+    if (outcome.ok) {
+      this.dedupe.record(cmd.id, index, '', writer);
+      this.saveStats(writer);
+    }
     return { kind: 'kv', id: cmd.id, outcome };
   }
 
@@ -91,12 +114,31 @@ export class RangeState {
     writer.put(localKey(this.rangeId, STATS_TAG, new Uint8Array(0)), encodeStats(this.stats));
   }
 
+  /** Freezes the range as of entry `index` (a subsume command applied). */
+  freeze(index: number, writer: KvWriter): void {
+    assert(this.frozenAt === 0 && index > 0, 'a range freezes once');
+    this.frozenAt = index;
+    const row = new Uint8Array(8);
+    new DataView(row.buffer).setFloat64(0, index);
+    writer.put(localKey(this.rangeId, FREEZE_TAG, new Uint8Array(0)), row);
+  }
+
+  /** Deletes every range-local row (the range merged away or its replica is destroyed). */
+  destroyRows(writer: KvWriter): void {
+    this.dedupe.clear(writer);
+    writer.delete(localKey(this.rangeId, STATS_TAG, new Uint8Array(0)));
+    writer.delete(localKey(this.rangeId, FREEZE_TAG, new Uint8Array(0)));
+  }
+
   /** Rebuilds statistics and dedupe table from the range-local rows (restart, snapshot). */
   load(reader: KvReader): void {
     const row = reader.get(localKey(this.rangeId, STATS_TAG, new Uint8Array(0)));
     const stats = row === undefined ? { keyCount: 0, byteCount: 0 } : decodeStats(row);
     this.stats.keyCount = stats.keyCount;
     this.stats.byteCount = stats.byteCount;
+    const frozen = reader.get(localKey(this.rangeId, FREEZE_TAG, new Uint8Array(0)));
+    this.frozenAt = frozen === undefined || frozen.length !== 8 ? 0
+      : new DataView(frozen.buffer, frozen.byteOffset, 8).getFloat64(0);
     this.dedupe.load(reader);
   }
 }

@@ -2,7 +2,14 @@
  * Options of the scheduler and the ticker: every limit is named, documented with its unit and
  * default, and validated once at construction. A bad value throws `ConfigError`, never later.
  */
-import { assert, ConfigError } from '../util/index.js';
+import {
+  assert,
+  ConfigError,
+  integerIn,
+  rejectUnknownKeys as rejectUnknown,
+  systemClock,
+  type Clock,
+} from '../util/index.js';
 import { GROUP_ID_LIMIT } from './group_id.js';
 
 /** Options shared by `Scheduler` and `Ticker`: how their per-group arrays are sized. */
@@ -51,11 +58,13 @@ export interface SchedulerOptions extends GroupArrayOptions {
    */
   tickDebtMax?: number;
   /**
-   * The clock the time budget is measured with. Inject a fake clock in tests and in the
-   * simulation so batch boundaries are deterministic.
-   * @default () => performance.now() (milliseconds)
+   * The clock the time budget is measured with (`nowMs`) and, in async mode, the next
+   * batch is scheduled on (`setTimer(0, ...)`, i.e. `setImmediate` on the system clock).
+   * Inject a fake clock in tests and in the simulation so batch boundaries are
+   * deterministic.
+   * @default systemClock
    */
-  clockMs?: () => number;
+  clock?: Clock;
   /**
    * Called once at the end of every batch that processed at least one group, after the last
    * group's ready: the store writes its one storage batch (one sync for all groups) and
@@ -106,19 +115,6 @@ const GROUP_ARRAY_DEFAULTS: Required<GroupArrayOptions> = {
 /** Largest value of `tickDebtMax`: pending ticks are counted in a Uint8Array. */
 export const TICK_DEBT_LIMIT = 255;
 
-function integerIn(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
-  }
-  return value;
-}
-
-function rejectUnknown(what: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new ConfigError(`unknown ${what} option: ${key}`);
-  }
-}
-
 function resolveGroupArrays(options: GroupArrayOptions): Required<GroupArrayOptions> {
   const groupIdsMax = integerIn(
     'groupIdsMax',
@@ -141,7 +137,7 @@ const SCHEDULER_KEYS = [
   'batchBudgetMs',
   'batchGroupsMax',
   'tickDebtMax',
-  'clockMs',
+  'clock',
   'onBatchEnd',
 ] as const;
 
@@ -163,13 +159,16 @@ export function resolveSchedulerOptions(options: SchedulerOptions = {}): Schedul
     GROUP_ID_LIMIT,
   );
   const tickDebtMax = integerIn('tickDebtMax', options.tickDebtMax ?? 3, 1, TICK_DEBT_LIMIT);
-  const clockMs = options.clockMs ?? (() => performance.now());
-  if (typeof clockMs !== 'function') throw new ConfigError('clockMs must be a function');
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.nowMs !== 'function' ||
+    typeof clock.setTimer !== 'function') {
+    throw new ConfigError('clock must be a Clock (nowMs, setTimer, clearTimer)');
+  }
   const onBatchEnd = options.onBatchEnd;
   if (onBatchEnd !== undefined && typeof onBatchEnd !== 'function') {
     throw new ConfigError('onBatchEnd must be a function');
   }
-  const config = { ...arrays, batchBudgetMs, batchGroupsMax, tickDebtMax, clockMs, onBatchEnd };
+  const config = { ...arrays, batchBudgetMs, batchGroupsMax, tickDebtMax, clock, onBatchEnd };
   assert(config.groupsInitial <= config.groupIdsMax, 'groupsInitial within groupIdsMax');
   return config;
 }

@@ -2,7 +2,7 @@
  * `Scheduler`: which groups have work, and running that work in batches on the event loop.
  * See `index.ts` for the contract; this file holds the mechanism.
  */
-import { assert } from '../util/index.js';
+import { assert, type TimerHandle } from '../util/index.js';
 import type { GroupId } from './group_id.js';
 import { assertGroup } from './_assert.js';
 import { growTo, IdRing } from './_ring.js';
@@ -133,7 +133,8 @@ export class Scheduler {
   private hookResult: void | Promise<void> = undefined;
   /** Async mode state. */
   private started = false;
-  private immediate: ReturnType<typeof setImmediate> | null = null;
+  /** The pending "run soon" timer of async mode (`clock.setTimer(0)`), or null. */
+  private immediate: TimerHandle | null = null;
   private hookPending: Promise<void> | null = null;
 
   /**
@@ -190,7 +191,7 @@ export class Scheduler {
     if (id >= this.flags.length) this.grow(id);
     const prev = this.flags[id]!;
     this.flags[id] = priority ? prev | PRIORITY : prev & ~PRIORITY;
-    assert(((this.flags[id]! & PRIORITY) !== 0) === priority, 'priority bit set');
+    assert(((this.flags[id] & PRIORITY) !== 0) === priority, 'priority bit set');
   }
 
   /** Whether `id` is in the priority lane's class. */
@@ -289,7 +290,7 @@ export class Scheduler {
   stop(): Promise<void> {
     assert(this.started, 'scheduler not started');
     this.started = false;
-    if (this.immediate !== null) clearImmediate(this.immediate);
+    if (this.immediate !== null) this.config.clock.clearTimer(this.immediate);
     this.immediate = null;
     return this.hookPending ?? Promise.resolve();
   }
@@ -342,8 +343,8 @@ export class Scheduler {
 
   private processBatch(groupsMax: number): number {
     assert(groupsMax >= 1 && this.running, 'processBatch runs inside a batch');
-    const { clockMs, batchBudgetMs } = this.config;
-    const startMs = clockMs();
+    const { clock, batchBudgetMs } = this.config;
+    const startMs = clock.nowMs();
     // Only groups already in the priority lane get to jump the normal lane in this batch:
     // a priority group that re-enqueues itself on every run then runs once per batch, not
     // forever ahead of everything else.
@@ -359,7 +360,7 @@ export class Scheduler {
       // then after every BUDGET_CHECK_GROUPS groups: reading it after each one cost ~4% of an
       // awake tick, whose groups take about a microsecond each.
       if ((processed === 1 || (processed & (BUDGET_CHECK_GROUPS - 1)) === 0) &&
-        processed > 0 && clockMs() - startMs >= batchBudgetMs) {
+        processed > 0 && clock.nowMs() - startMs >= batchBudgetMs) {
         stop = BatchStop.Budget;
         break;
       }
@@ -448,7 +449,7 @@ export class Scheduler {
     if (!this.started || this.immediate !== null) return;
     // A running batch or a pending hook reschedules itself when it ends.
     if (this.running || this.hookPending !== null) return;
-    this.immediate = setImmediate(this.onImmediate);
+    this.immediate = this.config.clock.setTimer(0, this.onImmediate);
   }
 
   private readonly onImmediate = (): void => {

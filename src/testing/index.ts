@@ -16,10 +16,10 @@
 export {
   CountingStateMachine,
   LocalCluster,
-  VirtualClock,
   type ClusterStoreOptions,
   type LocalClusterOptions,
 } from '../multiraft/index.js';
+export { VirtualClock } from '../util/index.js';
 export {
   LoopbackNetwork,
   LoopbackTransport,

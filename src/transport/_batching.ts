@@ -4,13 +4,12 @@
  * flush, deferred reports to the handler, and the counters.
  */
 import type { Logger } from 'pino';
-import { assert, ConfigError } from '../util/index.js';
-import { MessageType } from '../raft/index.js';
+import { assert, integerIn, RANGE_ID_LIMIT } from '../util/index.js';
+import { MessageType, SnapshotStatus } from '../raft/index.js';
 import type { Envelope, Transport, TransportHandler, TransportStats } from './types.js';
 import { countError, newTransportStats } from './types.js';
 import { FrameCodec, FRAME_BYTES_LIMIT, type BatchFrame } from './codec.js';
 import { FrameErrorCode } from './errors.js';
-import { GROUP_ID_LIMIT } from './heartbeats.js';
 import { realClock, type TimerHandle, type TransportClock } from './clock.js';
 
 /** Options shared by the TCP and loopback transports. */
@@ -72,13 +71,8 @@ export interface BatchingConfig {
   clock: TransportClock;
 }
 
-/** Checks that `value` is an integer in [min, max]; throws `ConfigError` naming `name`. */
-export function checkInteger(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-  }
-  return value;
-}
+/** The shared option check (src/util/options.ts), under the name tcp.ts imports. */
+export const checkInteger = integerIn;
 
 /** Applies defaults and validates; throws `ConfigError`. */
 export function batchingConfig(options: BatchingOptions): BatchingConfig {
@@ -106,7 +100,7 @@ export interface OutFrame {
   /** Envelopes in the frame. */
   messages: number;
   /** Groups of the frame's non-heartbeat messages (reported unreachable on a drop). */
-  groupIds: number[];
+  rangeIds: number[];
 }
 
 /** Estimated encoded bytes of one envelope, on the high side, to split batches early. */
@@ -142,7 +136,7 @@ export abstract class BatchingTransport implements Transport {
   private readonly outboxes = new Map<number, Envelope[]>();
   private flushTimer: TimerHandle | null = null;
   private readonly unreachable = new Map<number, number[]>();
-  private readonly snapshotReports: [number, number, boolean][] = [];
+  private readonly snapshotReports: [number, number, SnapshotStatus][] = [];
   private reportTimer: TimerHandle | null = null;
 
   constructor(config: BatchingConfig) {
@@ -180,8 +174,8 @@ export abstract class BatchingTransport implements Transport {
       const envelope = envelopes[i]!;
       const to = envelope.message.to;
       assert(to !== this.nodeId && to > 0, `envelope to node ${to} from node ${this.nodeId}`);
-      assert(Number.isInteger(envelope.groupId) && envelope.groupId >= 0 &&
-        envelope.groupId < GROUP_ID_LIMIT, 'group id out of range');
+      assert(Number.isInteger(envelope.rangeId) && envelope.rangeId >= 0 &&
+        envelope.rangeId < RANGE_ID_LIMIT, 'range id out of range');
       let outbox = this.outboxes.get(to);
       if (outbox === undefined) {
         outbox = [];
@@ -250,7 +244,7 @@ export abstract class BatchingTransport implements Transport {
     if (encoded === null) {
       if (end - start === 1) {
         countError(this.counters, FrameErrorCode.Oversized);
-        this.log.warn({ peerNodeId: toNodeId, groupId: slice[0]!.groupId },
+        this.log.warn({ peerNodeId: toNodeId, rangeId: slice[0]!.rangeId },
           'message exceeds frameBytesMax, dropped');
         this.drop(toNodeId, slice, 'message exceeds frameBytesMax');
         return;
@@ -260,26 +254,26 @@ export abstract class BatchingTransport implements Transport {
       this.encodeRange(toNodeId, envelopes, middle, end, coalesce, frames);
       return;
     }
-    const groupIds: number[] = [];
+    const rangeIds: number[] = [];
     for (let i = 0; i < slice.length; i++) {
-      if (!isHeartbeat(slice[i]!)) groupIds.push(slice[i]!.groupId);
+      if (!isHeartbeat(slice[i]!)) rangeIds.push(slice[i]!.rangeId);
     }
     this.counters.heartbeatsCoalesced += encoded.coalesced;
-    frames.push({ bytes: encoded.frame, messages: slice.length, groupIds });
+    frames.push({ bytes: encoded.frame, messages: slice.length, rangeIds });
   }
 
   /** Counts dropped envelopes and reports their groups (and snapshots) to the handler. */
   protected drop(toNodeId: number, envelopes: readonly Envelope[], why: string): void {
     this.counters.messagesDropped += envelopes.length;
-    const groupIds: number[] = [];
+    const rangeIds: number[] = [];
     for (const envelope of envelopes) {
       if (isHeartbeat(envelope)) continue;
-      groupIds.push(envelope.groupId);
+      rangeIds.push(envelope.rangeId);
       if (envelope.message.type === MessageType.MsgSnap) {
-        this.queueSnapshotReport(envelope.groupId, toNodeId, false);
+        this.queueSnapshotReport(envelope.rangeId, toNodeId, false);
       }
     }
-    if (groupIds.length > 0) this.queueUnreachable(toNodeId, groupIds);
+    if (rangeIds.length > 0) this.queueUnreachable(toNodeId, rangeIds);
     this.log.debug({ peerNodeId: toNodeId, messages: envelopes.length, why }, 'dropped');
   }
 
@@ -287,7 +281,7 @@ export abstract class BatchingTransport implements Transport {
   protected dropFrame(toNodeId: number, frame: OutFrame): void {
     this.counters.framesDropped++;
     this.counters.messagesDropped += frame.messages;
-    if (frame.groupIds.length > 0) this.queueUnreachable(toNodeId, frame.groupIds);
+    if (frame.rangeIds.length > 0) this.queueUnreachable(toNodeId, frame.rangeIds);
   }
 
   private dropAll(envelopes: readonly Envelope[]): void {
@@ -295,19 +289,20 @@ export abstract class BatchingTransport implements Transport {
   }
 
   /** Reports are deferred so that the handler never runs inside `send` or `flush`. */
-  protected queueUnreachable(toNodeId: number, groupIds: readonly number[]): void {
+  protected queueUnreachable(toNodeId: number, rangeIds: readonly number[]): void {
     let list = this.unreachable.get(toNodeId);
     if (list === undefined) {
       list = [];
       this.unreachable.set(toNodeId, list);
     }
     // Bounded by the outbox and queue limits: every id stands for a dropped message.
-    for (const id of groupIds) list.push(id);
+    for (const id of rangeIds) list.push(id);
     this.scheduleReports();
   }
 
-  protected queueSnapshotReport(groupId: number, toNodeId: number, ok: boolean): void {
-    this.snapshotReports.push([groupId, toNodeId, ok]);
+  protected queueSnapshotReport(rangeId: number, toNodeId: number, ok: boolean): void {
+    this.snapshotReports.push([rangeId, toNodeId,
+      ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure]);
     this.scheduleReports();
   }
 
@@ -325,11 +320,11 @@ export abstract class BatchingTransport implements Transport {
     const snapshots = this.snapshotReports.splice(0);
     this.unreachable.clear();
     if (handler === null || this.closed) return;
-    for (const [toNodeId, groupIds] of unreachable) {
-      handler.reportUnreachable(toNodeId, [...new Set(groupIds)]);
+    for (const [toNodeId, rangeIds] of unreachable) {
+      handler.reportUnreachable(toNodeId, [...new Set(rangeIds)]);
     }
-    for (const [groupId, toNodeId, ok] of snapshots) {
-      handler.reportSnapshot(groupId, toNodeId, ok ? 'finish' : 'failure');
+    for (const [rangeId, toNodeId, status] of snapshots) {
+      handler.reportSnapshot(rangeId, toNodeId, status);
     }
   }
 

@@ -45,6 +45,8 @@ export class InboundConnection {
   private lastFrameAtMs = 0;
   /** When the partial frame now buffered began arriving; -1 if none is. */
   private partialSinceMs = -1;
+  /** The reader's buffered bytes as last added to the transport's total (`account`). */
+  private accountedBytes = 0;
   private readonly reader: FrameReader;
   private timer: TimerHandle | null;
   private readonly assemblies = new Map<number, Assembly>();
@@ -95,6 +97,19 @@ export class InboundConnection {
       return;
     }
     this.noteProgress(frames);
+    this.accountBuffered();
+  }
+
+  /** Brings the transport's total of buffered bytes up to date; closes if it is over. */
+  private accountBuffered(): void {
+    const buffered = this.reader.bufferedBytes;
+    const withinMax = this.owner.account(buffered - this.accountedBytes);
+    this.accountedBytes = buffered;
+    if (!withinMax) {
+      this.close(new ConnectionError(ConnectionErrorCode.BufferFull, `node ${this.peerNodeId}'s ` +
+        `partial frame (${buffered} bytes) took the buffered bytes of all connections over ` +
+        `inboundBufferedBytesMax (${this.owner.config.inboundBufferedBytesMax})`));
+    }
   }
 
   /** Keeps the clocks of the idle and the partial-frame deadlines: one clock read a chunk. */
@@ -193,12 +208,12 @@ export class InboundConnection {
         message.snapshot === null || this.assemblies.size >= this.owner.config.snapshotQueueMax) {
         throw new FrameError(FrameErrorCode.Decode, 'snapshot stream does not start well');
       }
-      assembly = { envelope: { groupId: chunk.groupId, message, quiesce: false }, chunks: [],
+      assembly = { envelope: { rangeId: chunk.rangeId, message, quiesce: false }, chunks: [],
         nextChunkIndex: 0 };
       this.assemblies.set(chunk.streamId, assembly);
     }
-    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.groupId !==
-      assembly.envelope.groupId) {
+    if (chunk.chunkIndex !== assembly.nextChunkIndex || chunk.rangeId !==
+      assembly.envelope.rangeId) {
       throw new FrameError(FrameErrorCode.Decode, 'snapshot chunk out of order');
     }
     this.assemblyBytes += chunk.data.length;
@@ -222,8 +237,9 @@ export class InboundConnection {
     if (this.state === 'closed') return;
     owner.counters.handshakesRefused++;
     owner.recordError(this.peerNodeId, error, 'inbound');
+    // The reason may echo what the peer sent; cut it well below any dialer's helloBytesMax.
     this.socket.end(owner.codec.encodeControl({ kind: FrameKind.Refuse, code: error.code,
-      reason: error.message }));
+      reason: error.message.slice(0, 512) }));
     // The refusal needs the socket open until it is written; a peer that never closes its
     // end is cut off after the handshake timeout.
     const socket = this.socket;
@@ -245,6 +261,8 @@ export class InboundConnection {
 
   private shutdown(): void {
     this.state = 'closed';
+    this.owner.account(-this.accountedBytes);
+    this.accountedBytes = 0;
     if (this.timer !== null) this.owner.config.clock.clearTimer(this.timer);
     this.timer = null;
     this.assemblies.clear();

@@ -53,6 +53,8 @@ export class OutboundPeer {
   private tcpConnected = false;
   /** Whether the connection is ready for the Hello (TCP connected, TLS done). */
   private secured = false;
+  /** Whether anything was written since the last idle check (`armIdleCheck`). */
+  private wroteSinceCheck = false;
 
   constructor(
     private readonly owner: TcpTransport,
@@ -221,6 +223,38 @@ export class OutboundPeer {
     this.heldBytes = 0;
     if (held.length > 0) owner.enqueueFrames(this, held);
     this.pump();
+    this.armIdleCheck();
+  }
+
+  /**
+   * While ready, every third of `idleTimeoutMs`: a connection that wrote nothing since the
+   * last check and has nothing queued is closed by us, cleanly, and the peer goes back to
+   * idle. So we close within two thirds of `idleTimeoutMs` after our last write, before the
+   * listener's own idle timeout (a whole `idleTimeoutMs` after our last frame arrived) can
+   * race a frame of ours; the next send redials.
+   */
+  private armIdleCheck(): void {
+    const config = this.owner.config;
+    assert(this.state === 'ready' && this.timer === null, 'idle check outside ready');
+    this.wroteSinceCheck = false;
+    this.timer = config.clock.setTimer(Math.max(1, Math.floor(config.idleTimeoutMs / 3)), () => {
+      this.timer = null;
+      const socket = this.socket;
+      if (this.state !== 'ready' || socket === null) return;
+      if (this.wroteSinceCheck || this.frames.length > 0 || this.snapshots.length > 0 ||
+        socket.writableLength > 0) {
+        this.armIdleCheck();
+        return;
+      }
+      this.socket = null;
+      this.reader = null;
+      this.state = 'idle';
+      // `end` lets the kernel deliver what is written, then the FIN; a listener that never
+      // closes its end is cut off after the handshake timeout.
+      socket.end();
+      socket.setTimeout(config.handshakeTimeoutMs, () => socket.destroy());
+      this.owner.log.info({ peerNodeId: this.nodeId }, 'closed idle connection');
+    });
   }
 
   /** Writes queued frames, then snapshot chunks, while the socket has room. */
@@ -237,10 +271,12 @@ export class OutboundPeer {
         owner.counters.framesSent++;
         owner.counters.bytesSent += frame.bytes.length;
         socket.write(frame.bytes);
+        this.wroteSinceCheck = true;
         continue;
       }
       if (this.snapshots.length === 0) break;
       this.writeChunk(socket, this.snapshots[0]!);
+      this.wroteSinceCheck = true;
     }
     assert(this.framesBytes >= 0, 'negative send queue bytes');
   }
@@ -256,7 +292,7 @@ export class OutboundPeer {
     const head: Message | null = stream.chunkIndex !== 0 ? null
       : { ...message, snapshot: { ...snapshot, data: EMPTY_BYTES } };
     const chunk: SnapshotChunkFrame = { kind: FrameKind.SnapshotChunk,
-      groupId: stream.envelope.groupId, streamId: stream.streamId,
+      rangeId: stream.envelope.rangeId, streamId: stream.streamId,
       chunkIndex: stream.chunkIndex, last, message: head, data };
     const bytes = owner.codec.encodeControl(chunk);
     stream.offsetBytes += data.length;
@@ -268,14 +304,15 @@ export class OutboundPeer {
       return;
     }
     this.snapshots.shift();
-    const groupId = stream.envelope.groupId;
-    socket.write(bytes, (error) => owner.snapshotWritten(groupId, this.nodeId, !error));
+    const rangeId = stream.envelope.rangeId;
+    socket.write(bytes, (error) => owner.snapshotWritten(rangeId, this.nodeId, !error));
   }
 
   /**
    * Tears the connection down (idempotent per socket) and enters backoff; but a ready
    * connection the listener closed cleanly (its idle timeout, or a newer connection of ours
-   * superseding it) goes straight back to idle, so that the next send redials at once.
+   * superseding it) goes straight back to idle, so that the next send redials at once. A
+   * frame written just as the listener closed is lost, as on any failed connection.
    */
   private fail(socket: net.Socket, error: unknown): void {
     if (this.socket !== socket || this.state === 'closed') return;
@@ -314,7 +351,7 @@ export class OutboundPeer {
     this.heldBytes = 0;
     if (held.length > 0) this.owner.dropEnvelopes(this.nodeId, held, 'connection failed');
     for (const stream of this.snapshots.splice(0)) {
-      this.owner.snapshotWritten(stream.envelope.groupId, this.nodeId, false);
+      this.owner.snapshotWritten(stream.envelope.rangeId, this.nodeId, false);
     }
   }
 

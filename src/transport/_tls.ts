@@ -10,6 +10,14 @@
  * listener checks the dialer's when its Hello arrives. A valid certificate of one node is
  * thus useless for claiming another, and a certificate from another CA never gets as far as
  * a Hello.
+ *
+ * Making one node's certificate with openssl (as `test/transport/tls.test.ts` does):
+ *
+ *     openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+ *       -keyout node3.key -subj /CN=node3 -out node3.csr
+ *     printf 'subjectAltName=URI:flotilla://prod/node/3\n' > node3.ext
+ *     openssl x509 -req -in node3.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+ *       -days 365 -extfile node3.ext -out node3.crt
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';

@@ -11,11 +11,11 @@
  * and on decode handed out as views into the received frame (never re-encoded or copied).
  *
  * Batch body: `{ f: fromNodeId, t: toNodeId, h?: heartbeatColumns, e: [g, message, g, ...] }`
- * with `g = groupId * 2 + quiesce`, and `h` the coalesced heartbeat columns of `heartbeats.ts`
+ * with `g = rangeId * 2 + quiesce`, and `h` the coalesced heartbeat columns of `heartbeats.ts`
  * (absent in protocol version 1, which sends every heartbeat as an ordinary message).
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { assert } from '../util/index.js';
+import { assert, RANGE_ID_LIMIT } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EMPTY_ENTRIES,
@@ -30,7 +30,6 @@ import type { Envelope } from './types.js';
 import { FrameError, FrameErrorCode } from './errors.js';
 import { ByteReaderError, ByteWriter, crc32 } from './_bytes.js';
 import {
-  GROUP_ID_LIMIT,
   HeartbeatCursor,
   encodeHeartbeatSection,
   isCoalescible,
@@ -110,7 +109,7 @@ export function batchEnvelopes(frame: BatchFrame): Envelope[] {
 /** One chunk of a snapshot stream. The first chunk carries the message without its data. */
 export interface SnapshotChunkFrame {
   kind: typeof FrameKind.SnapshotChunk;
-  groupId: number;
+  rangeId: number;
   /** Identifies the stream among the sender's concurrent snapshot streams on the connection. */
   streamId: number;
   chunkIndex: number;
@@ -184,13 +183,13 @@ export class FrameCodec {
     for (let i = 0; i < envelopes.length; i++) {
       const envelope = envelopes[i]!;
       assert(envelope.message.to === toNodeId, 'envelope routed to the wrong node');
-      assert(envelope.groupId >= 0 && envelope.groupId < GROUP_ID_LIMIT, 'bad group id');
+      assert(envelope.rangeId >= 0 && envelope.rangeId < RANGE_ID_LIMIT, 'bad range id');
       if (coalesce && isCoalescible(envelope, fromNodeId, toNodeId)) {
         (envelope.message.type === MessageType.MsgHeartbeat ? heartbeats : responses).push(
           envelope,
         );
       } else {
-        others.push(envelope.groupId * 2 + (envelope.quiesce === true ? 1 : 0), envelope.message);
+        others.push(envelope.rangeId * 2 + (envelope.quiesce === true ? 1 : 0), envelope.message);
       }
     }
     let body: Record<string, unknown>;
@@ -226,7 +225,7 @@ export class FrameCodec {
         body = { c: frame.code, r: frame.reason };
         break;
       case FrameKind.SnapshotChunk:
-        body = { g: frame.groupId, s: frame.streamId, i: frame.chunkIndex, l: frame.last,
+        body = { g: frame.rangeId, s: frame.streamId, i: frame.chunkIndex, l: frame.last,
           m: frame.message, d: frame.data };
         break;
     }
@@ -364,7 +363,7 @@ function decodeBody(kind: number, body: unknown): Frame {
     case FrameKind.Batch:
       return decodeBatch(body);
     case FrameKind.SnapshotChunk:
-      return { kind, groupId: groupIdOf(body.g), streamId: uint(body.s, 'stream id'),
+      return { kind, rangeId: rangeIdOf(body.g), streamId: uint(body.s, 'stream id'),
         chunkIndex: uint(body.i, 'chunk index'), last: body.l === true,
         message: body.m === null || body.m === undefined ? null : decodeMessage(body.m),
         data: bytesOf(body.d, 'chunk data') };
@@ -373,9 +372,9 @@ function decodeBody(kind: number, body: unknown): Frame {
   }
 }
 
-function groupIdOf(value: unknown): number {
-  const id = uint(value, 'group id');
-  if (id >= GROUP_ID_LIMIT) fail('group id above 2^32');
+function rangeIdOf(value: unknown): number {
+  const id = uint(value, 'range id');
+  if (id >= RANGE_ID_LIMIT) fail('range id above 2^32');
   return id;
 }
 
@@ -388,9 +387,9 @@ function decodeBatch(body: Record<string, unknown>): BatchFrame {
   const others = body.e;
   if (!Array.isArray(others) || others.length % 2 !== 0) fail('batch envelopes');
   for (let i = 0; i < others.length; i += 2) {
-    const g = uint(others[i], 'group id');
-    if (g >= GROUP_ID_LIMIT * 2) fail('group id above 2^32');
-    envelopes.push({ groupId: Math.floor(g / 2), message: decodeMessage(others[i + 1]),
+    const g = uint(others[i], 'range id');
+    if (g >= RANGE_ID_LIMIT * 2) fail('range id above 2^32');
+    envelopes.push({ rangeId: Math.floor(g / 2), message: decodeMessage(others[i + 1]),
       quiesce: g % 2 === 1 });
   }
   return { kind: FrameKind.Batch, fromNodeId, toNodeId, heartbeats, envelopes };

@@ -73,6 +73,13 @@ export const ConnectionErrorCode = {
    * (`inboundConnectionsPerPeerMax`).
    */
   Superseded: 'ERR_CONNECTION_SUPERSEDED',
+  /**
+   * The bytes buffered in partial frames over all accepted connections went above
+   * `inboundBufferedBytesMax`; the connection whose frame took it over is closed.
+   */
+  BufferFull: 'ERR_CONNECTION_BUFFER_FULL',
+  /** `inboundConnectionsMax` connections were open: a new one was dropped on arrival. */
+  Limit: 'ERR_CONNECTION_LIMIT',
 } as const;
 export type ConnectionErrorCode = (typeof ConnectionErrorCode)[keyof typeof ConnectionErrorCode];
 

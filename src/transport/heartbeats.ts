@@ -11,8 +11,8 @@
  * Layout (all integers unsigned LEB128 varints):
  *
  *     section   := count row*            -- once for heartbeats, then once for responses
- *     row       := groupDelta head [term]
- *     groupDelta = groupId - previous groupId of the section (rows sorted by group id; first
+ *     row       := rangeDelta head [term]
+ *     rangeDelta = rangeId - previous rangeId of the section (rows sorted by range id; first
  *                  row relative to 0)
  *     head       = commit * 4 + (term == previous term of the section ? 2 : 0) + quiesce
  *     term       present only when the term differs from the previous row's (first row: 0)
@@ -20,7 +20,7 @@
  * Between two nodes that share N groups with ids close together, a row is 1 byte of group
  * delta, 1 to 4 bytes of commit and usually no term byte: 2 to 5 bytes a heartbeat.
  */
-import { assert } from '../util/index.js';
+import { assert, RANGE_ID_LIMIT } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EMPTY_ENTRIES,
@@ -33,8 +33,6 @@ import { ByteReader, ByteReaderError, type ByteWriter, VARINT_BYTES_MAX } from '
 
 /** Commit indexes at or above this travel uncoalesced (`commit * 4` must stay below 2^53). */
 export const COALESCED_COMMIT_LIMIT = 2 ** 51;
-/** Group ids are below 2^32. */
-export const GROUP_ID_LIMIT = 2 ** 32;
 /** The most bytes one encoded row can take (three varints). */
 export const HEARTBEAT_ROW_BYTES_MAX = 3 * VARINT_BYTES_MAX;
 
@@ -64,21 +62,21 @@ export function isCoalescible(envelope: Envelope, fromNodeId: number, toNodeId: 
   );
 }
 
-/** Returns the order that sorts `rows` by group id (stable), or null if already sorted. */
+/** Returns the order that sorts `rows` by range id (stable), or null if already sorted. */
 function sortedOrder(rows: readonly Envelope[]): Uint32Array | null {
   let sorted = true;
   for (let i = 1; i < rows.length; i++) {
-    if (rows[i]!.groupId < rows[i - 1]!.groupId) {
+    if (rows[i]!.rangeId < rows[i - 1]!.rangeId) {
       sorted = false;
       break;
     }
   }
   if (sorted) return null;
-  // Sort numbers, not objects: key = groupId * 2^21 + position, exact below 2^53, and a
+  // Sort numbers, not objects: key = rangeId * 2^21 + position, exact below 2^53, and a
   // typed-array sort needs no comparator callback. The position makes the sort stable.
   assert(rows.length < 2 ** 21, 'too many heartbeats in one section');
   const keys = new Float64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) keys[i] = rows[i]!.groupId * 2 ** 21 + i;
+  for (let i = 0; i < rows.length; i++) keys[i] = rows[i]!.rangeId * 2 ** 21 + i;
   keys.sort();
   const order = new Uint32Array(rows.length);
   for (let i = 0; i < rows.length; i++) order[i] = keys[i]! % 2 ** 21;
@@ -90,19 +88,19 @@ export function encodeHeartbeatSection(writer: ByteWriter, rows: readonly Envelo
   writer.ensure(VARINT_BYTES_MAX + rows.length * HEARTBEAT_ROW_BYTES_MAX);
   writer.varint(rows.length);
   const order = sortedOrder(rows);
-  let previousGroupId = 0;
+  let previousRangeId = 0;
   let previousTerm = 0;
   for (let i = 0; i < rows.length; i++) {
     const envelope = rows[order === null ? i : order[i]!]!;
-    const groupId = envelope.groupId;
+    const rangeId = envelope.rangeId;
     const m = envelope.message;
-    assert(groupId >= previousGroupId && groupId < GROUP_ID_LIMIT, 'heartbeat rows unsorted');
+    assert(rangeId >= previousRangeId && rangeId < RANGE_ID_LIMIT, 'heartbeat rows unsorted');
     assert(m.commit < COALESCED_COMMIT_LIMIT && m.term >= 0, 'heartbeat not coalescible');
-    writer.varint(groupId - previousGroupId);
+    writer.varint(rangeId - previousRangeId);
     const sameTerm = m.term === previousTerm;
     writer.varint(m.commit * 4 + (sameTerm ? 2 : 0) + (envelope.quiesce === true ? 1 : 0));
     if (!sameTerm) writer.varint(m.term);
-    previousGroupId = groupId;
+    previousRangeId = rangeId;
     previousTerm = m.term;
   }
 }
@@ -114,10 +112,10 @@ function scanSection(reader: ByteReader): number {
   const count = reader.varint();
   // Every row takes at least two bytes: a count beyond that is a lie, refuse it up front.
   if (count * 2 > reader.end - reader.position) throw new ByteReaderError('row count too big');
-  let groupId = 0;
+  let rangeId = 0;
   for (let i = 0; i < count; i++) {
-    groupId += reader.varint();
-    if (groupId >= GROUP_ID_LIMIT) throw new ByteReaderError('group id above 2^32');
+    rangeId += reader.varint();
+    if (rangeId >= RANGE_ID_LIMIT) throw new ByteReaderError('range id above 2^32');
     if ((reader.varint() & 2) === 0) reader.varint();
   }
   return count;
@@ -135,7 +133,7 @@ export class HeartbeatCursor {
   private readonly reader: ByteReader;
   private section: 0 | 1 = 0;
   private remaining: number;
-  private groupId = 0;
+  private rangeId = 0;
   private term = 0;
 
   constructor(
@@ -169,16 +167,16 @@ export class HeartbeatCursor {
       if (this.remaining === 0) {
         if (this.section === 1) break;
         this.section = 1;
-        this.groupId = 0;
+        this.rangeId = 0;
         this.term = 0;
         this.remaining = reader.varint();
         continue;
       }
-      this.groupId += reader.varint();
+      this.rangeId += reader.varint();
       const head = reader.varint();
       if ((head & 2) === 0) this.term = reader.varint();
       const type = this.section === 0 ? MessageType.MsgHeartbeat : MessageType.MsgHeartbeatResp;
-      out.push({ groupId: this.groupId, message: heartbeatMessage(type, this.fromNodeId,
+      out.push({ rangeId: this.rangeId, message: heartbeatMessage(type, this.fromNodeId,
         this.toNodeId, this.term, Math.floor(head / 4)), quiesce: (head & 1) === 1 });
       this.remaining--;
       produced++;

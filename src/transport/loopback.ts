@@ -20,7 +20,7 @@
  * Determinism: with a virtual clock and one seed, a run replays exactly.
  */
 import pino, { type Logger } from 'pino';
-import { assert, ConfigError } from '../util/index.js';
+import { assert, ConfigError, SeededRandom, floatsOf } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EMPTY_ENTRIES,
@@ -46,16 +46,9 @@ import {
   type BatchingOptions,
 } from './_batching.js';
 
-/** Returns a seeded pseudo-random source in [0, 1) (mulberry32). */
+/** Returns a seeded source of floats in [0, 1): the shared generator (src/util/random.ts). */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return floatsOf(new SeededRandom(seed));
 }
 
 /** Faults of one directed link (or of all links). Rates are probabilities in [0, 1]. */
@@ -261,7 +254,7 @@ export class LoopbackNetwork {
       if (faults.dropRate > 0 && this.random() < faults.dropRate) {
         this.counters.envelopesDropped++;
         if (envelope.message.type === MessageType.MsgSnap) {
-          sender.reportLostSnapshot(envelope.groupId, envelope.message.to);
+          sender.reportLostSnapshot(envelope.rangeId, envelope.message.to);
         }
         continue;
       }
@@ -285,8 +278,8 @@ export class LoopbackNetwork {
     if (delivered) receiver.receive(sender.nodeId, payload);
     for (const envelope of sent) {
       if (envelope.message.type === MessageType.MsgSnap) {
-        if (delivered) sender.reportDeliveredSnapshot(envelope.groupId, toNodeId);
-        else sender.reportLostSnapshot(envelope.groupId, toNodeId);
+        if (delivered) sender.reportDeliveredSnapshot(envelope.rangeId, toNodeId);
+        else sender.reportLostSnapshot(envelope.rangeId, toNodeId);
       }
     }
   }
@@ -297,7 +290,7 @@ export class LoopbackNetwork {
  * a payload, is shared with the original.
  */
 export function copyEnvelope(envelope: Envelope): Envelope {
-  const copy: Envelope = { groupId: envelope.groupId, message: copyMessage(envelope.message),
+  const copy: Envelope = { rangeId: envelope.rangeId, message: copyMessage(envelope.message),
     quiesce: envelope.quiesce === true };
   assert(copy.message !== envelope.message, 'copy shares its message');
   return copy;
@@ -401,13 +394,13 @@ export class LoopbackTransport extends BatchingTransport {
   }
 
   /** @internal */
-  reportDeliveredSnapshot(groupId: number, toNodeId: number): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, true);
+  reportDeliveredSnapshot(rangeId: number, toNodeId: number): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, true);
   }
 
   /** @internal */
-  reportLostSnapshot(groupId: number, toNodeId: number): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, false);
+  reportLostSnapshot(rangeId: number, toNodeId: number): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, false);
   }
 
   async close(): Promise<void> {

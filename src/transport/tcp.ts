@@ -1,12 +1,14 @@
 /**
- * The TCP transport: msgpackr frames over `node:net`.
+ * The TCP transport: msgpackr frames over `node:net`, or `node:tls` with mutual TLS.
  *
  * Connections are one-way for Raft traffic, as CockroachDB's per-destination streams: each
  * node dials every peer it sends to and only reads on the connections it accepts, so two nodes
  * never race to pick one of two sockets. A dialed connection goes through
  *
- *     idle -> connecting (TCP connect, Hello, wait for HelloAck) -> ready -> (error) -> backoff
- *          -> (timer) idle -> (next send) connecting ...
+ *     idle -> connecting (TCP connect, TLS, Hello, wait for HelloAck) -> ready -> (error)
+ *          -> backoff -> (timer) idle -> (next send) connecting ...
+ *     ready -> (idle for idleTimeoutMs * 2/3 at most: we close it; or the listener closes
+ *              it cleanly: its idle timeout, superseded) -> idle
  *
  * Backoff: `reconnectDelayMsMin * 2^failures`, capped at `reconnectDelayMsMax`, times a random
  * factor in [0.5, 1) so that a cluster's nodes do not reconnect in lockstep after a restart.
@@ -27,14 +29,17 @@
  * (`peers`, `setPeer`); with TLS (`tls`), from a node whose certificate, chained to the CA,
  * names the cluster and the id its Hello claims (`_tls.ts`), configured or not. Either way at
  * most `peerNodeIdsMax` distinct ids and `inboundConnectionsPerPeerMax` connections each.
+ * Without TLS a node id is a claim, not a proof: a host that can reach the port and names a
+ * configured peer is taken for it (and can supersede its connections). Run TLS where the
+ * network is not trusted.
  *
  * What a peer can make a node hold, each bound an option:
  *   - before its handshake, per connection: one frame of `helloBytesMax` (plus one socket
  *     chunk), for at most `handshakeTimeoutMs`; at most `inboundConnectionsMax` connections;
  *   - after it: `peerNodeIdsMax * inboundConnectionsPerPeerMax` connections, each holding at
- *     most one partial frame (`frameBytesMax`) for at most `frameTimeoutMs` and
- *     `inboundSnapshotBytesMax` of snapshot chunks, closed after `idleTimeoutMs` without a
- *     complete frame.
+ *     most one partial frame (`frameBytesMax`) for at most `frameTimeoutMs`, all of them
+ *     together at most `inboundBufferedBytesMax`, and each `inboundSnapshotBytesMax` of
+ *     snapshot chunks; closed after `idleTimeoutMs` without a complete frame.
  * Going over closes (or refuses) the connection; every such close is counted in `stats()`
  * (`errorsByCode`, and `handshakesRefused` or `framesRejected`) and logged with its code, at
  * most once per code per `errorLogIntervalMs`. Nothing a peer sends throws out of a socket
@@ -42,9 +47,9 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { ConfigError, FlotillaError, assert } from '../util/index.js';
+import { ConfigError, FlotillaError, assert, floatsOf, unseededRandom } from '../util/index.js';
 import { MessageType } from '../raft/index.js';
-import type { Envelope } from './types.js';
+import type { Envelope, TransportStats } from './types.js';
 import { countError } from './types.js';
 import type { BatchFrame } from './codec.js';
 import {
@@ -130,8 +135,11 @@ export interface TcpTransportOptions extends BatchingOptions {
   helloBytesMax?: number;
   /**
    * An accepted connection on which no complete frame arrives for this long is closed
-   * (`ERR_CONNECTION_IDLE`). The dialer reconnects on its next send, without backoff. Checked
-   * by one sweep every quarter of the smaller of this and `frameTimeoutMs`.
+   * (`ERR_CONNECTION_IDLE`), checked by one sweep every quarter of the smaller of this and
+   * `frameTimeoutMs`. A dialer closes its own connection, cleanly, once it has written
+   * nothing for two thirds of it at most, and redials on its next send: with the same value
+   * on every node, a listener never times out a well-behaved peer, so no frame is lost to
+   * the race of a close with a write. Keep it equal across the cluster.
    * @default 60000 (milliseconds)
    */
   idleTimeoutMs?: number;
@@ -140,6 +148,14 @@ export interface TcpTransportOptions extends BatchingOptions {
    * peer cannot park a big partial frame on a connection. @default 30000 (milliseconds)
    */
   frameTimeoutMs?: number;
+  /**
+   * Bytes of partial frames buffered over all accepted connections at once: however many
+   * peers start big frames together, the node holds at most this (plus one socket chunk per
+   * connection). The connection whose frame takes the total over it is closed
+   * (`ERR_CONNECTION_BUFFER_FULL`). At least `frameBytesMax`.
+   * @default 268435456 (bytes: 256 MiB, or `frameBytesMax` if larger)
+   */
+  inboundBufferedBytesMax?: number;
   /**
    * Handshaked connections open at once from one peer node id. A new one beyond it closes
    * that peer's oldest (`ERR_CONNECTION_SUPERSEDED`): a redialing peer whose old connection
@@ -176,7 +192,7 @@ export interface TcpTransportOptions extends BatchingOptions {
   keepAliveMs?: number;
   /** Accepted connections open at once, handshaked or not. @default 1024 (connections) */
   inboundConnectionsMax?: number;
-  /** Random source of the backoff jitter, in [0, 1). @default Math.random */
+  /** Random source of the backoff jitter, in [0, 1). @default an unseeded `SeededRandom` */
   random?: () => number;
 }
 
@@ -197,6 +213,7 @@ export interface TcpConfig extends BatchingConfig {
   helloBytesMax: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;
+  inboundBufferedBytesMax: number;
   inboundConnectionsPerPeerMax: number;
   peerNodeIdsMax: number;
   errorLogIntervalMs: number;
@@ -248,6 +265,9 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
       86_400_000),
     frameTimeoutMs: checkInteger('frameTimeoutMs', options.frameTimeoutMs ?? 30_000, 4,
       3_600_000),
+    inboundBufferedBytesMax: checkInteger('inboundBufferedBytesMax',
+      options.inboundBufferedBytesMax ?? Math.max(2 ** 28, base.frameBytesMax),
+      base.frameBytesMax, 2 ** 40),
     inboundConnectionsPerPeerMax: checkInteger('inboundConnectionsPerPeerMax',
       options.inboundConnectionsPerPeerMax ?? 2, 1, 64),
     peerNodeIdsMax: checkInteger('peerNodeIdsMax', options.peerNodeIdsMax ?? 1024, 1, 65_536),
@@ -262,7 +282,7 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
     inboundConnectionsMax: checkInteger('inboundConnectionsMax',
       options.inboundConnectionsMax ?? 1024, 1, 65_536),
     keepAliveMs: checkInteger('keepAliveMs', options.keepAliveMs ?? 10_000, 1, 3_600_000),
-    random: options.random ?? Math.random,
+    random: options.random ?? floatsOf(unseededRandom()),
   };
 }
 
@@ -296,6 +316,8 @@ export class TcpTransport extends BatchingTransport {
   private readonly others: Envelope[] = [];
   private readonly errorLog: LogLimiter;
   private sweepTimer: TimerHandle | null = null;
+  /** Bytes of partial frames buffered on all accepted connections (`account`). */
+  private inboundBufferedBytes = 0;
 
   constructor(options: TcpTransportOptions) {
     const config = tcpConfig(options);
@@ -307,6 +329,12 @@ export class TcpTransport extends BatchingTransport {
     this.server = this.createServer();
     this.server.maxConnections = config.inboundConnectionsMax;
     this.server.on('error', (error) => this.log.error({ err: error }, 'server error'));
+    // Node closes a connection beyond `maxConnections` on arrival; count it as refused.
+    this.server.on('drop', () => {
+      this.counters.handshakesRefused++;
+      this.recordError(0, new ConnectionError(ConnectionErrorCode.Limit, 'a connection beyond ' +
+        `inboundConnectionsMax (${config.inboundConnectionsMax}) was dropped`), 'inbound');
+    });
   }
 
   private createServer(): net.Server {
@@ -473,6 +501,20 @@ export class TcpTransport extends BatchingTransport {
     if (list!.length === 0) this.inboundByPeer.delete(connection.peerNodeId);
   }
 
+  /**
+   * @internal Adds `deltaBytes` (negative: released) to the bytes buffered on accepted
+   * connections; returns whether the total is within `inboundBufferedBytesMax`.
+   */
+  account(deltaBytes: number): boolean {
+    this.inboundBufferedBytes += deltaBytes;
+    assert(this.inboundBufferedBytes >= 0, 'negative inbound buffered bytes');
+    return this.inboundBufferedBytes <= this.config.inboundBufferedBytesMax;
+  }
+
+  override stats(): TransportStats {
+    return { ...super.stats(), inboundBufferedBytesNow: this.inboundBufferedBytes };
+  }
+
   /** Runs the idle and partial-frame checks while any connection is handshaked. */
   private startSweep(): void {
     if (this.sweepTimer !== null || this.closed) return;
@@ -504,8 +546,8 @@ export class TcpTransport extends BatchingTransport {
   }
 
   /** @internal */
-  snapshotWritten(groupId: number, toNodeId: number, ok: boolean): void {
-    if (!this.closed) this.queueSnapshotReport(groupId, toNodeId, ok);
+  snapshotWritten(rangeId: number, toNodeId: number, ok: boolean): void {
+    if (!this.closed) this.queueSnapshotReport(rangeId, toNodeId, ok);
   }
 
   /** @internal Counts a connection error, and logs it unless its code logged lately. */

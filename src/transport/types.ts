@@ -2,7 +2,7 @@
  * The types of the transport contract: envelopes, the handler the store implements, the
  * `Transport` interface both implementations (TCP and loopback) satisfy, and their counters.
  */
-import type { Message } from '../raft/index.js';
+import type { Message, SnapshotStatus } from '../raft/index.js';
 
 /**
  * One Raft message addressed to one group.
@@ -16,15 +16,15 @@ import type { Message } from '../raft/index.js';
  * ignores it. On received envelopes `quiesce` is always set (`false` when absent on the wire).
  */
 export interface Envelope {
-  /** The Raft group (range) id: an integer in [0, 2^32). */
-  groupId: number;
+  /**
+   * The range (Raft group) the message belongs to: an integer in [0, RANGE_ID_LIMIT), 0
+   * being the store's liveness group. Not the scheduler's `GroupId` (a store's table slot).
+   */
+  rangeId: number;
   message: Message;
   /** The leader asks the follower to quiesce the group (heartbeats only). */
   quiesce?: boolean;
 }
-
-/** How a snapshot transfer ended, as etcd's `SnapshotStatus`. */
-export type SnapshotStatus = 'finish' | 'failure';
 
 /**
  * What the store gives the transport. All calls are synchronous and happen on the event loop,
@@ -42,9 +42,9 @@ export interface TransportHandler {
    * its queue is full: each group should call `RawNode.reportUnreachable(toNodeId)`.
    * Heartbeats are not reported (losing one changes nothing in the leader's progress).
    */
-  reportUnreachable(toNodeId: number, groupIds: readonly number[]): void;
-  /** A `MsgSnap` of `groupId` to `toNodeId` was delivered or failed: call `reportSnapshot`. */
-  reportSnapshot(groupId: number, toNodeId: number, status: SnapshotStatus): void;
+  reportUnreachable(toNodeId: number, rangeIds: readonly number[]): void;
+  /** A `MsgSnap` of `rangeId` to `toNodeId` was delivered or failed: call `reportSnapshot`. */
+  reportSnapshot(rangeId: number, toNodeId: number, status: SnapshotStatus): void;
 }
 
 /** Counters of one transport; they only grow (except the `*Now` gauges). */
@@ -66,7 +66,10 @@ export interface TransportStats {
   framesDropped: number;
   /** Received frames rejected as malformed; each closed its connection. */
   framesRejected: number;
-  /** Handshakes refused, by us or by the peer. */
+  /**
+   * Handshakes refused, by us or by the peer: every connection closed before its handshake
+   * completed (refusal, timeout, oversized or bad first frame, failed TLS handshake).
+   */
   handshakesRefused: number;
   /** Connections established (both directions). */
   connectionsOpened: number;
@@ -74,6 +77,8 @@ export interface TransportStats {
   errorsByCode: Record<string, number>;
   /** Bytes currently waiting in send queues (a gauge). */
   queuedBytesNow: number;
+  /** Bytes of partial frames buffered on accepted connections (a gauge; TCP only). */
+  inboundBufferedBytesNow: number;
 }
 
 /** Returns zeroed counters. */
@@ -93,6 +98,7 @@ export function newTransportStats(): TransportStats {
     connectionsOpened: 0,
     errorsByCode: {},
     queuedBytesNow: 0,
+    inboundBufferedBytesNow: 0,
   };
 }
 

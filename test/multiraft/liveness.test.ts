@@ -1,10 +1,7 @@
 /** Node liveness as one store sees it, and the virtual clock the harness runs on. */
 import { describe, expect, it } from 'vitest';
-import {
-  NodeLiveness,
-  VirtualClock,
-  type LivenessChange,
-} from '../../src/multiraft/index.js';
+import { NodeLiveness, type LivenessChange } from '../../src/multiraft/index.js';
+import { VirtualClock } from '../../src/util/index.js';
 
 describe('NodeLiveness', () => {
   it('reports a peer down after the timeout and up again when heard from', () => {

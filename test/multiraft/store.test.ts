@@ -135,7 +135,7 @@ describe('Store', () => {
     const stale = (fields: { term?: number; commit?: number; from?: number }): void => {
       const message = newMessage(MessageType.MsgHeartbeat, { to: 2, from: 1,
         term: leader!.term, commit: leader!.commit, ...fields });
-      store2.handleBatch(fields.from ?? 1, [{ groupId: 1, message, quiesce: true }]);
+      store2.handleBatch(fields.from ?? 1, [{ rangeId: 1, message, quiesce: true }]);
       store2.runUntilIdle();
       expect(statuses(cluster, 1)[1]!.quiesced).toBe(false);
     };
@@ -233,7 +233,7 @@ describe('Store', () => {
     cluster.createRange(6, { leaderNodeId: 1, lazy: true });
     const m = newMessage(MessageType.MsgHeartbeat, { to: 2, from: 1, term: 1 });
     const s2 = cluster.store(2);
-    s2.handleBatch(1, [{ groupId: 9, message: m }]);
+    s2.handleBatch(1, [{ rangeId: 9, message: m }]);
     expect(() => s2.propose(9, bytes('x'))).toThrow(RangeNotInitializedError);
   });
 

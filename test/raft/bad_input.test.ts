@@ -23,6 +23,7 @@ import {
   type ConfChangeV2,
   type Message,
 } from '../../src/raft/index.js';
+import { raftOf } from '../../src/raft/rawnode_internal.js';
 
 type Cluster = Map<number, { rn: RawNode; storage: MemoryStorage }>;
 
@@ -65,7 +66,7 @@ function electedCluster(): { nodes: Cluster; leader: RawNode } {
   nodes.get(1)!.rn.campaign();
   stabilize(nodes);
   const leader = nodes.get(1)!.rn;
-  expect(leader.raft.state).toBe(StateType.StateLeader);
+  expect(raftOf(leader).state).toBe(StateType.StateLeader);
   return { nodes, leader };
 }
 
@@ -73,7 +74,7 @@ function snapshotOf(rn: RawNode): string {
   const s = rn.status();
   return JSON.stringify({
     hs: s.hardState, ss: s.softState, applied: s.applied, cfg: s.config.toString(),
-    last: rn.raft.raftLog.lastIndex(),
+    last: raftOf(rn).raftLog.lastIndex(),
   });
 }
 
@@ -81,7 +82,7 @@ describe('bad input', () => {
   it('refuses local message types from the network with StepLocalMsgError', () => {
     const { leader } = electedCluster();
     const before = snapshotOf(leader);
-    const hup = newMessage(MessageType.MsgHup, { from: 2, to: 1, term: leader.raft.term });
+    const hup = newMessage(MessageType.MsgHup, { from: 2, to: 1, term: raftOf(leader).term });
     expect(() => leader.step(hup)).toThrow(StepLocalMsgError);
     expect(snapshotOf(leader)).toBe(before);
   });
@@ -89,7 +90,8 @@ describe('bad input', () => {
   it('refuses a response from a node outside the configuration with StepPeerNotFoundError', () => {
     const { leader } = electedCluster();
     const before = snapshotOf(leader);
-    const resp = newMessage(MessageType.MsgAppResp, { from: 9, to: 1, term: leader.raft.term, index: 1 });
+    const resp = newMessage(MessageType.MsgAppResp,
+      { from: 9, to: 1, term: raftOf(leader).term, index: 1 });
     expect(() => leader.step(resp)).toThrow(StepPeerNotFoundError);
     expect(snapshotOf(leader)).toBe(before);
   });
@@ -109,10 +111,10 @@ describe('bad input', () => {
       changes: [1, 2, 3].map((nodeId) => ({ type: ConfChangeType.ConfChangeRemoveNode, nodeId })),
       context: EMPTY_BYTES,
     };
-    const config = leader.raft.trk.config.toString();
+    const config = raftOf(leader).trk.config.toString();
     expect(() => leader.applyConfChange(removeAll)).toThrow(ConfChangeError);
     expect(() => leader.applyConfChange(removeAll)).toThrow(/removed all voters/);
-    expect(leader.raft.trk.config.toString()).toBe(config);
+    expect(raftOf(leader).trk.config.toString()).toBe(config);
   });
 
   it('turns a conf change proposed while joint into an empty normal entry, as etcd does', () => {
@@ -124,15 +126,15 @@ describe('bad input', () => {
     };
     leader.proposeConfChange(enterJoint);
     stabilize(nodes);
-    expect(leader.raft.trk.config.voters.isJoint).toBe(true);
-    const jointConfig = leader.raft.trk.config.toString();
+    expect(raftOf(leader).trk.config.voters.isJoint).toBe(true);
+    const jointConfig = raftOf(leader).trk.config.toString();
 
     leader.proposeConfChange({ ...enterJoint, changes: [{ type: ConfChangeType.ConfChangeAddNode, nodeId: 4 }] });
-    const last = leader.raft.raftLog.lastIndex();
-    const entry = leader.raft.raftLog.entries(last, Number.POSITIVE_INFINITY);
+    const last = raftOf(leader).raftLog.lastIndex();
+    const entry = raftOf(leader).raftLog.entries(last, Number.POSITIVE_INFINITY);
     expect(Array.isArray(entry) && entry[0]!.type).toBe(EntryType.EntryNormal);
     expect(Array.isArray(entry) && entry[0]!.data.length).toBe(0);
     stabilize(nodes);
-    expect(leader.raft.trk.config.toString()).toBe(jointConfig);
+    expect(raftOf(leader).trk.config.toString()).toBe(jointConfig);
   });
 });

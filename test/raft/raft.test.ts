@@ -18,10 +18,12 @@ import {
 } from '../../src/raft/raftpb.js';
 import { LogLevel, silentLogger } from '../../src/raft/logger.js';
 import { SeededRandom } from '../../src/raft/rand.js';
+import { floatsOf } from '../../src/util/index.js';
 import { StateType } from '../../src/raft/raft_state.js';
 import { RawNode, SnapshotStatus } from '../../src/raft/rawnode.js';
 import type { ReadState } from '../../src/raft/read_only.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
+import { raftOf } from '../../src/raft/rawnode_internal.js';
 
 interface TestNode {
   rn: RawNode;
@@ -115,7 +117,7 @@ function stabilize(
 
 function leaders(nodes: Map<number, TestNode>): number[] {
   return [...nodes.entries()]
-    .filter(([, n]) => n.rn.raft.state === StateType.StateLeader)
+    .filter(([, n]) => raftOf(n.rn).state === StateType.StateLeader)
     .map(([id]) => id);
 }
 
@@ -129,10 +131,10 @@ describe('elections', () => {
       let k = step;
       stabilize(nodes, () => ++k % 3 === 0);
       for (const [id, n] of nodes) {
-        if (n.rn.raft.state !== StateType.StateLeader) continue;
-        const set = leadersByTerm.get(n.rn.raft.term) ?? new Set<number>();
+        if (raftOf(n.rn).state !== StateType.StateLeader) continue;
+        const set = leadersByTerm.get(raftOf(n.rn).term) ?? new Set<number>();
         set.add(id);
-        leadersByTerm.set(n.rn.raft.term, set);
+        leadersByTerm.set(raftOf(n.rn).term, set);
       }
     }
     expect(leadersByTerm.size).toBeGreaterThan(0);
@@ -162,11 +164,11 @@ describe('elections', () => {
     const rn = nodes.get(1)!.rn;
     rn.campaign();
     stabilize(nodes);
-    expect(rn.raft.state).toBe(StateType.StateLeader);
-    const term = rn.raft.term;
+    expect(raftOf(rn).state).toBe(StateType.StateLeader);
+    const term = raftOf(rn).term;
     rn.campaign();
-    expect(rn.raft.term).toBe(term);
-    expect(rn.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(rn).term).toBe(term);
+    expect(raftOf(rn).state).toBe(StateType.StateLeader);
   });
 
   it('learners never campaign, by timeout or on request', () => {
@@ -174,8 +176,8 @@ describe('elections', () => {
     const learner = nodes.get(3)!.rn;
     for (let i = 0; i < 100; i++) learner.tick();
     learner.campaign();
-    expect(learner.raft.state).toBe(StateType.StateFollower);
-    expect(learner.raft.term).toBe(0);
+    expect(raftOf(learner).state).toBe(StateType.StateFollower);
+    expect(raftOf(learner).term).toBe(0);
     expect(learner.hasReady()).toBe(false);
   });
 
@@ -183,7 +185,7 @@ describe('elections', () => {
     const nodes = cluster([1, 2, 3], [], { preVote: true });
     const n2 = nodes.get(2)!.rn;
     n2.step(newMessage(MessageType.MsgPreVote, { from: 1, to: 2, term: 5, index: 0, logTerm: 0 }));
-    expect(n2.raft.term).toBe(0);
+    expect(raftOf(n2).term).toBe(0);
     const rd = n2.ready();
     expect(rd.messages[0]).toMatchObject({
       type: MessageType.MsgPreVoteResp,
@@ -201,7 +203,7 @@ describe('commitment', () => {
       { term: 1, index: 2, type: EntryType.EntryNormal, data: EMPTY_BYTES },
     ];
     const { rn } = newNode(1, [1, 2, 3], [], {}, ents, 1);
-    const r = rn.raft;
+    const r = raftOf(rn);
     r.becomeCandidate();
     r.becomeLeader();
     expect(r.term).toBe(2);
@@ -224,7 +226,7 @@ describe('commitment', () => {
     nodes.get(1)!.rn.propose(data);
     stabilize(nodes);
     for (const n of nodes.values()) {
-      expect(n.rn.raft.raftLog.committed).toBe(2);
+      expect(raftOf(n.rn).raftLog.committed).toBe(2);
       const last = n.storage.ents[n.storage.ents.length - 1]!;
       expect(last.data).toBe(data); // payloads are never copied
     }
@@ -245,8 +247,8 @@ describe('leader transfer', () => {
     nodes.get(1)!.rn.transferLeader(2);
     stabilize(nodes);
     expect(leaders(nodes)).toEqual([2]);
-    expect(nodes.get(1)!.rn.raft.lead).toBe(2);
-    expect(nodes.get(2)!.rn.raft.term).toBe(2);
+    expect(raftOf(nodes.get(1)!.rn).lead).toBe(2);
+    expect(raftOf(nodes.get(2)!.rn).term).toBe(2);
   });
 
   it('drops proposals while a transfer is in progress', () => {
@@ -257,11 +259,11 @@ describe('leader transfer', () => {
     leader.propose(new Uint8Array([9])); // 3 falls behind: its messages are never delivered
     stabilize(nodes, (m) => m.to === 3);
     leader.transferLeader(3);
-    expect(leader.raft.leadTransferee).toBe(3);
+    expect(raftOf(leader).leadTransferee).toBe(3);
     expect(() => leader.propose(new Uint8Array([1]))).toThrow(ProposalDroppedError);
     // The transfer is abandoned after an election timeout.
     for (let i = 0; i < 10; i++) leader.tick();
-    expect(leader.raft.leadTransferee).toBe(0);
+    expect(raftOf(leader).leadTransferee).toBe(0);
   });
 });
 
@@ -293,13 +295,13 @@ describe('ReadIndex', () => {
     leader.campaign();
     // Elect, but do not let the empty entry of the new term commit.
     stabilize(nodes, (m) => m.type === MessageType.MsgAppResp);
-    expect(leader.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(leader).state).toBe(StateType.StateLeader);
     leader.readIndex(new Uint8Array([1]));
-    expect(leader.raft.pendingReadIndexMessages.length).toBe(1);
+    expect(raftOf(leader).pendingReadIndexMessages.length).toBe(1);
     leader.tick(); // a heartbeat round makes the leader resend the unacknowledged entry
     const trace = stabilize(nodes);
     expect(trace.readStates.get(1)).toEqual([{ index: 1, requestCtx: new Uint8Array([1]) }]);
-    expect(leader.raft.pendingReadIndexMessages.length).toBe(0);
+    expect(raftOf(leader).pendingReadIndexMessages.length).toBe(0);
   });
 
   it('answers at once with a lease, and forwards from followers', () => {
@@ -324,8 +326,8 @@ describe('CheckQuorum and leases', () => {
     leader.campaign();
     stabilize(nodes);
     for (let i = 0; i < 20; i++) leader.tick(); // nothing delivered: followers look dead
-    expect(leader.raft.state).toBe(StateType.StateFollower);
-    expect(leader.raft.term).toBe(1);
+    expect(raftOf(leader).state).toBe(StateType.StateFollower);
+    expect(raftOf(leader).term).toBe(1);
   });
 
   it('ignores a higher-term vote within the lease, unless forced by a transfer', () => {
@@ -336,7 +338,7 @@ describe('CheckQuorum and leases', () => {
     follower.step(
       newMessage(MessageType.MsgVote, { from: 3, to: 2, term: 5, index: 1, logTerm: 1 }),
     );
-    expect(follower.raft.term).toBe(1);
+    expect(raftOf(follower).term).toBe(1);
     expect(follower.hasReady()).toBe(false);
   });
 
@@ -346,12 +348,12 @@ describe('CheckQuorum and leases', () => {
     stabilize(nodes);
     const follower = nodes.get(2)!.rn;
     follower.forgetLeader();
-    expect(follower.raft.lead).toBe(0);
+    expect(raftOf(follower).lead).toBe(0);
     follower.step(
       newMessage(MessageType.MsgVote, { from: 3, to: 2, term: 2, index: 1, logTerm: 1 }),
     );
-    expect(follower.raft.term).toBe(2);
-    expect(follower.raft.vote).toBe(3);
+    expect(raftOf(follower).term).toBe(2);
+    expect(raftOf(follower).vote).toBe(3);
   });
 });
 
@@ -365,7 +367,7 @@ describe('RawNode', () => {
       if (!isEmptyHardState(rd.hardState)) storage.setHardState(rd.hardState);
       rn.advance();
     }
-    expect(rn.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(rn).state).toBe(StateType.StateLeader);
     rn.propose(new Uint8Array([42]));
     const rd = rn.ready();
     expect(rd.entries.map((e) => e.index)).toEqual([2]);
@@ -393,7 +395,7 @@ describe('RawNode', () => {
     storage.append(rd.entries);
     rn.advance();
     // The append ack made the entry stable: the unstable log is empty.
-    expect(rn.raft.raftLog.unstable.entries.length).toBe(0);
+    expect(raftOf(rn).raftLog.unstable.entries.length).toBe(0);
     const rd2 = rn.ready();
     expect(rd2.committedEntries.map((e) => e.index)).toEqual([2]);
     // Only the apply ack is pending: a second Ready must still wait for advance().
@@ -416,25 +418,25 @@ describe('RawNode', () => {
     rn.step(app);
     rn.campaign(); // a pre-vote round: the term stays 1 until the self-vote is stepped
     const rd = rn.ready();
-    expect([rd.entries.length, rn.raft.term]).toEqual([1, 1]);
+    expect([rd.entries.length, raftOf(rn).term]).toEqual([1, 1]);
     lines.length = 0;
     // Stepping the self pre-vote wins the pre-election and starts an election at term 2; the
     // append ack of term 1 that follows is stale: the entry stays unstable.
     rn.advance();
-    expect(rn.raft.term).toBe(2);
+    expect(raftOf(rn).term).toBe(2);
     expect(lines).toContain(
       '1 [term: 2] ignored entry appends from a MsgStorageAppendResp message with lower term ' +
         '[term: 1]',
     );
-    expect(rn.raft.raftLog.unstable.entries.length).toBe(1);
+    expect(raftOf(rn).raftLog.unstable.entries.length).toBe(1);
   });
 
   it('tickQuiesced advances only the election clock', () => {
     const nodes = cluster([1, 2, 3]);
     const rn = nodes.get(2)!.rn;
     for (let i = 0; i < 100; i++) rn.tickQuiesced();
-    expect(rn.raft.electionElapsed).toBe(100);
-    expect(rn.raft.state).toBe(StateType.StateFollower);
+    expect(raftOf(rn).electionElapsed).toBe(100);
+    expect(raftOf(rn).state).toBe(StateType.StateFollower);
     expect(rn.hasReady()).toBe(false);
   });
 });
@@ -468,10 +470,10 @@ describe('configuration', () => {
     storage.setHardState(rd.hardState);
     rn.advance();
     rn.campaign();
-    expect(rn.raft.state).toBe(StateType.StateCandidate);
+    expect(raftOf(rn).state).toBe(StateType.StateCandidate);
     rn.ready();
     rn.advance(); // the self-vote counts once it is durable
-    expect(rn.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(rn).state).toBe(StateType.StateLeader);
     expect(() => new RawNode({ id: 1, storage, random }).bootstrap([{ id: 1 }])).toThrow(
       "can't bootstrap a nonempty Storage",
     );
@@ -488,8 +490,8 @@ describe('configuration', () => {
       context: EMPTY_BYTES,
       id: 0,
     });
-    expect(leader.raft.state).toBe(StateType.StateFollower);
-    expect(leader.raft.trk.progress.has(1)).toBe(false);
+    expect(raftOf(leader).state).toBe(StateType.StateFollower);
+    expect(raftOf(leader).trk.progress.has(1)).toBe(false);
     expect(() => leader.propose(new Uint8Array([1]))).toThrow(ProposalDroppedError);
   });
 
@@ -515,8 +517,8 @@ describe('configuration', () => {
     const nodes = cluster([1, 2], [3]);
     const learner = nodes.get(3)!.rn;
     learner.step(newMessage(MessageType.MsgTimeoutNow, { from: 1, to: 3, term: 1 }));
-    expect(learner.raft.state).toBe(StateType.StateFollower);
-    expect(learner.raft.term).toBe(1);
+    expect(raftOf(learner).state).toBe(StateType.StateFollower);
+    expect(raftOf(learner).term).toBe(1);
   });
 });
 
@@ -530,7 +532,7 @@ describe('snapshots and flow control', () => {
       leader.rn.propose(new Uint8Array([i]));
       stabilize(nodes, (m) => m.to === 3);
     }
-    const applied = leader.rn.raft.raftLog.applied;
+    const applied = raftOf(leader.rn).raftLog.applied;
     expect(leader.storage.createSnapshot(applied, null, EMPTY_BYTES)).not.toBeInstanceOf(Error);
     expect(leader.storage.compact(applied)).toBeNull();
     // 3 comes back: the heartbeat response reveals it is behind the compacted log.
@@ -540,8 +542,8 @@ describe('snapshots and flow control', () => {
     leader.rn.reportSnapshot(3, SnapshotStatus.SnapshotFinish);
     leader.rn.tick();
     stabilize(nodes);
-    expect(nodes.get(3)!.rn.raft.raftLog.committed).toBe(leader.rn.raft.raftLog.committed);
-    expect(leader.rn.status().progress.get(3)!.match).toBe(leader.rn.raft.raftLog.lastIndex());
+    expect(raftOf(nodes.get(3)!.rn).raftLog.committed).toBe(raftOf(leader.rn).raftLog.committed);
+    expect(leader.rn.status().progress.get(3)!.match).toBe(raftOf(leader.rn).raftLog.lastIndex());
   });
 
   it('limits appends in flight and recovers after reportUnreachable', () => {
@@ -558,7 +560,7 @@ describe('snapshots and flow control', () => {
     expect(leader.status().progress.get(2)!.state).toBe(0 /* StateProbe */);
     leader.tick();
     stabilize(nodes);
-    expect(leader.status().progress.get(2)!.match).toBe(leader.raft.raftLog.lastIndex());
+    expect(leader.status().progress.get(2)!.match).toBe(raftOf(leader).raftLog.lastIndex());
   });
 });
 
@@ -571,19 +573,13 @@ describe('async storage writes', () => {
     expect(append.responses.map((m) => m.type)).toEqual([MessageType.MsgVoteResp]);
     expect(() => rn.advance()).toThrow('Advance must not be called when using AsyncStorageWrites');
     for (const r of append.responses) rn.step(r);
-    expect(rn.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(rn).state).toBe(StateType.StateLeader);
   });
 });
 
 describe('randomized safety', () => {
-  /** A tiny deterministic generator for the schedule (independent of the Raft source). */
-  function lcg(seed: number): () => number {
-    let x = seed >>> 0;
-    return () => {
-      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-      return x / 0x100000000;
-    };
-  }
+  /** The schedule's own seeded generator (apart from the Raft source), as floats. */
+  const lcg = (seed: number): (() => number) => floatsOf(new SeededRandom(seed ^ 0x5c4ed));
 
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`keeps one leader per term and agreeing logs under faults (seed ${seed})`, () => {
@@ -600,7 +596,7 @@ describe('randomized safety', () => {
           for (const n of nodes.values()) n.rn.tick();
         } else if (action < 0.4) {
           for (const n of nodes.values()) {
-            if (n.rn.raft.state !== StateType.StateLeader) continue;
+            if (raftOf(n.rn).state !== StateType.StateLeader) continue;
             try {
               n.rn.propose(new Uint8Array([proposals++ % 256]));
             } catch (err) {
@@ -609,7 +605,7 @@ describe('randomized safety', () => {
           }
         } else if (action < 0.41) {
           const leader = [...nodes.values()].find(
-            (n) => n.rn.raft.state === StateType.StateLeader,
+            (n) => raftOf(n.rn).state === StateType.StateLeader,
           );
           leader?.rn.transferLeader(1 + Math.floor(next() * 5));
         }
@@ -629,10 +625,10 @@ describe('randomized safety', () => {
           rn.advance();
         }
         for (const [id, n] of nodes) {
-          if (n.rn.raft.state !== StateType.StateLeader) continue;
-          const prev = leaderOfTerm.get(n.rn.raft.term);
+          if (raftOf(n.rn).state !== StateType.StateLeader) continue;
+          const prev = leaderOfTerm.get(raftOf(n.rn).term);
           expect(prev === undefined || prev === id).toBe(true);
-          leaderOfTerm.set(n.rn.raft.term, id);
+          leaderOfTerm.set(raftOf(n.rn).term, id);
         }
         // Deliver a random part of the network, dropping, duplicating and reordering some.
         const keep: Message[] = [];
@@ -675,7 +671,7 @@ describe('leader transfer corner cases', () => {
     leader.propose(new Uint8Array([1]));
     stabilize(nodes, (m) => m.to === 3 || m.from === 3);
     leader.transferLeader(3);
-    expect(leader.raft.leadTransferee).toBe(3);
+    expect(raftOf(leader).leadTransferee).toBe(3);
     const trace = stabilize(nodes);
     const appIdx = trace.sent.findIndex((m) => m.type === MessageType.MsgApp && m.to === 3);
     const nowIdx = trace.sent.findIndex((m) => m.type === MessageType.MsgTimeoutNow);
@@ -689,7 +685,7 @@ describe('leader transfer corner cases', () => {
     const leader = nodes.get(1)!;
     leader.rn.propose(new Uint8Array([1]));
     stabilize(nodes, (m) => m.to === 3 || m.from === 3);
-    const applied = leader.rn.raft.raftLog.applied;
+    const applied = raftOf(leader.rn).raftLog.applied;
     leader.storage.createSnapshot(applied, null, EMPTY_BYTES);
     leader.storage.compact(applied);
     leader.rn.transferLeader(3);
@@ -706,9 +702,9 @@ describe('leader transfer corner cases', () => {
     const nodes = elected();
     const leader = nodes.get(1)!.rn;
     leader.transferLeader(1);
-    expect(leader.raft.leadTransferee).toBe(0);
+    expect(raftOf(leader).leadTransferee).toBe(0);
     leader.transferLeader(9);
-    expect(leader.raft.leadTransferee).toBe(0);
+    expect(raftOf(leader).leadTransferee).toBe(0);
     stabilize(nodes);
     expect(leaders(nodes)).toEqual([1]);
   });
@@ -719,14 +715,14 @@ describe('leader transfer corner cases', () => {
     leader.propose(new Uint8Array([1]));
     stabilize(nodes, (m) => m.to === 3 || m.from === 3);
     leader.transferLeader(3);
-    expect(leader.raft.leadTransferee).toBe(3);
+    expect(raftOf(leader).leadTransferee).toBe(3);
     leader.applyConfChange({
       type: ConfChangeType.ConfChangeRemoveNode,
       nodeId: 3,
       context: EMPTY_BYTES,
       id: 0,
     });
-    expect(leader.raft.leadTransferee).toBe(0);
+    expect(raftOf(leader).leadTransferee).toBe(0);
   });
 
   it('switches, keeps or abandons a transfer in progress', () => {
@@ -735,14 +731,14 @@ describe('leader transfer corner cases', () => {
     leader.propose(new Uint8Array([1]));
     stabilize(nodes, (m) => m.to !== 1 && m.from === 1); // nobody catches up
     leader.transferLeader(3);
-    expect(leader.raft.leadTransferee).toBe(3);
+    expect(raftOf(leader).leadTransferee).toBe(3);
     leader.transferLeader(3); // same node: still in progress
-    expect(leader.raft.leadTransferee).toBe(3);
+    expect(raftOf(leader).leadTransferee).toBe(3);
     leader.transferLeader(2); // another node: the first transfer is aborted
-    expect(leader.raft.leadTransferee).toBe(2);
+    expect(raftOf(leader).leadTransferee).toBe(2);
     leader.transferLeader(1); // back to the leader itself: aborted
-    expect(leader.raft.leadTransferee).toBe(0);
-    expect(leader.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(leader).leadTransferee).toBe(0);
+    expect(raftOf(leader).state).toBe(StateType.StateLeader);
   });
 
   it('lets a transferee campaign despite the lease of the old leader', () => {
@@ -750,6 +746,6 @@ describe('leader transfer corner cases', () => {
     nodes.get(1)!.rn.transferLeader(2);
     stabilize(nodes);
     expect(leaders(nodes)).toEqual([2]);
-    expect(nodes.get(3)!.rn.raft.lead).toBe(2);
+    expect(raftOf(nodes.get(3)!.rn).lead).toBe(2);
   });
 });

@@ -17,6 +17,7 @@ import { RawNode, type QuiescedRole } from '../../src/raft/rawnode.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import { StateType as ProgressState } from '../../src/raft/tracker/index.js';
 import { AssertionError } from '../../src/util/index.js';
+import { raftOf } from '../../src/raft/rawnode_internal.js';
 
 const VOTERS = [1, 2, 3];
 
@@ -89,14 +90,14 @@ function quiescedCluster(options: Partial<ConfigOptions> = {}): Cluster {
   nodes.get(1)!.rn.propose(new Uint8Array([1]));
   stabilize(nodes);
   for (const { rn } of nodes.values()) {
-    expect(rn.raft.raftLog.applied).toBe(rn.raft.raftLog.committed);
+    expect(raftOf(rn).raftLog.applied).toBe(raftOf(rn).raftLog.committed);
     expect(rn.hasReady()).toBe(false);
   }
   return nodes;
 }
 
 function roleOf(rn: RawNode): QuiescedRole {
-  return { term: rn.raft.term, lead: rn.raft.lead };
+  return { term: raftOf(rn).term, lead: raftOf(rn).lead };
 }
 
 /** Releases node `id` and rebuilds it from its storage in its recorded role. */
@@ -104,7 +105,7 @@ function rebuild(
   nodes: Cluster, id: number, options: Partial<ConfigOptions> = {}, role?: QuiescedRole,
 ): RawNode {
   const old = nodes.get(id)!;
-  const applied = old.rn.raft.raftLog.applied;
+  const applied = raftOf(old.rn).raftLog.applied;
   const rn = RawNode.restoreQuiesced({ ...config(id, old.storage, options), applied },
     role ?? roleOf(old.rn));
   nodes.set(id, { rn, storage: old.storage });
@@ -114,9 +115,9 @@ function rebuild(
 describe('RawNode.restoreQuiesced', () => {
   it('restores a leader in the same term, with no election, entry or Ready', () => {
     const nodes = quiescedCluster();
-    const before = nodes.get(1)!.rn.raft;
+    const before = raftOf(nodes.get(1)!.rn);
     const rn = rebuild(nodes, 1);
-    const r = rn.raft;
+    const r = raftOf(rn);
     expect(r.state).toBe(StateType.StateLeader);
     expect([r.term, r.vote, r.lead]).toEqual([before.term, 1, 1]);
     expect(r.raftLog.lastIndex()).toBe(before.raftLog.lastIndex());
@@ -129,7 +130,7 @@ describe('RawNode.restoreQuiesced', () => {
 
   it('a restored leader commits new proposals and heartbeats like the original', () => {
     const nodes = quiescedCluster();
-    const term = nodes.get(1)!.rn.raft.term;
+    const term = raftOf(nodes.get(1)!.rn).term;
     for (const id of VOTERS) rebuild(nodes, id);
     const leader = nodes.get(1)!.rn;
     leader.propose(new Uint8Array([2]));
@@ -138,8 +139,8 @@ describe('RawNode.restoreQuiesced', () => {
     expect(sent.filter((m) => m.type === MessageType.MsgApp && m.entries.length === 1).length)
       .toBe(2);
     for (const { rn } of nodes.values()) {
-      expect(rn.raft.term).toBe(term);
-      expect(rn.raft.raftLog.committed).toBe(leader.raft.raftLog.lastIndex());
+      expect(raftOf(rn).term).toBe(term);
+      expect(raftOf(rn).raftLog.committed).toBe(raftOf(leader).raftLog.lastIndex());
     }
     leader.tick();
     const beats = stabilize(nodes).filter((m) => m.type === MessageType.MsgHeartbeat);
@@ -152,37 +153,39 @@ describe('RawNode.restoreQuiesced', () => {
     nodes.get(1)!.rn.propose(new Uint8Array([3]));
     stabilize(nodes, (m) => m.to === 3 || m.from === 3);
     const leader = rebuild(nodes, 1, {}, { ...roleOf(nodes.get(1)!.rn), lagging: [3] });
-    expect(leader.raft.trk.progress.get(3)!.state).toBe(ProgressState.StateProbe);
-    expect(leader.raft.trk.progress.get(2)!.state).toBe(ProgressState.StateReplicate);
+    expect(raftOf(leader).trk.progress.get(3)!.state).toBe(ProgressState.StateProbe);
+    expect(raftOf(leader).trk.progress.get(2)!.state).toBe(ProgressState.StateReplicate);
     leader.tick();
     stabilize(nodes);
-    expect(nodes.get(3)!.rn.raft.raftLog.lastIndex()).toBe(leader.raft.raftLog.lastIndex());
+    expect(raftOf(nodes.get(3)!.rn).raftLog.lastIndex()).toBe(raftOf(leader).raftLog.lastIndex());
   });
 
   it('a restored follower follows its leader and forwards proposals', () => {
     const nodes = quiescedCluster();
     const rn = rebuild(nodes, 2);
-    expect([rn.raft.state, rn.raft.lead, rn.raft.vote]).toEqual([StateType.StateFollower, 1, 1]);
+    expect([raftOf(rn).state, raftOf(rn).lead, raftOf(rn).vote])
+      .toEqual([StateType.StateFollower, 1, 1]);
     expect(rn.hasReady()).toBe(false);
     rn.propose(new Uint8Array([4]));
     stabilize(nodes);
-    expect(nodes.get(1)!.rn.raft.raftLog.committed).toBe(rn.raft.raftLog.committed);
-    expect(rn.raft.raftLog.committed).toBe(rn.raft.raftLog.lastIndex());
+    expect(raftOf(nodes.get(1)!.rn).raftLog.committed).toBe(raftOf(rn).raftLog.committed);
+    expect(raftOf(rn).raftLog.committed).toBe(raftOf(rn).raftLog.lastIndex());
   });
 
   it('restored followers elect a new leader when the restored leader is gone', () => {
     const nodes = quiescedCluster();
-    const term = nodes.get(1)!.rn.raft.term;
+    const term = raftOf(nodes.get(1)!.rn).term;
     rebuild(nodes, 2);
     rebuild(nodes, 3);
     nodes.delete(1);
-    for (let i = 0; i < 40 && ![2, 3].some((id) => nodes.get(id)!.rn.raft.lead === id); i++) {
+    for (let i = 0; i < 40 && ![2, 3].some((id) => raftOf(nodes.get(id)!.rn).lead === id); i++) {
       for (const { rn } of nodes.values()) rn.tick();
       stabilize(nodes);
     }
-    const leaders = [2, 3].filter((id) => nodes.get(id)!.rn.raft.state === StateType.StateLeader);
+    const leaders = [2, 3]
+      .filter((id) => raftOf(nodes.get(id)!.rn).state === StateType.StateLeader);
     expect(leaders.length).toBe(1);
-    expect(nodes.get(leaders[0]!)!.rn.raft.term).toBe(term + 1);
+    expect(raftOf(nodes.get(leaders[0]!)!.rn).term).toBe(term + 1);
   });
 
   it('a restored leader steps down by CheckQuorum when cut off', () => {
@@ -192,12 +195,12 @@ describe('RawNode.restoreQuiesced', () => {
       leader.tick();
       stabilize(nodes, () => true);
     }
-    expect(leader.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(leader).state).toBe(StateType.StateLeader);
     for (let i = 0; i < 10; i++) {
       leader.tick();
       stabilize(nodes, () => true);
     }
-    expect(leader.raft.state).toBe(StateType.StateFollower);
+    expect(raftOf(leader).state).toBe(StateType.StateFollower);
   });
 
   it('a restored leader keeps its lease: CheckQuorum passes with answering followers', () => {
@@ -207,18 +210,18 @@ describe('RawNode.restoreQuiesced', () => {
       leader.tick();
       stabilize(nodes);
     }
-    expect(leader.raft.state).toBe(StateType.StateLeader);
+    expect(raftOf(leader).state).toBe(StateType.StateLeader);
   });
 
   it('restores a leaderless follower as a plain rebuilt node', () => {
     const nodes = quiescedCluster();
-    const rn = rebuild(nodes, 2, {}, { term: nodes.get(2)!.rn.raft.term, lead: 0 });
-    expect([rn.raft.state, rn.raft.lead]).toEqual([StateType.StateFollower, 0]);
+    const rn = rebuild(nodes, 2, {}, { term: raftOf(nodes.get(2)!.rn).term, lead: 0 });
+    expect([raftOf(rn).state, raftOf(rn).lead]).toEqual([StateType.StateFollower, 0]);
   });
 
   it('fails an assertion on a wrong record', () => {
     const nodes = quiescedCluster();
-    const term = nodes.get(1)!.rn.raft.term;
+    const term = raftOf(nodes.get(1)!.rn).term;
     // Wrong term: the storage holds another one.
     expect(() => rebuild(nodes, 1, {}, { term: term + 1, lead: 1 })).toThrow(AssertionError);
     // A follower recorded as leader: it voted for node 1, not itself.
@@ -231,7 +234,7 @@ describe('RawNode.restoreQuiesced', () => {
     const nodes = quiescedCluster();
     nodes.get(1)!.rn.propose(new Uint8Array([5]));
     stabilize(nodes, (m) => m.type === MessageType.MsgAppResp && m.to === 1 && m.from !== 1);
-    const r = nodes.get(1)!.rn.raft;
+    const r = raftOf(nodes.get(1)!.rn);
     expect(r.raftLog.committed).toBeLessThan(r.raftLog.lastIndex());
     expect(() => rebuild(nodes, 1)).toThrow(AssertionError);
   });
@@ -245,7 +248,7 @@ describe('RawNode.restoreQuiesced', () => {
 describe('RawNode.ticksWithoutAction and tickIdle', () => {
   /** Snapshot of everything a tick may change. */
   function clockState(rn: RawNode): unknown {
-    const r = rn.raft;
+    const r = raftOf(rn);
     return [r.state, r.term, r.lead, r.electionElapsed, r.heartbeatElapsed, r.msgs.length,
       r.msgsAfterAppend.length, rn.hasReady()];
   }

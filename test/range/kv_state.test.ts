@@ -232,6 +232,22 @@ describe('RangeState', () => {
     expect(keyToString(kv.get(k('a'))!)).toBe('y');
   });
 
+  it('records only commands that took effect: a failed one applies on its retry', () => {
+    const kv = new MemoryKv();
+    const left = new RangeState(desc(USER_KEY_MIN, k('m')), defaultKvLimits);
+    const right = new RangeState({ ...desc(k('m'), KEY_MAX), rangeId: 3 }, defaultKvLimits);
+    // Sent to the left range on a stale route: refused there, nothing recorded.
+    const refused = left.apply(1, put(9, 'x', 'v'), kv);
+    expect(refused.kind === 'kv' && refused.outcome.ok).toBe(false);
+    expect(left.dedupe.lookup(id(9))).toBeUndefined();
+    // Its retry with the same id on the range that holds the key applies.
+    const retried = right.apply(1, put(9, 'x', 'v'), kv);
+    expect(retried.kind === 'kv' && retried.outcome.ok).toBe(true);
+    // A merge takes the right's records over: a late duplicate still applies once.
+    left.dedupe.absorb(right.dedupe, kv);
+    expect(left.dedupe.lookup(id(9))).toEqual({ index: 1, code: '' });
+  });
+
   it('refuses a bad payload on every replica alike, changing nothing', () => {
     const kv = new MemoryKv();
     const state = new RangeState(desc(), defaultKvLimits);

@@ -10,7 +10,12 @@ import {
   KEY_MAX,
   keyToString,
 } from '../../src/range/keys.js';
-import { MemoryKv, ReplicaType, USER_KEY_MIN, type RangeDescriptor } from '../../src/range/index.js';
+import {
+  MemoryKv,
+  ReplicaType,
+  USER_KEY_MIN,
+  type RangeDescriptor,
+} from '../../src/range/index.js';
 
 const enc = new TextEncoder();
 const k = (s: string) => enc.encode(s);

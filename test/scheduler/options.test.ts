@@ -21,7 +21,7 @@ describe('scheduler options', () => {
       groupIdsMax: 1 << 24,
       groupsInitial: 1024,
     });
-    expect(typeof config.clockMs()).toBe('number');
+    expect(typeof config.clock.nowMs()).toBe('number');
     expect(config.onBatchEnd).toBeUndefined();
   });
 
@@ -38,7 +38,7 @@ describe('scheduler options', () => {
     ['groupIdsMax', 0],
     ['groupIdsMax', GROUP_ID_LIMIT + 1],
     ['groupsInitial', 0],
-    ['clockMs', 5],
+    ['clock', 5],
     ['onBatchEnd', 'flush'],
     ['batchBudgetMS', 5], // a typo is an unknown option
   ])('rejects %s = %s with ConfigError', (key, value) => {

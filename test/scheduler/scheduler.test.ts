@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AssertionError } from '../../src/util/index.js';
+import { AssertionError, systemClock } from '../../src/util/index.js';
 import { BUDGET_CHECK_GROUPS, BatchStop, Scheduler, WorkFlag } from '../../src/scheduler/index.js';
 import { FakeClock, Recorder, g } from './_helpers.js';
 
@@ -9,7 +9,8 @@ const { Message, Tick, Ready } = WorkFlag;
 function setup(options: ConstructorParameters<typeof Scheduler>[1] = {}) {
   const recorder = new Recorder();
   const clock = new FakeClock();
-  const scheduler = new Scheduler(recorder, { clockMs: clock.read, ...options });
+  const scheduler = new Scheduler(recorder,
+    { clock: { ...systemClock, nowMs: clock.read }, ...options });
   return { recorder, clock, scheduler };
 }
 

@@ -38,7 +38,7 @@
  * store holding the most leaders is cut one way (it hears the others, they do not hear it):
  * again every range must move its leadership and commit.
  */
-import { FlotillaError } from '../../src/util/index.js';
+import { FlotillaError, VirtualClock } from '../../src/util/index.js';
 import {
   MessageType,
   SeededRandom,
@@ -58,7 +58,6 @@ import {
   RANGE_INITIAL_INDEX,
   RANGE_INITIAL_TERM,
   Store,
-  VirtualClock,
   newReplicaStatus,
   newStoreSummary,
   type ReplicaStatus,
@@ -313,7 +312,7 @@ export class StoreWorld {
         releaseQuiescedNodes: s.releaseQuiescedNodes,
         // The batch budget must run on virtual time: on the default wall clock a loaded
         // machine ends batches elsewhere and the same seed replays differently.
-        scheduler: { clockMs: () => this.clock.nowMs(), batchGroupsMax: s.batchGroupsMax },
+        scheduler: { clock: this.clock, batchGroupsMax: s.batchGroupsMax },
       }));
     }
     this.setFaults();
@@ -324,8 +323,8 @@ export class StoreWorld {
 
   onSend(envelopes: readonly Envelope[]): void {
     for (const e of envelopes) {
-      if (e.groupId === 0) continue;
-      this.checker.onSend(e.groupId, e.message, e.quiesce === true);
+      if (e.rangeId === 0) continue;
+      this.checker.onSend(e.rangeId, e.message, e.quiesce === true);
     }
   }
 
@@ -340,7 +339,7 @@ export class StoreWorld {
       const m = e.message;
       if (e.quiesce !== true || m.type !== MessageType.MsgHeartbeat) continue;
       const s = this.status;
-      if (!store.readStatus(e.groupId, s) || !s.initialized || s.lead === 0) continue;
+      if (!store.readStatus(e.rangeId, s) || !s.initialized || s.lead === 0) continue;
       if (s.lead === nodeId || s.lastIndex !== s.commit) continue;
       m.term = s.term;
       m.commit = s.commit;

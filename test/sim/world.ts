@@ -42,6 +42,7 @@ import { KvStateMachine, decodePut, encodePut } from './kv.js';
 import { checkKvHistory, type KvOperation } from './linearizability.js';
 import { SimNetwork, reliableFaults } from './network.js';
 import { pickScenario, type PlantedBug, type Scenario } from './scenario.js';
+import { raftOf } from '../../src/raft/rawnode_internal.js';
 
 const encoder = new TextEncoder();
 /**
@@ -204,7 +205,7 @@ class SimNode implements NodeView {
 
   private get r() {
     assert(this.raw !== null, `node ${this.id} is not running`);
-    return this.raw.raft;
+    return raftOf(this.raw);
   }
   term = (): number => this.r.term;
   vote = (): number => this.r.vote;
@@ -548,7 +549,7 @@ class World {
     const cc = unmarshalConfChange(e.type, e.data);
     if (this.options.trace) {
       this.log(`node ${n.id} applying ${e.index}/${e.term}: ${JSON.stringify(cc)} ` +
-        `config ${n.raw!.raft.trk.config.toString()}`);
+        `config ${raftOf(n.raw!).trk.config.toString()}`);
     }
     const cs = n.raw!.applyConfChange(cc);
     n.confState = cs;
@@ -720,7 +721,7 @@ class World {
     } catch (e) {
       if (!(e instanceof FlotillaError)) throw e;
     }
-    if (keptVote !== 0) raw.raft.vote = keptVote;
+    if (keptVote !== 0) raftOf(raw).vote = keptVote;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -819,7 +820,7 @@ class World {
   private chaosTransfer(): void {
     const l = this.leader();
     if (l === undefined) return;
-    const to = this.pick(l.raw!.raft.trk.voterNodes());
+    const to = this.pick(raftOf(l.raw!).trk.voterNodes());
     if (to === undefined) return;
     this.log(`transfer leadership ${l.id} -> ${to}`);
     l.raw!.transferLeader(to);
@@ -858,7 +859,7 @@ class World {
   private chaosConfChange(): void {
     const l = this.leader();
     if (l === undefined) return;
-    const r = l.raw!.raft;
+    const r = raftOf(l.raw!);
     if (r.pendingConfIndex > r.raftLog.applied) return;
     const cfg = r.trk.config;
     let changes: ConfChangeSingle[];
@@ -1024,7 +1025,7 @@ class World {
    * after the step, or 0.
    */
   private plantForgetVote(n: SimNode, m: Message): number {
-    const r = n.raw!.raft;
+    const r = raftOf(n.raw!);
     if (m.type !== MessageType.MsgVote || m.term !== r.term) return 0;
     if (r.vote === 0 || r.vote === m.from) return 0;
     if (!r.raftLog.isUpToDate({ index: m.index, term: m.logTerm })) return 0;
@@ -1037,7 +1038,7 @@ class World {
 
   /** A leader that commits whatever a quorum holds, even entries of earlier terms. */
   private plantCommitByCounting(n: SimNode): void {
-    const r = n.raw!.raft;
+    const r = raftOf(n.raw!);
     if (r.state !== StateType.StateLeader) return;
     const quorum = r.trk.committed();
     if (quorum > r.raftLog.committed && quorum <= r.raftLog.lastIndex()) {
@@ -1050,7 +1051,7 @@ class World {
   private plantTruncate(): void {
     if (this.sc.bug !== 'truncate-committed') return;
     for (const n of this.upNodes()) {
-      const r = n.raw!.raft;
+      const r = raftOf(n.raw!);
       const st = n.storage;
       if (r.state !== StateType.StateFollower || n.writing !== null) continue;
       if (r.raftLog.unstable.entries.length > 0 || r.raftLog.unstable.snapshot !== null) continue;

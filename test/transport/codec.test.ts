@@ -64,7 +64,7 @@ describe('FrameCodec batches', () => {
     expect(encoded.coalesced).toBe(1000);
     const received = decodeBatch(codec, encoded.frame);
     expect(received).toHaveLength(1000);
-    const key = (e: Envelope): string => `${e.message.type}/${e.groupId}`;
+    const key = (e: Envelope): string => `${e.message.type}/${e.rangeId}`;
     const byKey = new Map(received.map((e) => [key(e), e]));
     for (const e of sent) {
       const r = byKey.get(key(e))!;
@@ -73,7 +73,7 @@ describe('FrameCodec batches', () => {
     }
     // Heartbeats come out sorted by group, then responses.
     const hbs = received.filter((e) => e.message.type === MessageType.MsgHeartbeat);
-    expect(hbs.map((e) => e.groupId)).toEqual([...hbs.map((e) => e.groupId)].sort((a, b) => a - b));
+    expect(hbs.map((e) => e.rangeId)).toEqual([...hbs.map((e) => e.rangeId)].sort((a, b) => a - b));
   });
 
   it('spends at most 12 bytes per heartbeat', () => {
@@ -96,12 +96,12 @@ describe('FrameCodec batches', () => {
       data: new Uint8Array([9, 9]), metadata: { index: 100, term: 4, confState: { voters: [1, 2],
         learners: [3], votersOutgoing: [], learnersNext: [], autoLeave: false } } } });
     const sent: Envelope[] = [withContext, append(7, 1, 2, [0, 10, 3000]),
-      { groupId: 8, message: vote, quiesce: false }, { groupId: 2 ** 32 - 1, message: snap,
+      { rangeId: 8, message: vote, quiesce: false }, { rangeId: 2 ** 32 - 1, message: snap,
         quiesce: true }, heartbeat(1, 1, 2, 3, 4)];
     const encoded = codec.encodeBatch(1, 2, sent, true)!;
     expect(encoded.coalesced).toBe(1);
     const received = decodeBatch(codec, encoded.frame);
-    expect(received.map((e) => e.groupId)).toEqual([1, 5, 7, 8, 2 ** 32 - 1]);
+    expect(received.map((e) => e.rangeId)).toEqual([1, 5, 7, 8, 2 ** 32 - 1]);
     expect(received.slice(1).map((e) => e.message)).toEqual(sent.slice(0, 4).map((e) => e.message));
     expect(received[4]!.quiesce).toBe(true);
     // Payloads are views into the frame, not copies.

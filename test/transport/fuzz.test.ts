@@ -39,13 +39,13 @@ function corpus(codec: FrameCodec): Uint8Array[] {
       if (g % 5 === 0) batch.push(append(g, 1, 2, [0, n, n * 10]));
     }
     if (n % 4 === 0) {
-      batch.push({ groupId: n, quiesce: false, message: newMessage(MessageType.MsgSnap, {
+      batch.push({ rangeId: n, quiesce: false, message: newMessage(MessageType.MsgSnap, {
         from: 1, to: 2, term: 3, snapshot: { data: new Uint8Array(n * 3).fill(7), metadata: {
           index: 5, term: 3, confState: { voters: [1, 2], learners: [3], votersOutgoing: [1],
             learnersNext: [], autoLeave: n % 8 === 0 } } } }) });
     }
     if (n % 3 === 0) {
-      batch.push({ groupId: 99, quiesce: false, message: newMessage(MessageType.MsgVote, {
+      batch.push({ rangeId: 99, quiesce: false, message: newMessage(MessageType.MsgVote, {
         from: 1, to: 2, term: 9, logTerm: 8, index: 7, context: new Uint8Array([1, 2]) }) });
     }
     frames.push(codec.encodeBatch(1, 2, batch, n % 5 !== 0)!.frame);
@@ -55,7 +55,7 @@ function corpus(codec: FrameCodec): Uint8Array[] {
   frames.push(codec.encodeControl({ kind: FrameKind.HelloAck, clusterId: 'c1', nodeId: 2,
     version: 2 }));
   frames.push(codec.encodeControl({ kind: FrameKind.Refuse, code: 'ERR_X', reason: 'no' }));
-  frames.push(codec.encodeControl({ kind: FrameKind.SnapshotChunk, groupId: 3, streamId: 1,
+  frames.push(codec.encodeControl({ kind: FrameKind.SnapshotChunk, rangeId: 3, streamId: 1,
     chunkIndex: 0, last: false, message: newMessage(MessageType.MsgSnap, { from: 1, to: 2 }),
     data: new Uint8Array(50).fill(1) }));
   return frames;
@@ -190,7 +190,7 @@ function fuzz(frames: number, seed: number): FuzzResult {
       accepted = true;
       if (decoded.kind === FrameKind.Batch) {
         for (const e of batchEnvelopes(decoded)) {
-          if (!(e.groupId >= 0 && e.groupId < 2 ** 32 && e.message.type <= 23)) {
+          if (!(e.rangeId >= 0 && e.rangeId < 2 ** 32 && e.message.type <= 23)) {
             throw new Error(`seed ${seed} frame ${i}: accepted a bad envelope`);
           }
           for (const entry of e.message.entries) {

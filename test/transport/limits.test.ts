@@ -156,10 +156,11 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
       helloBytesMax: 100 })).toThrow(/helloBytesMax/);
   });
 
-  it('finding 6: a handshaked connection that goes idle is closed, counted, and the real ' +
-    'dialer reconnects on its next send without losing it', async () => {
+  it('finding 6: a handshaked connection that goes idle is closed and counted; a real ' +
+    'dialer closes its own idle connection first and redials on its next send', async () => {
     // Before the fix a handshaked socket stayed open for ever.
-    const a = await startNode({ nodeId: 1 });
+    const { logger, lines } = capturingLogger();
+    const a = await startNode({ nodeId: 1, logger, idleTimeoutMs: 150 });
     const b = await startNode({ nodeId: 2, idleTimeoutMs: 150, peers: [[1, a.address],
       [9, { host: '127.0.0.1', port: 1 }]] });
     a.transport.setPeer(2, b.address);
@@ -167,12 +168,14 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
     a.transport.send([append(1, 1, 2, [1])]);
     await b.handler.until(() => b.handler.envelopes.length === 1);
     await rogue.closed;
-    await b.handler.until(() => b.transport.stats().errorsByCode.ERR_CONNECTION_IDLE === 2,
-      5000);
+    expect(b.transport.stats().errorsByCode.ERR_CONNECTION_IDLE).toBe(1);
+    await b.handler.until(() => lines.some((l) => l.msg === 'closed idle connection'), 5000);
     a.transport.send([append(2, 1, 2, [1])]);
     await b.handler.until(() => b.handler.envelopes.length === 2, 5000);
     expect(a.transport.stats().messagesDropped).toBe(0);
     expect(a.transport.stats().connectionsOpened).toBe(2);
+    // The listener never had to time node 1 out: it closed its end first.
+    expect(b.transport.stats().errorsByCode.ERR_CONNECTION_IDLE).toBe(1);
   });
 
   it('finding 6: a partial frame must complete within frameTimeoutMs', async () => {
@@ -195,6 +198,37 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
     expect(stats.errorsByCode.ERR_CONNECTION_IDLE).toBeUndefined();
   });
 
+  it('finding 6: partial frames of all connections together stay within ' +
+    'inboundBufferedBytesMax', async () => {
+    // Before the fix every connection could hold a partial frame of frameBytesMax at once.
+    const far = { host: '127.0.0.1', port: 1 };
+    const b = await startNode({ nodeId: 2, frameBytesMax: 2 ** 20,
+      inboundBufferedBytesMax: 2 * 2 ** 20, peers: [[9, far], [10, far], [11, far]] });
+    const rogues: Rogue[] = [];
+    const park = async (id: number): Promise<Rogue> => {
+      const rogue = await handshaked(b.address.port, id, 2);
+      rogue.socket.write(header(2 ** 20 - 16));
+      rogue.socket.write(Buffer.alloc(900 * 1024));
+      rogues.push(rogue);
+      return rogue;
+    };
+    for (const id of [9, 10]) {
+      await park(id);
+      await b.handler.until(() =>
+        b.transport.stats().inboundBufferedBytesNow >= rogues.length * 900 * 1024, 5000);
+    }
+    await (await park(11)).closed;
+    const stats = b.transport.stats();
+    expect(stats.errorsByCode.ERR_CONNECTION_BUFFER_FULL).toBe(1);
+    expect(rogues[0]!.isClosed() || rogues[1]!.isClosed()).toBe(false);
+    expect(stats.inboundBufferedBytesNow).toBeLessThanOrEqual(2 * 2 ** 20);
+    expect(stats.inboundBufferedBytesNow).toBeGreaterThanOrEqual(2 * 900 * 1024);
+    for (const rogue of rogues) rogue.socket.destroy();
+    await b.handler.until(() => b.transport.stats().inboundBufferedBytesNow === 0, 5000);
+    expect(() => new TcpTransport({ clusterId: 'c1', nodeId: 1, logger: silentLogger,
+      frameBytesMax: 2 ** 20, inboundBufferedBytesMax: 2 ** 19 })).toThrow(/inboundBuffered/);
+  });
+
   it('finding 6: one peer cannot take every inbound slot; a legitimate dialer gets in',
     async () => {
       // Before the fix the rogue's 4 connections filled inboundConnectionsMax and node 1 was
@@ -212,6 +246,17 @@ describe('TcpTransport peer limits (issue 10)', { timeout: 20_000 }, () => {
       await b.handler.until(() => b.handler.envelopes.length === 1, 5000);
       expect(b.handler.batches[0]!.from).toBe(1);
     });
+
+  it('counts a connection dropped beyond inboundConnectionsMax', async () => {
+    const b = await startNode({ nodeId: 2, inboundConnectionsMax: 2 });
+    await dial(b.address.port);
+    await dial(b.address.port);
+    const third = await dial(b.address.port);
+    await third.closed;
+    const stats = b.transport.stats();
+    expect(stats.errorsByCode.ERR_CONNECTION_LIMIT).toBe(1);
+    expect(stats.handshakesRefused).toBe(1);
+  });
 
   it('finding 7: a handshake timeout is counted in handshakesRefused', async () => {
     // Before the fix it was logged and counted by code, but not as a refused handshake.

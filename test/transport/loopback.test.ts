@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageType, newMessage } from '../../src/raft/index.js';
+import { MessageType, SnapshotStatus, newMessage } from '../../src/raft/index.js';
 import { ConfigError } from '../../src/util/index.js';
 import {
   LoopbackNetwork,
@@ -7,6 +7,8 @@ import {
   type LoopbackNetworkOptions,
 } from '../../src/transport/index.js';
 import { append, heartbeat, RecordingHandler, VirtualClock } from './_helpers.js';
+
+const { SnapshotFinish, SnapshotFailure } = SnapshotStatus;
 
 function cluster(nodeIds: number[],
   options: LoopbackNetworkOptions & { autoFlush?: boolean } = {}) {
@@ -79,7 +81,7 @@ describe('LoopbackTransport', () => {
       const s = network.stats();
       expect(s.envelopesDropped).toBeGreaterThan(200);
       expect(s.envelopesDuplicated).toBeGreaterThan(100);
-      return handlers.get(2)!.envelopes.map((e) => e.groupId);
+      return handlers.get(2)!.envelopes.map((e) => e.rangeId);
     };
     const a = run(7);
     expect(run(7)).toEqual(a);
@@ -100,7 +102,7 @@ describe('LoopbackTransport', () => {
     clock.advance(10);
     expect(handlers.get(2)!.batches.length).toBeGreaterThan(0);
     clock.advance(1000);
-    const order = handlers.get(2)!.envelopes.map((e) => e.groupId);
+    const order = handlers.get(2)!.envelopes.map((e) => e.rangeId);
     expect(order).toHaveLength(100);
     expect(order).not.toEqual([...order].sort((a, b) => a - b));
     expect(network.stats().batchesReordered).toBeGreaterThan(5);
@@ -117,7 +119,7 @@ describe('LoopbackTransport', () => {
     expect(handlers.get(3)!.envelopes).toHaveLength(1);
     expect(handlers.get(1)!.envelopes).toHaveLength(1);
     // Heartbeats are not reported: only group 10 is.
-    expect(handlers.get(1)!.unreachable).toEqual([{ to: 2, groupIds: [10] }]);
+    expect(handlers.get(1)!.unreachable).toEqual([{ to: 2, rangeIds: [10] }]);
     expect(t1.stats().messagesDropped).toBe(2);
     network.heal();
     network.partition([1], [2, 3]);
@@ -134,18 +136,18 @@ describe('LoopbackTransport', () => {
 
   it('reports snapshots delivered and lost, and survives a restarted node', async () => {
     const { clock, network, transports, handlers } = cluster([1, 2]);
-    const snap = (): Envelope => ({ groupId: 4, quiesce: false, message: newMessage(
+    const snap = (): Envelope => ({ rangeId: 4, quiesce: false, message: newMessage(
       MessageType.MsgSnap, { from: 1, to: 2, term: 2, snapshot: { data: new Uint8Array(100),
         metadata: { index: 50, term: 2, confState: { voters: [1, 2], learners: [],
           votersOutgoing: [], learnersNext: [], autoLeave: false } } } }) });
     transports.get(1)!.send([snap()]);
     clock.advance(0);
-    expect(handlers.get(1)!.snapshots).toEqual([{ groupId: 4, to: 2, status: 'finish' }]);
+    expect(handlers.get(1)!.snapshots).toEqual([{ rangeId: 4, to: 2, status: SnapshotFinish }]);
     expect(handlers.get(2)!.envelopes[0]!.message.snapshot!.data).toHaveLength(100);
     await transports.get(2)!.close();
     transports.get(1)!.send([snap()]);
     clock.advance(0);
-    expect(handlers.get(1)!.snapshots[1]).toEqual({ groupId: 4, to: 2, status: 'failure' });
+    expect(handlers.get(1)!.snapshots[1]).toEqual({ rangeId: 4, to: 2, status: SnapshotFailure });
     const t2 = network.createTransport({ nodeId: 2 });
     const h2 = new RecordingHandler();
     t2.setHandler(h2);
@@ -204,7 +206,7 @@ describe('LoopbackNetwork duplication (issue 10, finding 12)', () => {
       network.setFaults({ duplicateRate: 1 });
       const prop = newMessage(MessageType.MsgProp, { from: 1, to: 2, entries: [
         { term: 0, index: 0, type: 0, data: new Uint8Array([1, 2, 3]) }] });
-      transports.get(1)!.send([{ groupId: 4, message: prop, quiesce: false }]);
+      transports.get(1)!.send([{ rangeId: 4, message: prop, quiesce: false }]);
       clock.advance(0);
       const [first, second] = handlers.get(2)!.envelopes;
       expect(handlers.get(2)!.envelopes).toHaveLength(2);

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MessageType, newMessage } from '../../src/raft/index.js';
+import { MessageType, SnapshotStatus, newMessage } from '../../src/raft/index.js';
 import {
   FrameCodec,
   FrameKind,
@@ -10,6 +10,8 @@ import {
   type TcpTransportOptions,
 } from '../../src/transport/index.js';
 import { append, heartbeat, heartbeatResp, RecordingHandler, silentLogger } from './_helpers.js';
+
+const { SnapshotFinish, SnapshotFailure } = SnapshotStatus;
 
 const open: TcpTransport[] = [];
 const servers: net.Server[] = [];
@@ -51,7 +53,7 @@ describe('TcpTransport', () => {
     await b!.handler.until(() => b!.handler.envelopes.length === sent.length);
     expect(b!.handler.batches).toHaveLength(1);
     expect(b!.handler.batches[0]!.from).toBe(1);
-    const key = (e: Envelope): string => `${e.message.type}/${e.groupId}`;
+    const key = (e: Envelope): string => `${e.message.type}/${e.rangeId}`;
     const got = new Map(b!.handler.envelopes.map((e) => [key(e), e]));
     for (const e of sent) {
       expect(got.get(key(e))!.message).toEqual(e.message);
@@ -92,7 +94,7 @@ describe('TcpTransport', () => {
     expect(b!.transport.stats().errorsByCode.ERR_HANDSHAKE_CLUSTER_MISMATCH).toBe(1);
     expect(a!.transport.stats().errorsByCode.ERR_HANDSHAKE_CLUSTER_MISMATCH).toBe(1);
     await a!.handler.until(() => a!.handler.unreachable.length > 0);
-    expect(a!.handler.unreachable[0]).toEqual({ to: 2, groupIds: [5] });
+    expect(a!.handler.unreachable[0]).toEqual({ to: 2, rangeIds: [5] });
     expect(b!.handler.envelopes).toHaveLength(0);
   });
 
@@ -159,7 +161,7 @@ describe('TcpTransport', () => {
     const snap = newMessage(MessageType.MsgSnap, { from: 1, to: 2, term: 2, snapshot: { data,
       metadata: { index: 9, term: 2, confState: { voters: [1, 2], learners: [],
         votersOutgoing: [], learnersNext: [], autoLeave: false } } } });
-    a!.transport.send([{ groupId: 9, message: snap, quiesce: false }]);
+    a!.transport.send([{ rangeId: 9, message: snap, quiesce: false }]);
     a!.transport.flush();
     setImmediate(() => a!.transport.send([heartbeat(1, 1, 2, 2, 2)]));
     await b!.handler.until(() => b!.handler.envelopes.length === 2);
@@ -171,7 +173,7 @@ describe('TcpTransport', () => {
     expect({ ...got, snapshot: { ...got.snapshot!, data: null } })
       .toEqual({ ...snap, snapshot: { ...snap.snapshot!, data: null } });
     await a!.handler.until(() => a!.handler.snapshots.length === 1);
-    expect(a!.handler.snapshots[0]).toEqual({ groupId: 9, to: 2, status: 'finish' });
+    expect(a!.handler.snapshots[0]).toEqual({ rangeId: 9, to: 2, status: SnapshotFinish });
   });
 
   it('back-pressure: a peer that stops reading costs bounded memory', async () => {
@@ -292,7 +294,7 @@ describe('TcpTransport reports and limits', () => {
     a.transport.flush();
     expect(a.handler.unreachable).toHaveLength(0);
     await a.handler.until(() => a.handler.unreachable.length === 1);
-    expect(a.handler.unreachable[0]).toEqual({ to: 5, groupIds: [1] });
+    expect(a.handler.unreachable[0]).toEqual({ to: 5, rangeIds: [1] });
     // A dead port: the connection fails, the snapshot is reported as failed.
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -302,9 +304,9 @@ describe('TcpTransport reports and limits', () => {
     const snap = newMessage(MessageType.MsgSnap, { from: 1, to: 6, term: 1, snapshot: {
       data: new Uint8Array(10), metadata: { index: 3, term: 1, confState: { voters: [1, 6],
         learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } } });
-    a.transport.send([{ groupId: 8, message: snap, quiesce: false }, append(9, 1, 6, [1])]);
+    a.transport.send([{ rangeId: 8, message: snap, quiesce: false }, append(9, 1, 6, [1])]);
     await a.handler.until(() => a.handler.snapshots.length === 1);
-    expect(a.handler.snapshots[0]).toEqual({ groupId: 8, to: 6, status: 'failure' });
+    expect(a.handler.snapshots[0]).toEqual({ rangeId: 8, to: 6, status: SnapshotFailure });
     await a.handler.until(() => a.handler.unreachable.some((u) => u.to === 6));
     expect(a.transport.stats().errorsByCode.ECONNREFUSED).toBeGreaterThanOrEqual(1);
   });

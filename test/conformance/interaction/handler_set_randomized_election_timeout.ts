@@ -5,6 +5,7 @@
 import { DirectiveError, parseInt10, scanArg, type CmdArg } from '../datadriven.js';
 import type { InteractionEnv } from './env.js';
 import { firstAsNodeIdx, type CommandResult } from './handler.js';
+import { raftOf } from '../../../src/raft/rawnode_internal.js';
 
 export function handleSetRandomizedElectionTimeout(
   env: InteractionEnv,
@@ -13,6 +14,6 @@ export function handleSetRandomizedElectionTimeout(
   const idx = firstAsNodeIdx(args);
   const timeout = parseInt10(scanArg(args, 'timeout'), 'timeout');
   if (timeout === 0) throw new DirectiveError('timeout must not be zero');
-  env.node(idx).rawNode.raft.randomizedElectionTimeout = timeout;
+  raftOf(env.node(idx).rawNode).randomizedElectionTimeout = timeout;
   return null;
 }

@@ -1,10 +1,47 @@
 /**
- * A virtual clock for the transport and the store harness: timers fire only when the
- * driver says so (`runDue`, `advance`), so a whole cluster runs deterministically and as
- * fast as the CPU allows. Implements the transport's `TransportClock`.
+ * Time, the one home of it (DESIGN: time enters only through interfaces). Every layer that
+ * needs the current time or a timer takes a `Clock`: the transports, the scheduler (its time
+ * budget and its "run soon" callback) and the store (its tick timer). `systemClock` is the
+ * real one; `VirtualClock` fires timers only when its driver says so (`runDue`, `advance`),
+ * so a whole cluster runs deterministically and as fast as the CPU allows.
+ *
+ * `src/raft` takes no clock at all: its time is ticks.
  */
-import { assert } from '../util/index.js';
-import type { TimerHandle, TransportClock } from '../transport/index.js';
+import { assert } from './assert.js';
+
+/** An opaque timer handle. */
+export type TimerHandle = unknown;
+
+/** Timers and the current time. */
+export interface Clock {
+  /** Milliseconds on a monotonic clock. */
+  nowMs(): number;
+  /** Calls `callback` once after `delayMs` (0: as soon as the current turn ends). */
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+  /** Cancels a timer that has not fired (a no-op on one that has). */
+  clearTimer(handle: TimerHandle): void;
+}
+
+interface SystemTimer {
+  immediate: NodeJS.Immediate | null;
+  timeout: NodeJS.Timeout | null;
+}
+
+/** The real clock: `performance.now()`, `setImmediate` for zero delays, else `setTimeout`. */
+export const systemClock: Clock = {
+  nowMs: () => performance.now(),
+  setTimer(delayMs, callback): TimerHandle {
+    const timer: SystemTimer = { immediate: null, timeout: null };
+    if (delayMs <= 0) timer.immediate = setImmediate(callback);
+    else timer.timeout = setTimeout(callback, delayMs);
+    return timer;
+  },
+  clearTimer(handle): void {
+    const timer = handle as SystemTimer;
+    if (timer.immediate !== null) clearImmediate(timer.immediate);
+    if (timer.timeout !== null) clearTimeout(timer.timeout);
+  },
+};
 
 interface VirtualTimer {
   atMs: number;
@@ -16,16 +53,18 @@ interface VirtualTimer {
 export const VIRTUAL_TIMERS_MAX = 1 << 22;
 
 /** A manual clock: time moves only through `advance`. */
-export class VirtualClock implements TransportClock {
+export class VirtualClock implements Clock {
   private now = 0;
   private seq = 0;
   /** Binary min-heap on (atMs, seq). */
   private readonly heap: VirtualTimer[] = [];
 
+  /** The virtual time. */
   nowMs(): number {
     return this.now;
   }
 
+  /** A timer due `delayMs` from now (fired by `runDue` or `advance`). */
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     assert(this.heap.length < VIRTUAL_TIMERS_MAX, 'too many virtual timers');
     const timer: VirtualTimer = { atMs: this.now + Math.max(0, delayMs), seq: this.seq++,
@@ -34,6 +73,7 @@ export class VirtualClock implements TransportClock {
     return timer;
   }
 
+  /** Cancels a timer. */
   clearTimer(handle: TimerHandle): void {
     (handle as VirtualTimer).callback = null;
   }

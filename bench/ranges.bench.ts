@@ -1,0 +1,167 @@
+/**
+ * Ranges: splitting from one range to `--ranges` under write load, on three stores in one
+ * process (memory data, virtual time, message delays up to `--delay-ms-max`), once with the
+ * split-delay helper and once without it (`maxDelayTicks: 0`: it looks once and never waits).
+ * Run: `npm run bench:ranges -- [--ranges N] [--writers N] [--delay-ms-max N] [--seed N]`.
+ *
+ * Figures: puts acknowledged per wall second while splitting (the whole process: three
+ * stores, the network and the client share one thread), put latency p50/p99 in virtual
+ * ticks, splits done, snapshots offered to (and refused by) split-born replicas per split,
+ * ticks per split (helper delay included), and the helper's mean delay. The full run of the
+ * issue is `--ranges 10000`; the default is small so that it finishes in a minute.
+ */
+import { emit, printTable, type BenchResult } from './_report.js';
+import { parseOrExit } from '../src/node/cli_args.js';
+import { LocalCluster } from '../src/multiraft/index.js';
+import { SeededRandom } from '../src/raft/index.js';
+import {
+  CounterRangeIdAllocator,
+  KEY_MAX,
+  META_KEY_MAX,
+  META_KEY_MIN,
+  META_RANGE_ID,
+  OpType,
+  RangeClient,
+  RangeNode,
+  ReplicaType,
+  USER_KEY_MIN,
+  type RangeDescriptor,
+} from '../src/range/index.js';
+
+const COMMAND = {
+  name: 'npm run bench:ranges --',
+  summary: 'Throughput and split costs while ranges split from 1 to N under load.',
+  flags: {
+    ranges: { kind: 'integer', min: 2, max: 100_000, default: 100,
+      description: 'ranges to split into' },
+    writers: { kind: 'integer', min: 1, max: 1000, default: 8,
+      description: 'concurrent writers' },
+    'delay-ms-max': { kind: 'integer', min: 0, max: 10_000, default: 100,
+      description: 'longest message delay (ms of virtual time)' },
+    seed: { kind: 'integer', min: 1, max: 2 ** 31, default: 1, description: 'seed' },
+  },
+} as const;
+const args = parseOrExit(COMMAND, process.argv.slice(2)).values;
+const enc = new TextEncoder();
+
+function setup(seed: number, helper: boolean) {
+  const rangeIds = new CounterRangeIdAllocator(2);
+  const nodes = new Map<number, RangeNode>();
+  const cluster = new LocalCluster({ seed, stateMachine: (nodeId) => {
+    const n = new RangeNode({ nodeId, random: new SeededRandom(seed + nodeId), rangeIds,
+      ...(helper ? {} : { splitDelay: { maxDelayTicks: 0 } }) });
+    nodes.set(nodeId, n);
+    return n;
+  } });
+  const replicas = [1, 2, 3].map((id) => ({ nodeId: id, replicaId: id, type: ReplicaType.Voter }));
+  const descs: RangeDescriptor[] = [
+    { rangeId: META_RANGE_ID, startKey: META_KEY_MIN, endKey: META_KEY_MAX, generation: 0,
+      replicas },
+    { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX, generation: 0, replicas },
+  ];
+  for (const n of nodes.values()) {
+    n.attach(cluster.store(n.nodeId));
+    n.bootstrap(descs);
+  }
+  cluster.store(1).campaign(META_RANGE_ID);
+  cluster.store(1).campaign(2);
+  cluster.network.setFaults({ delayMsMax: args['delay-ms-max'] });
+  return { cluster, nodes };
+}
+
+function leaderOf(cluster: LocalCluster, nodes: Map<number, RangeNode>, rangeId: number) {
+  for (const n of nodes.values()) {
+    const s = cluster.store(n.nodeId).raftStatus(rangeId);
+    if (s !== undefined && s.lead === n.nodeId && s.raftState === 2) return n;
+  }
+  return undefined;
+}
+
+const keyOf = (i: number) => enc.encode(`k${String(i).padStart(7, '0')}`);
+
+async function run(helper: boolean): Promise<BenchResult> {
+  const { cluster, nodes } = setup(args.seed, helper);
+  let ticks = 0;
+  const waiters: { at: number; wake: () => void }[] = [];
+  const wait = (n: number) => new Promise<void>((wake) => waiters.push({ at: ticks + n, wake }));
+  const client = new RangeClient(nodes, { clientId: 9, random: new SeededRandom(args.seed),
+    backoff: () => wait(1) });
+  const rand = new SeededRandom(args.seed * 31);
+  const latencies: number[] = [];
+  let splitting = true;
+  let splits = 0;
+  let delayTicks = 0;
+  const writer = async () => {
+    while (splitting) {
+      const started = ticks;
+      await client.batch([{ type: OpType.Put, key: keyOf(rand.intn(10_000_000)),
+        value: new Uint8Array(64) }]).catch(() => undefined);
+      latencies.push(ticks - started);
+    }
+  };
+  const splitter = async () => {
+    const step = Math.floor(10_000_000 / args.ranges);
+    for (let i = 1; i < args.ranges; i++) {
+      const at = keyOf(i * step);
+      for (;;) {
+        const holder = nodes.get(1)!.localRangeFor(at)!;
+        const leader = leaderOf(cluster, nodes, holder.rangeId);
+        const done = leader === undefined ? undefined
+          : await leader.split(holder.rangeId, at).catch(() => undefined);
+        if (done !== undefined) {
+          splits++;
+          delayTicks += done.delay.delayedTicks;
+          break;
+        }
+        await wait(1);
+      }
+    }
+    splitting = false;
+  };
+  const startedMs = performance.now();
+  let finished = false;
+  const work = Promise.all([splitter(), ...Array.from({ length: args.writers }, writer)])
+    .finally(() => { finished = true; });
+  while (!finished) {
+    cluster.tick(1);
+    for (const n of nodes.values()) n.tick();
+    ticks++;
+    // Within a tick, let the clients' continuations run and the stores answer them, until
+    // nothing moves: a put costs its round trips, not a tick per step.
+    for (let round = 0; round < 64; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!cluster.stores.some((st) => st.scheduler.hasWork)) break;
+      cluster.settle();
+    }
+    const all = waiters.splice(0);
+    for (const w of all) {
+      if (w.at <= ticks) w.wake();
+      else waiters.push(w);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await work;
+  const wallS = (performance.now() - startedMs) / 1000;
+  const offered = [...nodes.values()].reduce((s, n) => s + n.stats.snapshotsOffered, 0);
+  const refused = [...nodes.values()].reduce((s, n) => s + n.stats.snapshotsRefused, 0);
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1,
+    Math.floor(p * latencies.length))] ?? 0;
+  await cluster.close();
+  return emit({
+    name: helper ? 'split_with_delay_helper' : 'split_without_delay_helper',
+    ranges: args.ranges, writers: args.writers, delay_ms_max: args['delay-ms-max'],
+    seed: args.seed, splits, puts_acked: latencies.length,
+    puts_per_s_wall: latencies.length / wallS, wall_s: wallS,
+    put_latency_p50_ticks: q(0.5), put_latency_p99_ticks: q(0.99),
+    snapshots_offered_per_split: offered / Math.max(1, splits),
+    snapshots_refused_per_split: refused / Math.max(1, splits),
+    ticks_per_split: ticks / Math.max(1, splits),
+    split_delay_ticks_mean: delayTicks / Math.max(1, splits),
+  });
+}
+
+const results = [await run(true), await run(false)];
+printTable(results, ['name', 'splits', 'puts_per_s_wall', 'put_latency_p50_ticks',
+  'put_latency_p99_ticks', 'snapshots_offered_per_split', 'ticks_per_split',
+  'split_delay_ticks_mean']);

@@ -1,0 +1,625 @@
+/**
+ * `RangeNode`: the range layer of one node. It is the store's state machine (every replica's
+ * committed commands apply here), holds each replica's `RangeState`, proposes commands with
+ * ids and settles their promises, splits ranges behind the split-delay helper, and keeps
+ * the meta range's rows up to date after its splits.
+ *
+ * DATA. One `KvWriter` per store holds the user keys of every range, the range-local rows
+ * and (on the meta range's replicas) the meta rows: a range owns the span of its descriptor,
+ * so a split moves no data.
+ *
+ * ORDER. `apply` runs in the store's batch end, in log order per range. A split creates the
+ * right-hand replica on the store from inside `apply` (`Store.createRange` only allocates a
+ * slot and queues work, like `propose`), so that by the time any message of the new range
+ * can reach this store from a peer that applied the split first, the replica is normally
+ * there already; the left's leader campaigns for the new range at once.
+ *
+ * PROPOSALS. Any replica may propose: a follower's proposal is forwarded to the leader by
+ * Raft, and the promise settles when the entry applies on the proposing replica (every
+ * replica applies every entry). A dropped proposal times out (`ProposalTimeoutError`); a
+ * client retries it with the same command id and it still applies once (dedupe table).
+ */
+import type { Logger } from 'pino';
+import { assert, assertNever } from '../util/index.js';
+import type { Entry, RandomSource, Snapshot } from '../raft/index.js';
+import {
+  newReplicaStatus,
+  NotLeaderError as StoreNotLeaderError,
+  RangeExistsError,
+  RangeNotFoundError,
+  RangeNotInitializedError,
+  type StateMachine,
+  type Store,
+} from '../multiraft/index.js';
+import { CommandIdSource, type RangeIdAllocator } from './command_ids.js';
+import {
+  type RangeDescriptor,
+  descriptorContainsKey,
+  encodeDescriptor,
+  isVoterIncoming,
+  ReplicaType,
+} from './descriptor.js';
+import { mergeProblem, splitKeyProblem } from './descriptor_ops.js';
+import {
+  InvalidSplitKeyError,
+  MergeNotAdjacentError,
+  NotLeaderError,
+  ProposalTimeoutError,
+  RangeKeyMismatchError,
+  RangeUnavailableError,
+} from './errors.js';
+import { applyKvOps, type OpResult } from './kv_apply.js';
+import {
+  CommandKind,
+  encodeCommand,
+  OpType,
+  resolveKvLimits,
+  validateKvOps,
+  type KvLimits,
+  type KvOp,
+  type MergeCommand,
+  type RangeCommand,
+} from './kv_command.js';
+import { applyMerge, applySubsume } from './merge_apply.js';
+import { compareKeys, metaKey } from './keys.js';
+import { MemoryKv, type KvWriter } from './kv_store.js';
+import { ProposalTracker } from './proposals.js';
+import { ReadIndexBatcher } from './read_index.js';
+import { RangeState } from './range_state.js';
+import { RoutingCache } from './routing_cache.js';
+import { applySplit } from './split_apply.js';
+import { delaySplit, type SplitDelayOptions, type SplitDelayReport } from './split_delay.js';
+import { findSizeSplitKey, sizeSplitReason, type SizeSplitOptions } from './split_decider.js';
+import type { DedupeRecord } from './dedupe.js';
+
+/** The range id of the meta range (it never splits). */
+export const META_RANGE_ID = 1;
+
+/** What a proposal settles with. */
+export type ProposalResult =
+  | { kind: 'kv'; results: OpResult[] }
+  /** The command had applied before (a retry): how it went then. */
+  | { kind: 'duplicate'; record: DedupeRecord }
+  | { kind: 'split'; left: RangeDescriptor; right: RangeDescriptor }
+  | { kind: 'subsume'; freezeIndex: number }
+  | { kind: 'merge'; merged: RangeDescriptor };
+
+/** Options of a `RangeNode`. */
+export interface RangeNodeOptions {
+  /** This node's id (its store's node id). */
+  nodeId: number;
+  /** The process's random source (the command id epoch). */
+  random: RandomSource;
+  /** Where split right-hand sides get their range ids. */
+  rangeIds: RangeIdAllocator;
+  /** The store's data. @default a new `MemoryKv` */
+  kv?: KvWriter;
+  /** Command limits. @default `defaultKvLimits` */
+  limits?: Partial<KvLimits>;
+  /** Ticks a proposal may take to apply. @default 50 (ticks) */
+  proposalTimeoutTicks?: number;
+  /** Proposals in flight on this node. @default 65536 (proposals) */
+  proposalsMax?: number;
+  /** The split-delay helper's bounds. @default its defaults */
+  splitDelay?: SplitDelayOptions;
+  /** Size thresholds that trigger splits; null: no size-triggered splits. @default null */
+  sizeSplit?: SizeSplitOptions | null;
+  /** Dedupe table bound per range. @default 4096 (ids) */
+  dedupeEntriesMax?: number;
+  /** Structured logger (adds `nodeId`; ranges are logged as `rangeId`). @default silent */
+  logger?: Logger;
+  /**
+   * The range nodes of the other stores, for a merge's wait for application (in one
+   * process: tests, simulations; the node layer would make it an RPC). Without it, merges
+   * are refused. @default none
+   */
+  peers?: (nodeId: number) => RangeNode | undefined;
+}
+
+/** Counters of a `RangeNode`. */
+export interface RangeNodeStats {
+  commandsApplied: number;
+  duplicatesSkipped: number;
+  badCommands: number;
+  splitsApplied: number;
+  /** Split right-hand replicas that existed already (created by a message, uninitialized). */
+  splitRightExisted: number;
+  /** Entries or snapshots of ranges this node never held state for (should stay 0). */
+  snapshotsWithoutState: number;
+  /** Entries of ranges merged away here (their Raft group lingers: no replica GC yet). */
+  entriesAfterMerge: number;
+  /** Snapshots offered to uninitialized replicas here (a split's right side, mostly). */
+  snapshotsOffered: number;
+  /** Of those, refused: the split had not applied here yet. */
+  snapshotsRefused: number;
+  sizeSplitsStarted: number;
+  mergesApplied: number;
+}
+
+/** The range layer of one node (see the file header). */
+export class RangeNode implements StateMachine {
+  readonly nodeId: number;
+  readonly kv: KvWriter;
+  readonly limits: KvLimits;
+  readonly stats: RangeNodeStats = {
+    commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
+    splitRightExisted: 0, snapshotsWithoutState: 0, snapshotsOffered: 0, snapshotsRefused: 0,
+    sizeSplitsStarted: 0, mergesApplied: 0, entriesAfterMerge: 0,
+  };
+  private store: Store | null = null;
+  private readonly replicas = new Map<number, RangeState>();
+  /** Descriptors of the local replicas, by span: routes a key to a local replica. */
+  private readonly local = new RoutingCache(1 << 30);
+  private readonly proposals: ProposalTracker<ProposalResult>;
+  private readonly ids: CommandIdSource;
+  private readonly log: Logger | null;
+  private nowTick = 0;
+  private readonly sleepers: { atTick: number; wake: () => void }[] = [];
+  private readonly splitting = new Set<number>();
+  private readonly sizeChecks = new Set<number>();
+  /** Split right-hand replicas that existed uninitialized: initialized at the next tick. */
+  private readonly pendingInits: RangeDescriptor[] = [];
+  private readonly reads: ReadIndexBatcher;
+  private readonly scratch = newReplicaStatus();
+  /** Ranges merged away on this store (bounded by the merges; replica GC will drop it). */
+  private readonly mergedAway = new Set<number>();
+  private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
+
+  constructor(private readonly options: RangeNodeOptions) {
+    this.nodeId = options.nodeId;
+    this.kv = options.kv ?? new MemoryKv();
+    this.limits = resolveKvLimits(options.limits);
+    this.proposals = new ProposalTracker({ timeoutTicks: options.proposalTimeoutTicks ?? 50,
+      proposalsMax: options.proposalsMax ?? 65536 });
+    this.ids = new CommandIdSource(options.nodeId, options.random);
+    this.log = options.logger?.child({ nodeId: options.nodeId }) ?? null;
+    this.reads = new ReadIndexBatcher({
+      send: (rangeId, ctx) => {
+        try {
+          this.mustStore().readIndex(rangeId, ctx);
+        } catch (error) {
+          throw translateStoreError(rangeId, error);
+        }
+      },
+      appliedIndex: (rangeId) =>
+        this.mustStore().readStatus(rangeId, this.scratch) ? this.scratch.applied : 0,
+    }, options.proposalTimeoutTicks ?? 50, options.proposalsMax ?? 65536);
+  }
+
+  /** Binds the store whose state machine this is (once, before any range exists). */
+  attach(store: Store): void {
+    assert(this.store === null && store.nodeId === this.nodeId, 'attach once, to our store');
+    this.store = store;
+  }
+
+  /** Creates the replicas of `descs` on this store (a new cluster's first ranges). */
+  bootstrap(descs: readonly RangeDescriptor[]): void {
+    for (const desc of descs) {
+      assert(!this.replicas.has(desc.rangeId), 'bootstrap a range once');
+      const state = new RangeState(desc, this.limits, this.options.dedupeEntriesMax);
+      this.replicas.set(desc.rangeId, state);
+      this.local.insert(desc);
+      this.mustStore().createRange(desc.rangeId, configOf(desc));
+      if (desc.rangeId !== META_RANGE_ID) this.writeMetaRowLocally(desc);
+    }
+  }
+
+  /** The descriptor of the local replica of `rangeId`, if any. */
+  descriptor(rangeId: number): RangeDescriptor | undefined {
+    return this.replicas.get(rangeId)?.descriptor;
+  }
+
+  /** The local replica's statistics, if any (a copy). */
+  rangeStats(rangeId: number): { keyCount: number; byteCount: number } | undefined {
+    const s = this.replicas.get(rangeId)?.stats;
+    return s === undefined ? undefined : { ...s };
+  }
+
+  /** Descriptors of every local replica, in key order (the meta range's first). */
+  descriptors(): RangeDescriptor[] {
+    return [...this.replicas.values()].map((s) => s.descriptor)
+      .sort((a, b) => (a.rangeId === META_RANGE_ID ? -1 : b.rangeId === META_RANGE_ID ? 1
+        : compareStart(a, b)));
+  }
+
+  /** The local replica whose span holds `key`, if any. */
+  localRangeFor(key: Uint8Array): RangeDescriptor | undefined {
+    return this.local.lookup(key)?.descriptor;
+  }
+
+  /** Proposals in flight. */
+  get proposalsInFlight(): number {
+    return this.proposals.size;
+  }
+
+  /**
+   * Proposes a batch to the range holding its first key (or `rangeId`) and resolves with its
+   * results once it applied here. `id` lets a client retry with the same id.
+   * @throws (rejects) the validation errors of `validateKvOps`, RangeKeyMismatchError,
+   *   NotLeaderError, RangeUnavailableError, ProposalTimeoutError, ConditionFailedError
+   */
+  async execute(
+    ops: KvOp[], options: { rangeId?: number; id?: Uint8Array } = {},
+  ): Promise<ProposalResult> {
+    validateKvOps(ops, this.limits);
+    const key = firstKey(ops[0]!);
+    const rangeId = options.rangeId ?? this.localRangeFor(key)?.rangeId;
+    const state = rangeId === undefined ? undefined : this.replicas.get(rangeId);
+    if (state === undefined) throw new RangeKeyMismatchError(rangeId ?? 0, key, undefined);
+    if (!descriptorContainsKey(state.descriptor, key)) {
+      // Name the local range that holds the key now, if any: the client routes there next.
+      throw new RangeKeyMismatchError(state.rangeId, key, this.localRangeFor(key) ??
+        state.descriptor);
+    }
+    if (ops.every((op) => op.type === OpType.Get || op.type === OpType.Scan)) {
+      return this.read(state.rangeId, ops);
+    }
+    const id = options.id ?? this.ids.next();
+    return this.propose(state.rangeId, { kind: CommandKind.Kv, id, ops });
+  }
+
+  /** A read-only batch: after the read index is applied here, from the local data. */
+  private async read(rangeId: number, ops: KvOp[]): Promise<ProposalResult> {
+    await this.reads.wait(rangeId);
+    const state = this.replicas.get(rangeId);
+    if (state === undefined) throw new RangeUnavailableError(rangeId, 'replica went away');
+    if (state.frozenAt > 0) {
+      throw new RangeKeyMismatchError(rangeId, state.descriptor.startKey, state.descriptor);
+    }
+    const outcome = applyKvOps(state.descriptor, ops, this.kv, { keyCount: 0, byteCount: 0 });
+    if (!outcome.ok) throw outcome.error;
+    return { kind: 'kv', results: outcome.results };
+  }
+
+  /**
+   * Splits `rangeId` at `splitKey`: waits with the split-delay helper, then proposes the
+   * split and, once it applied, updates the meta range.
+   * @throws InvalidSplitKeyError, RangeUnavailableError, NotLeaderError, ...
+   */
+  async split(rangeId: number, splitKey: Uint8Array): Promise<{
+    left: RangeDescriptor; right: RangeDescriptor; delay: SplitDelayReport;
+  }> {
+    const state = this.replicas.get(rangeId);
+    if (state === undefined) throw new RangeUnavailableError(rangeId, 'no replica here');
+    const problem = rangeId === META_RANGE_ID ? 'the meta range does not split'
+      : splitKeyProblem(state.descriptor, splitKey);
+    if (problem !== null) throw new InvalidSplitKeyError(rangeId, splitKey, problem);
+    const delay = await delaySplit({
+      raftStatus: () => this.mustStore().raftStatus(rangeId),
+      descriptor: () => state.descriptor,
+      sleepTicks: (n) => this.sleepTicks(n),
+    }, this.options.splitDelay);
+    if (delay.message !== '') this.log?.info({ rangeId }, `split: ${delay.message}`);
+    const desc = state.descriptor;
+    const again = splitKeyProblem(desc, splitKey);
+    if (again !== null) throw new InvalidSplitKeyError(rangeId, splitKey, again);
+    const result = await this.propose(rangeId, { kind: CommandKind.Split, id: this.ids.next(),
+      splitKey, rightRangeId: this.options.rangeIds.next(), generation: desc.generation });
+    assert(result.kind === 'split', 'a split proposal settles with its sides');
+    await this.updateMeta([result.left, result.right]);
+    return { left: result.left, right: result.right, delay };
+  }
+
+  /** One tick of the node's clock: proposal deadlines, split-delay sleeps, size checks. */
+  tick(): void {
+    this.nowTick++;
+    this.initPending();
+    this.proposals.tick();
+    this.reads.tick();
+    for (let i = this.sleepers.length - 1; i >= 0; i--) {
+      const s = this.sleepers[i]!;
+      if (s.atTick > this.nowTick) continue;
+      this.sleepers.splice(i, 1);
+      s.wake();
+    }
+    for (const rangeId of this.sizeChecks) this.maybeSplitBySize(rangeId);
+    this.sizeChecks.clear();
+    this.wakeApplied();
+  }
+
+  /** Resolves once this store's replica of `rangeId` has applied `index`. */
+  waitApplied(rangeId: number, index: number): Promise<void> {
+    const p = new Promise<void>((wake) => this.appliedWaiters.push({ rangeId, index, wake }));
+    this.wakeApplied();
+    return p;
+  }
+
+  private wakeApplied(): void {
+    const store = this.mustStore();
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const w = this.appliedWaiters[i]!;
+      if (!store.readStatus(w.rangeId, this.scratch) || this.scratch.applied < w.index) continue;
+      this.appliedWaiters.splice(i, 1);
+      w.wake();
+    }
+  }
+
+  /**
+   * Merges `leftRangeId` with its right neighbour (merge_apply.ts): freezes the right,
+   * waits until every right replica applied the freeze, proposes the merge on the left,
+   * then updates the meta range.
+   * @throws MergeNotAdjacentError, MergeNotColocatedError, RangeUnavailableError, ...
+   */
+  async merge(leftRangeId: number): Promise<RangeDescriptor> {
+    const left = this.replicas.get(leftRangeId);
+    if (left === undefined) throw new RangeUnavailableError(leftRangeId, 'no replica here');
+    const right = this.localRangeFor(left.descriptor.endKey);
+    if (right === undefined) throw new MergeNotAdjacentError(leftRangeId, 0);
+    const problem = mergeProblem(left.descriptor, right);
+    if (problem !== null) throw problem;
+    const peers = this.options.peers;
+    if (peers === undefined) throw new RangeUnavailableError(leftRangeId, 'merges need peers');
+    // Once proposed, a subsume must be seen through (a frozen range serves nothing): it is
+    // retried with the same id until it settles; a duplicate answer carries its index.
+    const frozen = await this.proposeUntilSettled(right.rangeId, { kind: CommandKind.Subsume,
+      id: this.ids.next(), generation: right.generation });
+    const freezeIndex = frozen.kind === 'subsume' ? frozen.freezeIndex
+      : frozen.kind === 'duplicate' && frozen.record.code === '' ? frozen.record.index : 0;
+    assert(freezeIndex > 0, 'a subsume settles with its freeze index');
+    await Promise.all(right.replicas.map((r) => {
+      const node = r.nodeId === this.nodeId ? this : peers(r.nodeId);
+      if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
+      return node.waitApplied(right.rangeId, freezeIndex);
+    }));
+    const before = left.descriptor;
+    const done = await this.proposeUntilSettled(leftRangeId, { kind: CommandKind.Merge,
+      id: this.ids.next(), right: encodeDescriptor(right), freezeIndex,
+      generation: before.generation });
+    if (done.kind === 'duplicate' && done.record.code !== '') {
+      throw new RangeUnavailableError(leftRangeId, `merge refused (${done.record.code})`);
+    }
+    const merged = left.descriptor;
+    assert(merged.generation > before.generation, 'the merge applied here');
+    if (this.replicas.has(META_RANGE_ID)) {
+      const ops: KvOp[] = [{ type: OpType.Delete, key: metaKey(before.endKey) },
+        { type: OpType.Put, key: metaKey(merged.endKey), value: encodeDescriptor(merged) }];
+      validateKvOps(ops, this.limits, true);
+      await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+    }
+    return merged;
+  }
+
+  /**
+   * Proposes `cmd` and, while its outcome is unknown (a timeout, no leader), proposes it
+   * again with the same id, a tick apart, at most `attemptsMax` times: the dedupe table
+   * makes it apply once. Other errors are final.
+   */
+  private async proposeUntilSettled(
+    rangeId: number, cmd: RangeCommand, attemptsMax = 100,
+  ): Promise<ProposalResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.propose(rangeId, cmd);
+      } catch (error) {
+        const unknown = error instanceof ProposalTimeoutError || error instanceof NotLeaderError;
+        if (!unknown || attempt >= attemptsMax) throw error;
+        await this.sleepTicks(1);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // StateMachine.
+
+  /** Applies one committed command of `rangeId` (see the file header). */
+  apply(rangeId: number, entry: Entry): void {
+    const state = this.replicas.get(rangeId);
+    if (state === undefined && this.mergedAway.has(rangeId)) {
+      this.stats.entriesAfterMerge++;
+      return;
+    }
+    if (state === undefined) {
+      // A replica without state got entries: only a split-born replica initialized by an
+      // empty snapshot before the split applied here (see applySnapshot) can be here.
+      this.stats.snapshotsWithoutState++;
+      this.log?.warn({ rangeId, index: entry.index }, 'entry for a range without state');
+      return;
+    }
+    const out = state.apply(entry.index, entry.data, this.kv);
+    this.reads.onApplied(rangeId, entry.index);
+    switch (out.kind) {
+      case 'bad':
+        this.stats.badCommands++;
+        this.log?.warn({ rangeId, index: entry.index, code: out.error.code }, 'bad command');
+        return;
+      case 'duplicate':
+        this.stats.duplicatesSkipped++;
+        assert(out.record.code === '', 'only commands that took effect are recorded');
+        this.proposals.resolve(out.id, { kind: 'duplicate', record: out.record });
+        return;
+      case 'kv':
+        this.stats.commandsApplied++;
+        if (out.outcome.ok) {
+          this.proposals.resolve(out.id, { kind: 'kv', results: out.outcome.results });
+          if (this.options.sizeSplit) this.sizeChecks.add(rangeId);
+        } else {
+          this.proposals.reject(out.id, out.outcome.error);
+        }
+        return;
+      case 'split':
+        this.applySplitEntry(state, out.command, entry.index);
+        return;
+      case 'frozen':
+        this.proposals.reject(out.id, out.error);
+        return;
+      case 'subsume': {
+        const error = applySubsume(state, out.command, entry.index, this.kv);
+        if (error !== null) this.proposals.reject(out.id, error);
+        else this.proposals.resolve(out.id, { kind: 'subsume', freezeIndex: entry.index });
+        this.wakeApplied();
+        return;
+      }
+      case 'merge':
+        this.applyMergeEntry(state, out.command, entry.index);
+        return;
+      default:
+        assertNever(out, 'apply outcome');
+    }
+  }
+
+  private applyMergeEntry(state: RangeState, cmd: MergeCommand, index: number): void {
+    const out = applyMerge(state, (id) => this.replicas.get(id), cmd, index, this.kv);
+    if (!out.ok) {
+      this.proposals.reject(cmd.id, out.error);
+      return;
+    }
+    this.stats.mergesApplied++;
+    this.replicas.delete(out.rightRangeId);
+    this.mergedAway.add(out.rightRangeId);
+    this.local.insert(out.merged);
+    const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
+    this.proposals.rejectRange(out.rightRangeId, gone);
+    this.reads.failRange(out.rightRangeId, gone());
+    this.proposals.resolve(cmd.id, { kind: 'merge', merged: out.merged });
+  }
+
+  /** Reads waiting for this replica's applied index (`Store.readIndex` answered). */
+  readIndexDone(rangeId: number, index: number, context: Uint8Array): void {
+    this.reads.onReadIndex(rangeId, index, context);
+  }
+
+  /**
+   * An uninitialized replica may take a snapshot only of a range whose state is here: a
+   * split-born range's empty initial snapshot must wait for the split to apply on this
+   * store (see `StateMachine.acceptsSnapshot`).
+   */
+  acceptsSnapshot(rangeId: number): boolean {
+    this.stats.snapshotsOffered++;
+    const accept = this.replicas.has(rangeId);
+    if (!accept) this.stats.snapshotsRefused++;
+    return accept;
+  }
+
+  /**
+   * A replica created by a message got its leader's snapshot. Ranges are created by
+   * bootstrap or by a split, never by snapshot in this version (no log truncation yet), so
+   * the only snapshot is a new range's empty initial one reaching a store before the split
+   * applied there; its state comes from the split.
+   */
+  applySnapshot(rangeId: number, snapshot: Snapshot): void {
+    if (this.replicas.has(rangeId)) return;
+    this.stats.snapshotsWithoutState++;
+    this.log?.warn({ rangeId, index: snapshot.metadata.index }, 'snapshot without range state');
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private applySplitEntry(
+    state: RangeState, cmd: Extract<RangeCommand, { kind: 2 }>, index: number,
+  ): void {
+    const out = applySplit(state, cmd, index, this.kv);
+    if (!out.ok) {
+      this.proposals.reject(cmd.id, out.error);
+      return;
+    }
+    this.stats.splitsApplied++;
+    const { left, right, rightState } = out;
+    assert(!this.replicas.has(right.rangeId), 'a split creates a new range');
+    this.replicas.set(right.rangeId, rightState);
+    this.local.insert(left);
+    this.local.insert(right);
+    const store = this.mustStore();
+    if (store.hasRange(right.rangeId)) {
+      // Created uninitialized by a message of the new range: initialized in place at the
+      // next tick, outside the store's batch end (Store.createRange's rule).
+      this.stats.splitRightExisted++;
+      this.pendingInits.push(right);
+    } else {
+      store.createRange(right.rangeId, configOf(right));
+      const known = store.readStatus(left.rangeId, this.scratch);
+      if (known && this.scratch.lead === this.nodeId) store.campaign(right.rangeId);
+    }
+    this.proposals.resolve(cmd.id, { kind: 'split', left, right });
+  }
+
+  /** Initializes the split right-hand replicas that existed uninitialized. */
+  private initPending(): void {
+    const store = this.mustStore();
+    for (const desc of this.pendingInits.splice(0)) {
+      try {
+        store.createRange(desc.rangeId, configOf(desc));
+      } catch (error) {
+        // Its empty initial snapshot (accepted now that the split applied) got there first:
+        // the same initial state, so nothing is lost.
+        if (!(error instanceof RangeExistsError)) throw error;
+      }
+    }
+  }
+
+  private async propose(rangeId: number, cmd: RangeCommand): Promise<ProposalResult> {
+    const promise = this.proposals.track(rangeId, cmd.id);
+    try {
+      this.mustStore().propose(rangeId, encodeCommand(cmd));
+    } catch (error) {
+      this.proposals.reject(cmd.id, translateStoreError(rangeId, error));
+    }
+    return promise;
+  }
+
+  private sleepTicks(ticks: number): Promise<void> {
+    return new Promise((wake) => this.sleepers.push({ atTick: this.nowTick + ticks, wake }));
+  }
+
+  /** Starts a split of a range over its size thresholds, if this node leads it. */
+  private maybeSplitBySize(rangeId: number): void {
+    const state = this.replicas.get(rangeId);
+    const o = this.options.sizeSplit;
+    if (state === undefined || !o || this.splitting.has(rangeId) || rangeId === META_RANGE_ID) {
+      return;
+    }
+    if (sizeSplitReason(state.stats, o) === null) return;
+    if (this.mustStore().raftStatus(rangeId)?.lead !== this.nodeId) return;
+    const key = findSizeSplitKey(this.kv, state.descriptor, state.stats);
+    if (key === undefined) return;
+    this.splitting.add(rangeId);
+    this.stats.sizeSplitsStarted++;
+    this.split(rangeId, key).catch((error: unknown) => {
+      this.log?.debug({ rangeId, err: error }, 'size split failed');
+    }).finally(() => this.splitting.delete(rangeId));
+  }
+
+  /** Writes the descriptors' rows to the meta range (through Raft, via any replica). */
+  private async updateMeta(descs: RangeDescriptor[]): Promise<void> {
+    if (!this.replicas.has(META_RANGE_ID)) return;
+    const ops: KvOp[] = descs.map((d) => ({ type: OpType.Put, key: metaKey(d.endKey),
+      value: encodeDescriptor(d) }));
+    validateKvOps(ops, this.limits, true);
+    await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+  }
+
+  /** The meta rows of bootstrap ranges are written on every meta replica alike. */
+  private writeMetaRowLocally(desc: RangeDescriptor): void {
+    assert(this.replicas.has(META_RANGE_ID), 'the meta range bootstraps first');
+    assert(desc.rangeId !== META_RANGE_ID, 'the meta range has no meta row');
+    this.kv.put(metaKey(desc.endKey), encodeDescriptor(desc));
+  }
+
+  private mustStore(): Store {
+    assert(this.store !== null, 'RangeNode.attach first');
+    return this.store;
+  }
+}
+
+function configOf(desc: RangeDescriptor): { voters: number[]; learners: number[] } {
+  return {
+    voters: desc.replicas.filter((r) => isVoterIncoming(r.type)).map((r) => r.nodeId),
+    learners: desc.replicas.filter((r) => r.type === ReplicaType.Learner).map((r) => r.nodeId),
+  };
+}
+
+function firstKey(op: KvOp): Uint8Array {
+  return op.type === OpType.Scan || op.type === OpType.DeleteRange ? op.start : op.key;
+}
+
+function compareStart(a: RangeDescriptor, b: RangeDescriptor): number {
+  return compareKeys(a.startKey, b.startKey);
+}
+
+/** The store's refusals as the range layer's typed errors. */
+function translateStoreError(rangeId: number, error: unknown): Error {
+  if (error instanceof StoreNotLeaderError) return new NotLeaderError(rangeId, error.leaderNodeId);
+  if (error instanceof RangeNotFoundError || error instanceof RangeNotInitializedError) {
+    return new RangeUnavailableError(rangeId, error.message);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

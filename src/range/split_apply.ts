@@ -1,0 +1,49 @@
+/**
+ * Carrying out a split command as it applies: the left replica's descriptor shrinks, the
+ * right-hand range's state is born, all in the apply's batch. No user data moves (keys are
+ * stored once per store, and a range owns whatever its span covers); only the statistics are
+ * divided, by counting the right-hand span. Every replica computes the same outcome from the
+ * same data, so the sides agree on every store.
+ *
+ * A split computed from an older descriptor (another split or merge applied in between) is
+ * refused with `RangeKeyMismatchError`, as is one whose key is no longer inside the range.
+ */
+import { assert, type FlotillaError } from '../util/index.js';
+import type { RangeDescriptor } from './descriptor.js';
+import { splitDescriptor, splitKeyProblem } from './descriptor_ops.js';
+import { RangeKeyMismatchError } from './errors.js';
+import type { SplitCommand } from './kv_command.js';
+import type { KvWriter } from './kv_store.js';
+import { RangeState } from './range_state.js';
+
+/** What a split did: both descriptors and the right-hand side's new state. */
+export type SplitOutcome =
+  | { ok: true; left: RangeDescriptor; right: RangeDescriptor; rightState: RangeState }
+  | { ok: false; error: FlotillaError };
+
+/** Applies `cmd` (entry `index`) to the left range's `state`, writing through `kv`. */
+export function applySplit(
+  state: RangeState, cmd: SplitCommand, index: number, kv: KvWriter,
+): SplitOutcome {
+  const before = state.descriptor;
+  if (cmd.generation !== before.generation || splitKeyProblem(before, cmd.splitKey) !== null) {
+    return { ok: false, error: new RangeKeyMismatchError(before.rangeId, cmd.splitKey, before) };
+  }
+  const { left, right } = splitDescriptor(before, cmd.splitKey, cmd.rightRangeId);
+  const rightState = new RangeState(right, state.limits, state.dedupe.entriesMax);
+  // The right side's keys are counted; at most every key of the range is read.
+  const rows = kv.scan(right.startKey, right.endKey, state.stats.keyCount + 1);
+  assert(rows.length <= state.stats.keyCount, 'the right side holds part of the range');
+  for (const row of rows) {
+    rightState.stats.keyCount++;
+    rightState.stats.byteCount += row.key.length + row.value.length;
+  }
+  state.descriptor = left;
+  state.stats.keyCount -= rightState.stats.keyCount;
+  state.stats.byteCount -= rightState.stats.byteCount;
+  assert(state.stats.keyCount >= 0 && state.stats.byteCount >= 0, 'sides add up');
+  state.saveStats(kv);
+  rightState.saveStats(kv);
+  state.recordApplied(cmd.id, index, '', kv);
+  return { ok: true, left, right, rightState };
+}

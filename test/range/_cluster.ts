@@ -1,0 +1,99 @@
+/** A three-store range cluster in one process on virtual time, for end-to-end tests. */
+import { LocalCluster } from '../../src/multiraft/index.js';
+import { SeededRandom } from '../../src/raft/index.js';
+import {
+  KEY_MAX,
+  META_KEY_MAX,
+  META_KEY_MIN,
+  ReplicaType,
+  USER_KEY_MIN,
+  type RangeDescriptor,
+} from '../../src/range/index.js';
+import { CounterRangeIdAllocator } from '../../src/range/command_ids.js';
+import { RangeClient } from '../../src/range/client.js';
+import { META_RANGE_ID, RangeNode, type RangeNodeOptions } from '../../src/range/range_node.js';
+
+/** Stores, their range nodes, a client, and a pump that drives virtual time. */
+export class RangeCluster {
+  readonly cluster: LocalCluster;
+  readonly nodes = new Map<number, RangeNode>();
+  readonly client: RangeClient;
+  ticks = 0;
+
+  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3]) {
+    const rangeIds = new CounterRangeIdAllocator(2);
+    const made: RangeNode[] = [];
+    this.cluster = new LocalCluster({
+      nodeIds, seed,
+      stateMachine: (nodeId) => {
+        const n = new RangeNode({ nodeId, random: new SeededRandom(seed + nodeId), rangeIds,
+          peers: (id) => this.nodes.get(id), ...node });
+        made.push(n);
+        return n;
+      },
+    });
+    for (const n of made) {
+      n.attach(this.cluster.store(n.nodeId));
+      this.nodes.set(n.nodeId, n);
+    }
+    const replicas = nodeIds.map((id) => ({ nodeId: id, replicaId: id,
+      type: ReplicaType.Voter }));
+    const meta: RangeDescriptor = { rangeId: META_RANGE_ID, startKey: META_KEY_MIN,
+      endKey: META_KEY_MAX, generation: 0, replicas };
+    const user: RangeDescriptor = { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX,
+      generation: 0, replicas };
+    for (const n of made) n.bootstrap([meta, user]);
+    this.cluster.store(nodeIds[0]!).campaign(META_RANGE_ID);
+    this.cluster.store(nodeIds[0]!).campaign(2);
+    this.client = new RangeClient(this.nodes, { clientId: 1000, random: new SeededRandom(seed),
+      backoff: () => this.waitTicks(1) });
+  }
+
+  /** One tick of every store and range node, then lets promises run. */
+  async tick(): Promise<void> {
+    this.cluster.tick(1);
+    for (const n of this.nodes.values()) n.tick();
+    this.ticks++;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private waiters: { at: number; wake: () => void }[] = [];
+
+  /** Resolves after `n` ticks of the pump. */
+  waitTicks(n: number): Promise<void> {
+    return new Promise((wake) => this.waiters.push({ at: this.ticks + n, wake }));
+  }
+
+  /** Runs the pump until `work` settles (bounded by `ticksMax`). */
+  async run<T>(work: Promise<T>, ticksMax = 5000): Promise<T> {
+    let done = false;
+    const result = work.finally(() => {
+      done = true;
+    });
+    // The caller awaits `result` after the pump; mark it handled so that an early rejection
+    // is not reported as unhandled in between.
+    result.catch(() => undefined);
+    for (let i = 0; i < ticksMax && !done; i++) {
+      await this.tick();
+      const due = this.waiters.filter((w) => w.at <= this.ticks);
+      this.waiters = this.waiters.filter((w) => w.at > this.ticks);
+      for (const w of due) w.wake();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (!done) throw new Error(`work not done within ${ticksMax} ticks`);
+    return result;
+  }
+
+  /** The node whose store leads `rangeId` now, if any. */
+  leaderOf(rangeId: number): RangeNode | undefined {
+    for (const n of this.nodes.values()) {
+      const s = this.cluster.store(n.nodeId).raftStatus(rangeId);
+      if (s !== undefined && s.lead === n.nodeId && s.raftState === 2) return n;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.close();
+  }
+}
