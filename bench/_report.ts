@@ -41,6 +41,34 @@ export function printTable(results: readonly BenchResult[], columns: readonly st
   process.stdout.write(`\n${line(columns)}\n${rows.map(line).join('\n')}\n`);
 }
 
+/**
+ * Another system's figures, labelled so nobody mistakes them for measurements: each key
+ * becomes `reference_<key>`, and `reference_source` says where the figures come from.
+ */
+export function references(
+  figures: Record<string, number>,
+  source: string,
+): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(figures)) out[`reference_${key}`] = value;
+  out.reference_source = source;
+  return out;
+}
+
+/** Median, minimum and maximum of `samples` (which it sorts), rounded to `digits`. */
+export function spread(
+  samples: number[],
+  digits = 0,
+): { median: number; min: number; max: number } {
+  if (samples.length === 0) throw new Error('no samples');
+  samples.sort((a, b) => a - b);
+  const round = (v: number): number => Number(v.toFixed(digits));
+  const mid = samples.length >> 1;
+  const median = samples.length % 2 === 1 ? samples[mid]! : (samples[mid - 1]! + samples[mid]!) / 2;
+  const max = samples[samples.length - 1]!;
+  return { median: round(median), min: round(samples[0]!), max: round(max) };
+}
+
 /** Reads `--name value` from argv, or returns `fallback`. */
 export function argNumber(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

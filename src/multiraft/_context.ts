@@ -37,6 +37,7 @@ import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM } from './range_config.js';
 import { newStoreStats, type StoreStats } from './stats.js';
 import { newReplicaStatus } from './status.js';
 import { PinoRaftLogger } from './_raft_logger.js';
+import { BatchPipeline } from './_pipeline.js';
 import { BatchStaging } from './_staging.js';
 import { ReplicaTable } from './_table.js';
 import { WakeSchedule } from './_wake_schedule.js';
@@ -45,6 +46,7 @@ import { checkRangeId } from './api_check.js';
 import { ReplicaBrokenError } from './input_errors.js';
 import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
 import { UninitializedReplicas } from './_uninitialized.js';
+import { HeartbeatRows } from './_heartbeat_rows.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -105,6 +107,8 @@ export class StoreContext {
   readonly stats: StoreStats = newStoreStats();
   readonly table: ReplicaTable;
   readonly staging: BatchStaging;
+  /** Scheduler batches whose writes are in flight (_pipeline.ts). */
+  readonly pipeline = new BatchPipeline();
   readonly liveness: NodeLiveness;
   readonly scratch = new Scratch();
   readonly log: Logger | null;
@@ -118,6 +122,8 @@ export class StoreContext {
   readonly leaderDownWakes: WakeSchedule;
   /** Emptied inboxes, reused. */
   readonly inboxPool: Envelope[][] = [];
+  /** Heartbeat rows waiting for their group's turn, without a message each. */
+  readonly rows: HeartbeatRows;
   /** Election clock cap on wake-up while the leader is live (see `wake`). */
   readonly wakeElectionElapsedMax: number;
   quiescence: boolean;
@@ -158,6 +164,7 @@ export class StoreContext {
     this.table = new ReplicaTable(Math.min(1024, this.config.replicasMax),
       this.config.replicasMax);
     this.staging = new BatchStaging(this.engine);
+    this.rows = new HeartbeatRows(this.nodeId, this.table.capacity);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
     this.leaderDownWakes = new WakeSchedule(this.config.leaderDownWakeSpreadTicks);
     this.refusals = new RefusalLog(this.stats.messagesRefused, this.log,
@@ -186,9 +193,8 @@ export class StoreContext {
     if (this.pinoRaftLogger !== null) this.pinoRaftLogger.rangeId = this.table.rangeIds[gid]!;
   }
 
-  /** Sends the staged envelopes in one `send` and one `flush` (after the batch's writes). */
-  sendOutbox(): void {
-    const outbox = this.staging.outbox;
+  /** Sends the envelopes in one `send` and one `flush` (after the batch's writes). */
+  sendOutbox(outbox: Envelope[] = this.staging.outbox): void {
     if (outbox.length === 0) return;
     this.stats.messagesSent += outbox.length;
     this.config.transport.send(outbox);

@@ -2,13 +2,14 @@
  * Private: the transport side: inbound envelopes into per-group inboxes (creating replicas of
  * unknown groups), stepping them into the nodes, and the transport's reports.
  */
-import { MessageType, type SnapshotStatus } from '../raft/index.js';
+import { MessageType, newMessage, type SnapshotStatus } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
-import type { Envelope } from '../transport/index.js';
+import type { Envelope, HeartbeatCursor } from '../transport/index.js';
 import { LIVENESS_GROUP_ID } from './liveness.js';
 import { WakeReason, type StoreContext } from './_context.js';
 import { MessageRefusal } from './message_check.js';
 import { admit, checkStep, refuse, stepRemote } from './_boundary.js';
+import { ROW_VALUE_LIMIT, RowKind } from './_heartbeat_rows.js';
 import { maybeQuiesceFollower, wake } from './_quiescer.js';
 
 /** Emptied inboxes kept for reuse, at most. */
@@ -21,45 +22,90 @@ export function handleBatch(st: StoreContext, fromNodeId: number, envelopes: Env
     return;
   }
   st.liveness.heardFrom(fromNodeId, st.storeTicks);
-  const max = st.config.inboxMessagesMax;
+  for (let i = 0; i < envelopes.length; i++) enqueue(st, fromNodeId, envelopes[i]!);
+}
+
+/**
+ * Fans in a frame's coalesced heartbeat rows: a row of a known group with an empty inbox and
+ * no row pending is recorded in `st.rows` (no objects); any other row becomes the envelope
+ * `handleBatch` would have got, in the same order.
+ */
+export function handleHeartbeats(
+  st: StoreContext,
+  fromNodeId: number,
+  rows: HeartbeatCursor,
+): void {
+  if (st.closed) {
+    while (rows.next()) continue;
+    return;
+  }
+  st.liveness.heardFrom(fromNodeId, st.storeTicks);
   const t = st.table;
-  for (let i = 0; i < envelopes.length; i++) {
-    const envelope = envelopes[i]!;
-    const rangeId = envelope.rangeId;
+  const pending = st.rows;
+  while (rows.next()) {
+    const rangeId = rows.rangeId;
     if (rangeId === LIVENESS_GROUP_ID) continue;
-    st.stats.messagesReceived++;
-    const id = admit(st, fromNodeId, envelope);
-    if (id === null) continue;
-    let inbox = t.inboxes[id]!;
-    if (inbox === null) {
-      inbox = st.inboxPool.pop() ?? [];
-      t.inboxes[id] = inbox;
-    }
-    if (inbox.length >= max) {
-      refuse(st, MessageRefusal.InboxFull, rangeId, fromNodeId, envelope.message);
+    // The fast path admits only what `admit` would: a known, healthy replica, the sender's
+    // own row. The row's content is checked when it is stepped (`checkStep` in `receive`).
+    const id = t.slotOfRange.get(rangeId);
+    if (id !== undefined && t.inboxes[id] === null && !pending.has(id) && !t.isBroken(id) &&
+      rows.fromNodeId === fromNodeId && rows.term < ROW_VALUE_LIMIT &&
+      rows.commit < ROW_VALUE_LIMIT) {
+      st.stats.messagesReceived++;
+      const kind = rows.type === MessageType.MsgHeartbeatResp ? RowKind.Response
+        : rows.quiesce ? RowKind.QuiesceHeartbeat : RowKind.Heartbeat;
+      pending.put(id, t.capacity, kind, rows.fromNodeId, rows.term, rows.commit);
+      st.scheduler.enqueue(id, WorkFlag.Message);
       continue;
     }
-    inbox.push(envelope);
-    st.scheduler.enqueue(id, WorkFlag.Message);
+    const message = newMessage(rows.type, { from: rows.fromNodeId, to: rows.toNodeId,
+      term: rows.term, commit: rows.commit });
+    enqueue(st, fromNodeId, { rangeId, message, quiesce: rows.quiesce });
   }
 }
 
-/** Steps the group's inbox into its node, handling quiesce heartbeats. */
+/** Queues one envelope in its group's inbox, creating the replica of an unknown group. */
+function enqueue(st: StoreContext, fromNodeId: number, envelope: Envelope): void {
+  const rangeId = envelope.rangeId;
+  if (rangeId === LIVENESS_GROUP_ID) return;
+  st.stats.messagesReceived++;
+  const id = admit(st, fromNodeId, envelope);
+  if (id === null) return;
+  const t = st.table;
+  let inbox = t.inboxes[id]!;
+  if (inbox === null) {
+    inbox = st.inboxPool.pop() ?? [];
+    t.inboxes[id] = inbox;
+  }
+  if (inbox.length >= st.config.inboxMessagesMax) {
+    refuse(st, MessageRefusal.InboxFull, rangeId, fromNodeId, envelope.message);
+    return;
+  }
+  inbox.push(envelope);
+  st.scheduler.enqueue(id, WorkFlag.Message);
+}
+
+/** Steps the group's pending heartbeat row, then its inbox, into its node. */
 export function processMessages(st: StoreContext, gid: GroupId): boolean {
   const t = st.table;
-  const inbox = gid < t.allocated ? t.inboxes[gid]! : null;
-  if (inbox === null) return false;
-  t.inboxes[gid] = null;
   let stepped = false;
-  for (let i = 0; i < inbox.length; i++) {
-    if (receive(st, gid, inbox[i]!)) stepped = true;
+  const row = st.rows.has(gid);
+  if (row) {
+    // The row arrived before anything in the inbox (see _heartbeat_rows.ts).
+    stepped = receive(st, gid, st.rows.take(gid, t.rangeIds[gid]!));
+    st.rows.release();
   }
-  if (t.isBroken(gid)) {
+  const inbox = gid < t.allocated ? t.inboxes[gid]! : null;
+  if (inbox === null && !row) return false;
+  if (inbox !== null) {
+    t.inboxes[gid] = null;
+    for (let i = 0; i < inbox.length; i++) {
+      if (receive(st, gid, inbox[i]!)) stepped = true;
+    }
     inbox.length = 0;
-    return false;
+    if (st.inboxPool.length < INBOX_POOL_MAX) st.inboxPool.push(inbox);
   }
-  inbox.length = 0;
-  if (st.inboxPool.length < INBOX_POOL_MAX) st.inboxPool.push(inbox);
+  if (t.isBroken(gid)) return false;
   t.maybeGrantTickCredit(gid, st.quiescence);
   return stepped;
 }

@@ -9,8 +9,9 @@ import { LogLevel, RaftPanicError, type RaftLogger } from '../raft/index.js';
 
 /** pino's numeric levels (trace 10 ... fatal 60) onto the core's. */
 function raftLevelOf(levelValue: number): LogLevel {
-  if (levelValue <= 20) return LogLevel.Debug;
-  if (levelValue <= 30) return LogLevel.Info;
+  // One step down: the core's Debug lines go out at pino's trace, its Info at debug.
+  if (levelValue <= 10) return LogLevel.Debug;
+  if (levelValue <= 20) return LogLevel.Info;
   if (levelValue <= 40) return LogLevel.Warn;
   if (levelValue <= 50) return LogLevel.Error;
   if (levelValue <= 60) return LogLevel.Fatal;
@@ -32,10 +33,16 @@ export class PinoRaftLogger implements RaftLogger {
   }
 
   debug(text: string): void {
-    this.log.debug(this.bindings(), text);
+    this.log.trace(this.bindings(), text);
   }
+  /**
+   * At pino's debug, not info: every replica prints its own start, role and configuration
+   * lines (etcd's per-group Info), so a store of 10,000 ranges would write tens of thousands
+   * of lines at start and more on every dormant replica's wake-up. Warnings and errors keep
+   * their level.
+   */
   info(text: string): void {
-    this.log.info(this.bindings(), text);
+    this.log.debug(this.bindings(), text);
   }
   warn(text: string): void {
     this.log.warn(this.bindings(), text);

@@ -9,11 +9,14 @@ import {
   StateType,
   unmarshalConfChange,
   type ConfState,
+  type Entry,
+  type RawNode,
   type Ready,
 } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import type { EngineBatch } from '../storage/index.js';
 import type { StoreContext } from './_context.js';
+import type { InFlightBatch } from './_pipeline.js';
 import { internSnapshot } from './_replicas.js';
 import { maybeRelease } from './_quiescer.js';
 
@@ -22,6 +25,11 @@ export function processReady(st: StoreContext, gid: GroupId): void {
   const t = st.table;
   if (gid >= t.allocated || t.nodes[gid] === null) return;
   if (t.isReadyPending(gid)) return;
+  if (st.pipeline.full) {
+    // Backpressure (see _pipeline.ts): taken again when a batch in flight completes.
+    st.pipeline.deferred.push(gid);
+    return;
+  }
   const node = st.settled(gid);
   if (!node.hasReady()) return;
   const rd = node.ready();
@@ -59,6 +67,9 @@ export function processReady(st: StoreContext, gid: GroupId): void {
  * at once): stage every Ready's writes into the batch's one engine batch and commit it;
  * only once it is durable send all messages, in one `send` and one `flush` (a message may
  * promise that its sender persisted something); then apply committed entries and advance.
+ * The second half runs when the commit completes, in commit order (_pipeline.ts): with the
+ * memory engine at once, with a durable engine after its sync, while the event loop runs
+ * the next batches.
  */
 export function finishBatch(st: StoreContext): void {
   const staging = st.staging;
@@ -66,35 +77,62 @@ export function finishBatch(st: StoreContext): void {
   const readies = staging.readies;
   for (let i = 0; i < groups.length; i++) persist(st, groups[i]!, readies[i]!);
   const writes = staging.takeWrites();
+  const flight = st.pipeline.begin(staging);
   if (writes === null) {
-    afterCommit(st);
+    flight.durable = true;
+    drain(st);
     return;
   }
-  // TODO(storage): pipeline the batch end. The memory engine completes synchronously, so
-  // the order above is kept by running the rest inside `done`; a LevelDB engine completes
-  // later, and the next batch must then not reuse the staging until it has.
-  let completed = false;
   st.engine.commit(writes, (error) => {
-    if (error !== null) throw error;
-    completed = true;
+    if (error !== null) return fail(st, error);
     st.stats.storageCommits++;
-    afterCommit(st);
+    flight.durable = true;
+    drain(st);
   });
-  assert(completed, 'the store needs a synchronous engine until the batch end is pipelined');
+}
+
+/** Completes the durable flights at the head of the pipeline, in order. */
+function drain(st: StoreContext): void {
+  if (st.pipeline.broken !== null) return;
+  for (let flight = st.pipeline.nextDurable(); flight !== null;
+    flight = st.pipeline.nextDurable()) {
+    afterCommit(st, flight);
+    st.pipeline.recycle(flight);
+  }
+  const deferred = st.pipeline.deferred;
+  for (let i = 0; i < deferred.length; i++) st.scheduler.enqueue(deferred[i]!, WorkFlag.Ready);
+  deferred.length = 0;
+}
+
+/** A commit failed: nothing of it or of any later batch is sent, applied or acknowledged. */
+function fail(st: StoreContext, error: Error): void {
+  if (st.pipeline.broken !== null) return;
+  st.pipeline.broken = error;
+  st.stats.storageFailures++;
+  st.log?.error({ err: error, batchesDropped: st.pipeline.length },
+    'storage commit failed: the store stops making progress');
+  st.pipeline.dropAll();
 }
 
 /** Sends, applies and advances once the batch's writes are durable. */
-function afterCommit(st: StoreContext): void {
-  const staging = st.staging;
-  const groups = staging.groups;
-  const readies = staging.readies;
-  st.sendOutbox();
+function afterCommit(st: StoreContext, flight: InFlightBatch): void {
+  const groups = flight.groups;
+  const readies = flight.readies;
+  st.sendOutbox(flight.outbox);
   for (let i = 0; i < groups.length; i++) applyAndAdvance(st, groups[i]!, readies[i]!);
-  staging.clearReadies();
+  // The applied states (and any state-machine writes staged with them) in one batch of
+  // their own: the entries they cover are durable already, so nothing waits for it.
+  const applied = st.staging.takeWrites();
+  if (applied !== null) {
+    st.stats.appliedCommits++;
+    st.engine.commit(applied, (error) => {
+      if (error !== null) fail(st, error);
+    });
+  }
   st.stats.batches++;
   // Applying may propose (a state machine reacting to a command), but a proposal's
   // messages leave with its group's next Ready, never through this batch's outbox.
-  assert(staging.outbox.length === 0, 'one send per batch: nothing queued after it');
+  assert(flight.outbox.length === 0, 'one send per batch: nothing queued after it');
 }
 
 /** Stages a Ready's snapshot, entries and HardState into the batch's engine batch. */
@@ -125,26 +163,44 @@ function applyAndAdvance(st: StoreContext, gid: GroupId, rd: Ready): void {
     rd.softState.lead === st.nodeId) st.stats.leadershipsAcquired++;
   const rangeId = t.rangeIds[gid]!;
   const entries = rd.committedEntries;
-  // TODO(storage): record the applied index (`ReplicaStorage.setApplied`) in the engine
-  // batch that carries these entries' state-machine writes. Today the entries are applied
-  // after that batch's commit, so it needs the pipelined batch end to land first.
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    if (entry.type === EntryType.EntryNormal) {
-      if (entry.data.length === 0) continue;
-      st.config.stateMachine.apply(rangeId, entry);
-      st.stats.entriesApplied++;
-    } else {
-      const cs = node.applyConfChange(unmarshalConfChange(entry.type, entry.data));
-      for (const peer of cs.voters) st.liveness.addPeer(peer, st.storeTicks);
-      for (const peer of cs.learners) st.liveness.addPeer(peer, st.storeTicks);
-    }
-  }
+  if (entries.length > 0) applyEntries(st, gid, rangeId, node, entries);
   node.advance();
   t.clearReadyPending(gid);
   if (node.hasReady()) st.scheduler.enqueue(gid, WorkFlag.Ready);
   else maybeRelease(st, gid);
   t.maybeGrantTickCredit(gid, st.quiescence);
+}
+
+/**
+ * Applies committed entries and stages the consistent applied point (etcd's consistent
+ * index): the applied index and the ConfState as of the last entry, in the same engine batch
+ * as the state-machine writes the application stages through `apply`'s batch argument. After
+ * a crash the replica replays from exactly that point.
+ */
+function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: RawNode,
+  entries: readonly Entry[]): void {
+  const storage = st.table.storages[gid]!;
+  const writes = st.staging.writes();
+  let confState = storage.appliedState().confState;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry.type === EntryType.EntryNormal) {
+      if (entry.data.length === 0) continue;
+      st.config.stateMachine.apply(rangeId, entry, writes);
+      st.stats.entriesApplied++;
+    } else {
+      confState = node.applyConfChange(unmarshalConfChange(entry.type, entry.data));
+      for (const peer of confState.voters) st.liveness.addPeer(peer, st.storeTicks);
+      for (const peer of confState.learners) st.liveness.addPeer(peer, st.storeTicks);
+    }
+  }
+  const last = entries[entries.length - 1]!.index;
+  assert(last === entries[0]!.index + entries.length - 1, 'committed entries are contiguous');
+  assert(last <= storage.lastIndex(), 'only entries the log holds are applied');
+  if (last > storage.appliedState().index) {
+    storage.setApplied({ index: last, confState, descriptor: storage.appliedState().descriptor },
+      writes);
+  }
 }
 
 /** A lazily created replica got its snapshot: it knows its configuration and ticks. */

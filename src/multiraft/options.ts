@@ -15,7 +15,7 @@ import {
 } from '../util/index.js';
 import type { RandomSource, Entry, Snapshot } from '../raft/index.js';
 import type { SchedulerOptions, TickerOptions } from '../scheduler/index.js';
-import { MemoryEngine, type StorageEngine } from '../storage/index.js';
+import { MemoryEngine, type EngineBatch, type StorageEngine } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 
 /**
@@ -28,8 +28,14 @@ export interface StateMachine {
    * Applies one committed normal entry with a non-empty payload. Empty entries (a new
    * leader's entry, the entry a waking follower proposes to wake its leader) and membership
    * changes are handled by the store and never reach the state machine.
+   *
+   * `batch` is the engine batch that also records the replica's applied point (index
+   * `entry.index` or later, and the ConfState): state-machine writes staged into it through
+   * the engine (`putUser`/`deleteUser`) are atomic with that point, so after a crash the
+   * replica replays from exactly where its state stands. A state machine that keeps its
+   * state elsewhere persists `entry.index` with its own writes instead.
    */
-  apply(rangeId: number, entry: Entry): void;
+  apply(rangeId: number, entry: Entry, batch: EngineBatch): void;
   /** Replaces the range's state with a snapshot's (a lazily created replica catching up). */
   applySnapshot(rangeId: number, snapshot: Snapshot): void;
   /**

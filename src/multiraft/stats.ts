@@ -17,6 +17,13 @@ export interface StoreStats {
   batches: number;
   /** Storage engine batches committed (at most one per scheduler batch). */
   storageCommits: number;
+  /**
+   * Engine batches of applied points committed after a batch's completion (the engine folds
+   * them into the next sync when one is queued).
+   */
+  appliedCommits: number;
+  /** Storage commits that failed (the first one stops the store's progress). */
+  storageFailures: number;
   messagesReceived: number;
   messagesSent: number;
   /** Inbound messages dropped: full inbox, unknown group, or refused by Raft. */
@@ -51,7 +58,7 @@ export function newStoreStats(): StoreStats {
   const quiesceRefusals = {} as Record<QuiesceRefusal, number>;
   for (const reason of QUIESCE_REFUSALS) quiesceRefusals[reason] = 0;
   return {
-    proposals: 0, entriesApplied: 0, ticks: 0, batches: 0, storageCommits: 0,
+    proposals: 0, entriesApplied: 0, ticks: 0, batches: 0, storageCommits: 0, appliedCommits: 0, storageFailures: 0,
     messagesReceived: 0, messagesSent: 0, messagesDropped: 0, quiesces: 0, wakes: 0,
     wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,

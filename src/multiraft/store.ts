@@ -12,7 +12,7 @@ import {
   type Scheduler,
   type Ticker,
 } from '../scheduler/index.js';
-import type { Envelope, TransportHandler } from '../transport/index.js';
+import type { Envelope, HeartbeatCursor, TransportHandler } from '../transport/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
 import type { RangeConfig } from './range_config.js';
@@ -26,6 +26,7 @@ import { processTick } from './_tick.js';
 import { tickStore } from './_liveness_driver.js';
 import {
   handleBatch,
+  handleHeartbeats,
   processMessages,
   reportSnapshot,
   reportUnreachable,
@@ -248,6 +249,8 @@ export class Store implements GroupProcessor, TransportHandler {
   async close(): Promise<void> {
     this.core.closed = true;
     await this.stop();
+    // Writes in flight complete (their messages and applies follow) before the engine closes.
+    await this.core.pipeline.whenIdle();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -277,6 +280,11 @@ export class Store implements GroupProcessor, TransportHandler {
   /** Queues each envelope in its group's inbox, creating replicas of unknown groups. */
   handleBatch(fromNodeId: number, envelopes: Envelope[]): void {
     handleBatch(this.core, fromNodeId, envelopes);
+  }
+
+  /** Fans in a frame's coalesced heartbeats without a message object per row. */
+  handleHeartbeats(fromNodeId: number, rows: HeartbeatCursor): void {
+    handleHeartbeats(this.core, fromNodeId, rows);
   }
 
   /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */
@@ -318,7 +326,8 @@ export class Store implements GroupProcessor, TransportHandler {
 
   /** Bytes held by the store's per-replica arrays (typed arrays and pointer slots). */
   get tableBytes(): number {
-    return this.core.table.memoryBytes + this.scheduler.memoryBytes + this.ticker.memoryBytes;
+    return this.core.table.memoryBytes + this.core.rows.memoryBytes +
+      this.scheduler.memoryBytes + this.ticker.memoryBytes;
   }
 
   /** Whether `nodeId` is live as this store sees it. */

@@ -5,7 +5,7 @@
  * pass everything on unchanged, so it costs no allocation on the hot path.
  */
 import { assert } from '../util/index.js';
-import { MessageType, SnapshotStatus, messageTypeNames } from '../raft/index.js';
+import { MessageType, messageTypeNames, SnapshotStatus } from '../raft/index.js';
 import type {
   Envelope,
   Transport,
@@ -87,10 +87,10 @@ export class CountingTransport implements Transport, TransportHandler {
   }
 
   /** Counts, then passes the report on. */
-  reportUnreachable(toNodeId: number, rangeIds: readonly number[]): void {
+  reportUnreachable(toNodeId: number, groupIds: readonly number[]): void {
     assert(this.handler !== null, 'a handler before the first report');
-    this.counts.unreachableReports += rangeIds.length;
-    this.handler.reportUnreachable(toNodeId, rangeIds);
+    this.counts.unreachableReports += groupIds.length;
+    this.handler.reportUnreachable(toNodeId, groupIds);
   }
 
   /** Counts the snapshot's outcome, then passes the report on. */

@@ -519,6 +519,11 @@ export class RawNode {
   /** Whether there is anything for a Ready: cheaper than building one. */
   hasReady(): boolean {
     const r = this.raft;
+    // Messages first: an awake group's usual reason to be ready (a heartbeat or its answer),
+    // and r.msgs sits on the object already in cache. The order of these independent checks
+    // does not change the answer; checked last, this cost three more cold objects (prevSoftSt,
+    // prevHardSt, the log's unstable part) per heartbeat of each of 100k groups.
+    if (r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
     if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
     const log = r.raftLog;
     if (
@@ -530,7 +535,6 @@ export class RawNode {
       return true;
     }
     if (log.hasNextUnstableSnapshot()) return true;
-    if (r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
     if (log.hasNextUnstableEnts() || log.hasNextCommittedEnts(!this.asyncStorageWrites)) {
       return true;
     }

@@ -15,6 +15,24 @@
  * ORDER. Batches commit in the order `commit` is called; a later batch's completion implies
  * every earlier one's. A failed commit fails every batch after it too (the engine is then
  * broken: its in-memory view is ahead of the disk and must not be trusted further).
+ * At most one batch is open (staged into, not yet committed) at a time.
+ *
+ * SNAPSHOTS. `snapshot()` serves the last snapshot applied with `applySnapshot` while the log
+ * still holds every entry after it. Once the log is compacted past it, it serves the applied
+ * point instead: index and ConfState of `appliedState()`, the term of that index, and the
+ * descriptor as its data (a range's user data travels separately, read with `readSpan`).
+ * While that applied state is staged but not yet durable it answers
+ * `ErrSnapshotTemporarilyUnavailable` (Raft asks again later).
+ *
+ * USER DATA. The ranges layer keeps its key-value data in the engine, under user keys that
+ * are stored once per store across all ranges: a range owns the span `[start, end)` its
+ * descriptor names, so a split or merge moves no data. `putUser` / `deleteUser` stage into
+ * the same batch as the Raft writes (so applying entries writes the data, the applied index
+ * and the ConfState atomically, see `setApplied`); `getUser`, `scanUser` and `readSpan` see
+ * staged writes at once. `readSpan` fixes its point in time when called: taken in the same
+ * synchronous turn as `appliedState()`, the pair is a consistent snapshot of a range.
+ * Keys are 1 to `USER_KEY_BYTES_MAX` (4096) bytes, in byte order; keys and values handed to
+ * the engine must not be mutated afterwards.
  */
 import type {
   ConfState,
@@ -39,6 +57,39 @@ export interface AppliedState {
    * ranges layer encodes it); empty when the application keeps none.
    */
   descriptor: Uint8Array;
+}
+
+/** A user key and its value. */
+export interface UserEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/**
+ * A point-in-time read of the user keys in one span: later writes are not seen. Close it
+ * when done (it pins a LevelDB snapshot).
+ */
+export interface SpanReader {
+  /** The next up to `limit` entries in key order; an empty array once the span is done. */
+  next(limit: number): Promise<UserEntry[]>;
+  /** Releases the reader. */
+  close(): void;
+}
+
+/** Counters of an engine (monotonic unless noted). */
+export interface EngineStats {
+  /** Batches whose commit completed successfully. */
+  batchesCommitted: number;
+  /** Synced writes issued to the disk (several batches may share one). */
+  writesSynced: number;
+  /** Groups summed over committed batches (divide by `writesSynced`: groups per sync). */
+  groupsCommitted: number;
+  /** Bytes of keys and values in committed batches. */
+  bytesCommitted: number;
+  /** Replicas refused for bad records (load or read). */
+  replicasRefused: number;
+  /** Bytes the shared entry cache holds now (a gauge). */
+  entryCacheBytes: number;
 }
 
 /** An open set of staged writes, committed as one unit with one sync. */
@@ -108,4 +159,19 @@ export interface StorageEngine {
   commit(batch: EngineBatch, done: (error: Error | null) => void): void;
   /** Waits for every commit in flight, then closes. */
   close(): Promise<void>;
+  /** The value of user key `key` (staged writes included), or undefined. */
+  getUser(key: Uint8Array): Uint8Array | undefined;
+  /** Stages `key = value`. `StorageArgumentError` for an empty or oversized key. */
+  putUser(key: Uint8Array, value: Uint8Array, batch: EngineBatch): void;
+  /** Stages the deletion of `key` (a no-op if absent). */
+  deleteUser(key: Uint8Array, batch: EngineBatch): void;
+  /**
+   * Up to `limit` entries with `start <= key < end` in key order (`end` null: no upper
+   * bound), as of the call: staged writes included, later ones not.
+   */
+  scanUser(start: Uint8Array, end: Uint8Array | null, limit: number): Promise<UserEntry[]>;
+  /** A point-in-time reader of `[start, end)` (see the file header). */
+  readSpan(start: Uint8Array, end: Uint8Array | null): SpanReader;
+  /** The engine's counters. */
+  stats(): EngineStats;
 }

@@ -336,7 +336,14 @@ export abstract class BatchingTransport implements Transport {
     const max = this.config.deliverBatchMessagesMax;
     const cursor = frame.heartbeats;
     let slice: Envelope[] = [];
-    if (cursor !== null) {
+    const handler = this.handler;
+    assert(handler !== null, 'transport has no handler');
+    if (cursor !== null && cursor.count > 0 && handler.handleHeartbeats !== undefined) {
+      // Rows without a message each: the handler walks the cursor itself.
+      this.counters.messagesReceived += cursor.count;
+      handler.handleHeartbeats(fromNodeId, cursor);
+      assert(cursor.done, 'the handler read every heartbeat row');
+    } else if (cursor !== null) {
       // Bounded: every read takes at least one row until the cursor is done.
       while (!cursor.done) {
         cursor.read(slice, max - slice.length);

@@ -123,23 +123,35 @@ function scanSection(reader: ByteReader): number {
 
 /**
  * The received heartbeat columns of one frame, fanned out on demand. The constructor checks
- * every row (so a bad frame is refused before any of it is delivered); `read` then builds the
- * messages a slice at a time, so that a frame of 100k heartbeats need not hold 100k message
- * objects at once and the receiver's garbage stays young.
+ * every row (so a bad frame is refused before any of it is delivered). Then either `next`
+ * walks the rows without allocating (the current row in `rangeId`, `type`, `term`, `commit`
+ * and `quiesce`), for a receiver that fans them in without a message per row, or `read`
+ * builds envelopes a slice at a time, so that a frame of 100k heartbeats need not hold 100k
+ * message objects at once and the receiver's garbage stays young.
  */
 export class HeartbeatCursor {
   /** Rows in both sections. */
   readonly count: number;
+  /** The current row's range id (after `next` returned true). */
+  rangeId = 0;
+  /** The current row's type: MsgHeartbeat (first section) or MsgHeartbeatResp. */
+  type: MessageType = MessageType.MsgHeartbeat;
+  /** The current row's term. */
+  term = 0;
+  /** The current row's commit index (0 for responses). */
+  commit = 0;
+  /** Whether the current row asks the follower to quiesce. */
+  quiesce = false;
   private readonly reader: ByteReader;
   private section: 0 | 1 = 0;
   private remaining: number;
-  private rangeId = 0;
-  private term = 0;
 
   constructor(
     columns: Uint8Array,
-    private readonly fromNodeId: number,
-    private readonly toNodeId: number,
+    /** The sending node: `from` of every row. */
+    readonly fromNodeId: number,
+    /** The receiving node: `to` of every row. */
+    readonly toNodeId: number,
   ) {
     const scan = new ByteReader(columns);
     const heartbeats = scanSection(scan);
@@ -158,27 +170,34 @@ export class HeartbeatCursor {
     return this.section === 1 && this.remaining === 0;
   }
 
+  /** Moves to the next row (heartbeats, then responses); false once every row was read. */
+  next(): boolean {
+    const reader = this.reader;
+    while (this.remaining === 0) {
+      if (this.section === 1) return false;
+      this.section = 1;
+      this.type = MessageType.MsgHeartbeatResp;
+      this.rangeId = 0;
+      this.term = 0;
+      this.remaining = reader.varint();
+    }
+    this.rangeId += reader.varint();
+    const head = reader.varint();
+    if ((head & 2) === 0) this.term = reader.varint();
+    this.commit = Math.floor(head / 4);
+    this.quiesce = (head & 1) === 1;
+    this.remaining--;
+    assert(this.remaining >= 0 && this.rangeId < RANGE_ID_LIMIT, 'row within its section');
+    return true;
+  }
+
   /** Appends up to `max` rows, as messages, to `out`; returns how many. */
   read(out: Envelope[], max: number): number {
     assert(max > 0, 'read of zero rows');
     let produced = 0;
-    const reader = this.reader;
-    while (produced < max) {
-      if (this.remaining === 0) {
-        if (this.section === 1) break;
-        this.section = 1;
-        this.rangeId = 0;
-        this.term = 0;
-        this.remaining = reader.varint();
-        continue;
-      }
-      this.rangeId += reader.varint();
-      const head = reader.varint();
-      if ((head & 2) === 0) this.term = reader.varint();
-      const type = this.section === 0 ? MessageType.MsgHeartbeat : MessageType.MsgHeartbeatResp;
-      out.push({ rangeId: this.rangeId, message: heartbeatMessage(type, this.fromNodeId,
-        this.toNodeId, this.term, Math.floor(head / 4)), quiesce: (head & 1) === 1 });
-      this.remaining--;
+    while (produced < max && this.next()) {
+      out.push({ rangeId: this.rangeId, message: heartbeatMessage(this.type, this.fromNodeId,
+        this.toNodeId, this.term, this.commit), quiesce: this.quiesce });
       produced++;
     }
     assert(produced <= max && this.remaining >= 0, 'cursor overran its slice');

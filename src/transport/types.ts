@@ -3,6 +3,7 @@
  * `Transport` interface both implementations (TCP and loopback) satisfy, and their counters.
  */
 import type { Message, SnapshotStatus } from '../raft/index.js';
+import type { HeartbeatCursor } from './heartbeats.js';
 
 /**
  * One Raft message addressed to one group.
@@ -37,6 +38,14 @@ export interface TransportHandler {
    * envelopes belong to the handler. Entry payloads may be views into the received frame.
    */
   handleBatch(fromNodeId: number, envelopes: Envelope[]): void;
+  /**
+   * Optional: the coalesced heartbeats of one frame, as rows (`rows.next()` until it returns
+   * false), for a handler that fans them in without a message object per row. Every row must
+   * be read during the call; the cursor is dead afterwards. Called before `handleBatch` with
+   * the same frame's other envelopes, which keeps the order in which `handleBatch` alone
+   * would get them. Without it, the rows arrive in `handleBatch` as messages.
+   */
+  handleHeartbeats?(fromNodeId: number, rows: HeartbeatCursor): void;
   /**
    * Messages of these groups to `toNodeId` were dropped because the peer is unreachable or
    * its queue is full: each group should call `RawNode.reportUnreachable(toNodeId)`.

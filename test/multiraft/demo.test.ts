@@ -29,12 +29,14 @@ describe('demo', () => {
     }
   });
 
-  it('stops cleanly on SIGINT when run as npm start', async () => {
+  it('stops cleanly on SIGINT when run as npm run demo', async () => {
     const cwd = new URL('../..', import.meta.url).pathname;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'demo',
       '--ranges', '200'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    // Drained, so that a full pipe never blocks the child's log writes.
+    child.stderr.resume();
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     for (let i = 0; i < 450 && !out.includes('replicas=600'); i++) await sleep(100);
     child.kill('SIGINT');

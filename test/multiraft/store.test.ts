@@ -9,7 +9,13 @@ import {
   type StoreStats,
 } from '../../src/multiraft/index.js';
 import { MessageType, SeededRandom, StateType, newMessage } from '../../src/raft/index.js';
-import { LoopbackNetwork } from '../../src/transport/index.js';
+import {
+  FrameCodec,
+  FrameKind,
+  LoopbackNetwork,
+  type Envelope,
+  type HeartbeatCursor,
+} from '../../src/transport/index.js';
 import { ConfigError } from '../../src/util/index.js';
 import {
   agreedLeader,
@@ -146,6 +152,52 @@ describe('Store', () => {
     expect(refusals[QuiesceRefusal.CommitMismatch]).toBe(1);
     stale({ from: 3 });
     expect(refusals[QuiesceRefusal.LeaderMismatch]).toBe(1);
+    cluster.settle();
+  });
+
+  it('fans in heartbeat rows as the same messages would be stepped, in arrival order', () => {
+    const { cluster } = newTestCluster();
+    cluster.createRange(1, { leaderNodeId: 1 });
+    cluster.settle();
+    cluster.store(1).propose(1, bytes('a'));
+    cluster.settle();
+    cluster.tick(1);
+    const [leader] = statuses(cluster, 1);
+    const store2 = cluster.store(2);
+    const codec = new FrameCodec(1 << 20);
+    const rows = (envelopes: Envelope[]): HeartbeatCursor => {
+      const frame = codec.decode(codec.encodeBatch(1, 2, envelopes, true)!.frame);
+      if (frame.kind !== FrameKind.Batch || frame.heartbeats === null) throw new Error('rows');
+      return frame.heartbeats;
+    };
+    let commit = leader!.commit;
+    const quiesceHeartbeat = (term: number): Envelope => ({ rangeId: 1, quiesce: true,
+      message: newMessage(MessageType.MsgHeartbeat, { to: 2, from: 1, term, commit }) });
+    const refusals = store2.stats.quiesceRefusals;
+    // Rows alone: refused or taken exactly as their messages would be.
+    store2.handleHeartbeats(1, rows([quiesceHeartbeat(leader!.term - 1)]));
+    store2.runUntilIdle();
+    expect(refusals[QuiesceRefusal.TermMismatch]).toBe(1);
+    expect(statuses(cluster, 1)[1]!.quiesced).toBe(false);
+    store2.handleHeartbeats(1, rows([quiesceHeartbeat(leader!.term)]));
+    store2.runUntilIdle();
+    expect(statuses(cluster, 1)[1]!.quiesced).toBe(true);
+    store2.wakeRange(1);
+    cluster.settle();
+    commit = statuses(cluster, 1)[0]!.commit;
+    expect(statuses(cluster, 1)[1]!.quiesced).toBe(false);
+    // A row behind a queued message waits behind it: the good heartbeat quiesces, the stale
+    // row wakes the group again. The other order would refuse the good one (its Ready not
+    // yet taken), which the raft-ready counter would show.
+    const wakes = store2.stats.wakes;
+    const received = store2.stats.messagesReceived;
+    const readyRefusals = refusals[QuiesceRefusal.RaftReady];
+    store2.handleBatch(1, [quiesceHeartbeat(leader!.term)]);
+    store2.handleHeartbeats(1, rows([quiesceHeartbeat(leader!.term - 1)]));
+    store2.runUntilIdle();
+    expect(store2.stats.wakes).toBe(wakes + 1);
+    expect(refusals[QuiesceRefusal.RaftReady]).toBe(readyRefusals);
+    expect(store2.stats.messagesReceived).toBe(received + 2);
     cluster.settle();
   });
 

@@ -2,11 +2,38 @@ import { describe, expect, it } from 'vitest';
 import { MessageType, SnapshotStatus, newMessage } from '../../src/raft/index.js';
 import { ConfigError } from '../../src/util/index.js';
 import {
+  HeartbeatCursor,
   LoopbackNetwork,
   type Envelope,
   type LoopbackNetworkOptions,
 } from '../../src/transport/index.js';
-import { append, heartbeat, RecordingHandler, VirtualClock } from './_helpers.js';
+import {
+  append,
+  heartbeat,
+  heartbeatResp,
+  RecordingHandler,
+  VirtualClock,
+} from './_helpers.js';
+
+/** Records heartbeat rows as text, and the order of the handler's calls. */
+class RowHandler extends RecordingHandler {
+  rows: string[] = [];
+  calls: string[] = [];
+
+  handleHeartbeats(fromNodeId: number, rows: HeartbeatCursor): void {
+    this.calls.push('heartbeats');
+    while (rows.next()) {
+      this.rows.push(`${rows.type}/${rows.rangeId}/${rows.fromNodeId}>${rows.toNodeId}` +
+        `/${rows.term}/${rows.commit}/${rows.quiesce}`);
+    }
+    expect(fromNodeId).toBe(rows.fromNodeId);
+  }
+
+  override handleBatch(fromNodeId: number, envelopes: Envelope[]): void {
+    this.calls.push('batch');
+    super.handleBatch(fromNodeId, envelopes);
+  }
+}
 
 const { SnapshotFinish, SnapshotFailure } = SnapshotStatus;
 
@@ -185,6 +212,36 @@ describe('LoopbackTransport', () => {
     expect(t2.stats().framesReceived).toBe(1);
     expect(h2.batches.map((b) => b.envelopes.length)).toEqual([100, 100, 53]);
     expect(h2.envelopes.map((e) => e.message)).toEqual(sent.map((e) => e.message));
+  });
+
+  it('hands coalesced heartbeats to handleHeartbeats as rows, before the other envelopes', () => {
+    const clock = new VirtualClock();
+    const network = new LoopbackNetwork({ clock });
+    const t1 = network.createTransport({ nodeId: 1 });
+    const t2 = network.createTransport({ nodeId: 2, deliverBatchMessagesMax: 2 });
+    const plain = new RecordingHandler();
+    const rows = new RowHandler();
+    t1.setHandler(new RecordingHandler());
+    t2.setHandler(rows);
+    const sent = [heartbeat(9, 1, 2, 4, 30, true), append(1, 1, 2, [1]), heartbeat(3, 1, 2, 4, 7),
+      heartbeatResp(5, 1, 2, 6), append(2, 1, 2, [1]), append(3, 1, 2, [1])];
+    t1.send(sent);
+    clock.advance(0);
+    const hb = MessageType.MsgHeartbeat;
+    const resp = MessageType.MsgHeartbeatResp;
+    // Sorted by group within each section, heartbeats first: as handleBatch gets them.
+    expect(rows.rows).toEqual([`${hb}/3/1>2/4/7/false`, `${hb}/9/1>2/4/30/true`,
+      `${resp}/5/1>2/6/0/false`]);
+    expect(rows.calls).toEqual(['heartbeats', 'batch', 'batch']);
+    expect(rows.envelopes.map((e) => e.message)).toEqual([1, 4, 5].map((i) => sent[i]!.message));
+    expect(t2.stats().messagesReceived).toBe(6);
+    // The same frame to a handler without handleHeartbeats: the rows come as messages.
+    t2.setHandler(plain);
+    t1.send(sent);
+    clock.advance(0);
+    const asRows = plain.envelopes.slice(0, 3).map((e) => `${e.message.type}/${e.rangeId}/` +
+      `${e.message.from}>${e.message.to}/${e.message.term}/${e.message.commit}/${e.quiesce}`);
+    expect(asRows).toEqual(rows.rows);
   });
 
   it('skips the codec with encodeFrames: false and still delivers', () => {

@@ -1,0 +1,381 @@
+/**
+ * A replica's storage on the durable engine. In memory it keeps a fixed few fields (the
+ * HardState, the applied state, the log bounds, the last applied snapshot) and a run of
+ * recent entries in the store's shared entry cache; everything else is read from the
+ * backend with `getSync`. Writers stage records into the open batch and update the fields
+ * at once, so reads see staged writes (see engine.ts). The RaftState and Applied records are
+ * written once per batch, when it is sealed at commit, however many writers touched them.
+ *
+ * Invariant: `ents` is the contiguous run `[lastIndex - ents.length + 1, lastIndex]`, and
+ * every entry at or above `pinFrom` is in it (those are not durable yet: the backend may
+ * not hold them, or may still hold what they replaced).
+ */
+import { assert } from '../util/index.js';
+import {
+  EMPTY_BYTES,
+  ErrCompacted,
+  ErrSnapOutOfDate,
+  ErrSnapshotTemporarilyUnavailable,
+  ErrUnavailable,
+  RaftPanicError,
+  emptyHardState,
+  emptySnapshot,
+  entrySize,
+  type Entry,
+  type HardState,
+  type InitialState,
+  type Snapshot,
+  type StorageError,
+} from '../raft/index.js';
+import type { DurableBatch, EngineCore, StagingReplica } from './_durable_core.js';
+import { ENTRY_OVERHEAD_BYTES, type CachedRun } from './_entry_cache.js';
+import { MetaKind, keyHex } from './_keys.js';
+import { decodeEntry, type LogState } from './_records.js';
+import type { AppliedState, EngineBatch, ReplicaStorage } from './engine.js';
+import { ReplicaCorruptError } from './errors.js';
+
+/** What a replica starts from: defaults for a new one, decoded records for a loaded one. */
+export interface ReplicaState {
+  hardState: HardState;
+  log: LogState;
+  applied: AppliedState;
+  snapshot: Snapshot;
+}
+
+/** The state of a replica never written. */
+export function emptyReplicaState(): ReplicaState {
+  const snapshot = emptySnapshot();
+  return {
+    hardState: emptyHardState(),
+    log: { truncatedIndex: 0, truncatedTerm: 0, lastIndex: 0 },
+    applied: { index: 0, confState: snapshot.metadata.confState, descriptor: EMPTY_BYTES },
+    snapshot,
+  };
+}
+
+const cost = (e: Entry): number => e.data.length + ENTRY_OVERHEAD_BYTES;
+
+/** `ReplicaStorage` on a durable engine. */
+export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun {
+  stagedSeq = 0;
+  destroyed = false;
+  private hs: HardState;
+  private applied: AppliedState;
+  /** The batch that staged `applied`, while not durable; 0 once durable. */
+  private appliedSeq = 0;
+  private snap: Snapshot;
+  /** The snapshot served at the applied point (see `snapshot`), built on demand. */
+  private appliedSnap: Snapshot | null = null;
+  private truncatedIndex: number;
+  private truncatedTerm: number;
+  private last: number;
+  private ents: Entry[] = [];
+  private entsBytes = 0;
+  private pinFrom = Infinity;
+  private pinSeq = 0;
+  /** The RaftState / Applied record must be written when the open batch is sealed. */
+  private raftStateDirty = false;
+  private appliedDirty = false;
+
+  constructor(readonly rangeId: number, private readonly core: EngineCore, s: ReplicaState) {
+    this.hs = s.hardState;
+    this.applied = s.applied;
+    this.snap = s.snapshot;
+    this.truncatedIndex = s.log.truncatedIndex;
+    this.truncatedTerm = s.log.truncatedTerm;
+    this.last = s.log.lastIndex;
+    assert(this.last >= this.truncatedIndex, 'the log ends at or after its truncation');
+  }
+
+  // --- Raft's Storage ---
+
+  initialState(): InitialState {
+    return { hardState: this.hs, confState: this.applied.confState };
+  }
+
+  entries(lo: number, hi: number, maxSize: number): Entry[] | StorageError {
+    this.live();
+    if (lo <= this.truncatedIndex) return ErrCompacted;
+    if (hi > this.last + 1) {
+      throw new RaftPanicError(`entries' hi(${hi}) is out of bound lastindex(${this.last})`);
+    }
+    if (this.last === this.truncatedIndex) return ErrUnavailable;
+    const out: Entry[] = [];
+    let size = 0;
+    for (let i = lo; i < hi; i++) {
+      const e = this.entryAt(i);
+      size += entrySize(e);
+      if (out.length > 0 && size > maxSize) break;
+      out.push(e);
+    }
+    assert(out.length === 0 || out[0]!.index === lo, 'entries start at lo');
+    return out;
+  }
+
+  term(i: number): number | StorageError {
+    this.live();
+    if (i < this.truncatedIndex) return ErrCompacted;
+    if (i > this.last) return ErrUnavailable;
+    if (i === this.truncatedIndex) return this.truncatedTerm;
+    return this.entryAt(i).term;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  firstIndex(): number {
+    return this.truncatedIndex + 1;
+  }
+
+  snapshot(): Snapshot | StorageError {
+    this.live();
+    if (this.snap.metadata.index >= this.truncatedIndex) return this.snap;
+    if (this.appliedSeq !== 0) return ErrSnapshotTemporarilyUnavailable;
+    if (this.appliedSnap === null || this.appliedSnap.metadata.index !== this.applied.index) {
+      const term = this.term(this.applied.index);
+      assert(typeof term === 'number', 'the applied index is never compacted away');
+      this.appliedSnap = {
+        data: this.applied.descriptor,
+        metadata: { index: this.applied.index, term, confState: this.applied.confState },
+      };
+    }
+    return this.appliedSnap;
+  }
+
+  hardState(): HardState {
+    return this.hs;
+  }
+
+  appliedState(): AppliedState {
+    return this.applied;
+  }
+
+  // --- writers ---
+
+  append(entries: readonly Entry[], batch: EngineBatch): void {
+    this.live();
+    if (entries.length === 0) return;
+    const b = this.core.asOpen(batch);
+    const first = this.truncatedIndex + 1;
+    const lastNew = entries[0]!.index + entries.length - 1;
+    if (lastNew < first) return;
+    const from = Math.max(0, first - entries[0]!.index);
+    const start = entries[from]!.index;
+    if (start > this.last + 1) {
+      throw new RaftPanicError(`missing log entry [last: ${this.last}, append at: ${start}]`);
+    }
+    this.core.touch(b, this);
+    const { keys, codec } = this.core;
+    for (let i = lastNew + 1; i <= this.last; i++) this.core.del(b, keys.logKey(this.rangeId, i));
+    for (let k = from; k < entries.length; k++) {
+      const e = entries[k]!;
+      const key = keys.logKey(this.rangeId, e.index);
+      this.core.put(b, key, codec.entry(key, e));
+    }
+    this.cacheAppend(entries, from, start);
+    this.last = lastNew;
+    this.pinFrom = Math.min(this.pinFrom, start);
+    this.pinSeq = b.seq;
+    this.stageLogState(b);
+    assert(this.ents[this.ents.length - 1] === entries[entries.length - 1], 'cached to the end');
+  }
+
+  setHardState(hardState: HardState, batch: EngineBatch): void {
+    this.live();
+    const b = this.core.asOpen(batch);
+    this.core.touch(b, this);
+    this.hs = hardState;
+    this.raftStateDirty = true;
+  }
+
+  applySnapshot(snapshot: Snapshot, descriptor: Uint8Array, batch: EngineBatch):
+    StorageError | null {
+    this.live();
+    const md = snapshot.metadata;
+    if (this.applied.index !== 0 && this.applied.index >= md.index) return ErrSnapOutOfDate;
+    assert(md.index >= this.truncatedIndex, 'a newer snapshot is past the truncation');
+    const b = this.core.asOpen(batch);
+    this.core.touch(b, this);
+    this.deleteLog(b, this.truncatedIndex + 1, this.last);
+    this.dropCache(this.ents.length);
+    this.pinFrom = Infinity;
+    this.truncatedIndex = md.index;
+    this.truncatedTerm = md.term;
+    this.last = md.index;
+    this.snap = snapshot;
+    this.appliedSnap = null;
+    const key = this.core.keys.metaKey(this.rangeId, MetaKind.Snapshot);
+    this.core.put(b, key, this.core.codec.snapshot(key, snapshot));
+    this.stageLogState(b);
+    this.stageApplied(b, { index: md.index, confState: md.confState, descriptor });
+    return null;
+  }
+
+  setApplied(applied: AppliedState, batch: EngineBatch): void {
+    this.live();
+    assert(applied.index >= this.applied.index, 'the applied index never moves back');
+    assert(applied.index <= this.last, 'apply only entries the log holds');
+    const b = this.core.asOpen(batch);
+    this.core.touch(b, this);
+    this.stageApplied(b, applied);
+  }
+
+  compact(index: number, batch: EngineBatch): StorageError | null {
+    this.live();
+    if (index <= this.truncatedIndex) return ErrCompacted;
+    if (index > this.last) {
+      throw new RaftPanicError(`compact ${index} is out of bound lastindex(${this.last})`);
+    }
+    assert(index <= this.applied.index, 'compact only what was applied');
+    const b = this.core.asOpen(batch);
+    this.core.touch(b, this);
+    const term = this.entryAt(index).term;
+    this.deleteLog(b, this.truncatedIndex + 1, index);
+    const cacheLo = this.last - this.ents.length + 1;
+    if (index >= cacheLo) this.dropCache(index - cacheLo + 1);
+    this.truncatedIndex = index;
+    this.truncatedTerm = term;
+    this.stageLogState(b);
+    assert(this.firstIndex() === index + 1, 'compaction moves the first index');
+    return null;
+  }
+
+  release(): void {
+    this.evictDurable();
+  }
+
+  // --- engine side ---
+
+  /** Batch `seq` completed: what it and earlier batches staged is durable. */
+  durableUpTo(seq: number): void {
+    if (this.pinSeq !== 0 && this.pinSeq <= seq) {
+      this.pinFrom = Infinity;
+      this.pinSeq = 0;
+    }
+    if (this.appliedSeq !== 0 && this.appliedSeq <= seq) this.appliedSeq = 0;
+  }
+
+  seal(batch: DurableBatch): void {
+    if (this.destroyed) return;
+    const { keys, codec } = this.core;
+    if (this.raftStateDirty) {
+      const key = keys.metaKey(this.rangeId, MetaKind.RaftState);
+      const log = { truncatedIndex: this.truncatedIndex, truncatedTerm: this.truncatedTerm,
+        lastIndex: this.last };
+      this.core.put(batch, key, codec.raftState(key, this.hs, log));
+      this.raftStateDirty = false;
+    }
+    if (this.appliedDirty) {
+      const key = keys.metaKey(this.rangeId, MetaKind.Applied);
+      this.core.put(batch, key, codec.applied(key, this.applied));
+      this.appliedDirty = false;
+    }
+    assert(!this.raftStateDirty && !this.appliedDirty, 'a sealed batch leaves nothing dirty');
+  }
+
+  evictDurable(): number {
+    const cacheLo = this.last - this.ents.length + 1;
+    const keep = this.pinFrom === Infinity ? 0 : this.last - this.pinFrom + 1;
+    const drop = Math.max(0, this.ents.length - keep);
+    assert(drop === 0 || cacheLo < this.pinFrom, 'only durable entries are evicted');
+    return this.dropCache(drop);
+  }
+
+  hasCached(): boolean {
+    return this.ents.length > 0;
+  }
+
+  /** Stages the deletion of every record of this replica; the storage is dead after. */
+  destroy(batch: DurableBatch): void {
+    this.live();
+    this.core.touch(batch, this);
+    this.deleteLog(batch, this.truncatedIndex + 1, this.last);
+    for (const kind of [MetaKind.RaftState, MetaKind.Applied, MetaKind.Snapshot]) {
+      this.core.del(batch, this.core.keys.metaKey(this.rangeId, kind));
+    }
+    this.raftStateDirty = false;
+    this.appliedDirty = false;
+    this.dropCache(this.ents.length);
+    this.destroyed = true;
+  }
+
+  // --- internals ---
+
+  private live(): void {
+    assert(!this.destroyed, 'a destroyed replica storage is not used');
+  }
+
+  /** Entry `i` (`truncatedIndex < i <= last`), from the cache or the backend. */
+  private entryAt(i: number): Entry {
+    const cacheLo = this.last - this.ents.length + 1;
+    if (i >= cacheLo) return this.ents[i - cacheLo]!;
+    assert(i < this.pinFrom, 'entries not yet durable are always cached');
+    const key = this.core.keys.logKey(this.rangeId, i);
+    const value = this.core.backend.getSync(key);
+    if (value === undefined) {
+      this.core.counters.replicasRefused++;
+      throw new ReplicaCorruptError(this.rangeId, keyHex(key), `missing log entry ${i}`);
+    }
+    try {
+      return decodeEntry(this.rangeId, key, value, i);
+    } catch (error) {
+      this.core.counters.replicasRefused++;
+      throw error;
+    }
+  }
+
+  private cacheAppend(entries: readonly Entry[], from: number, start: number): void {
+    const cacheLo = this.last - this.ents.length + 1;
+    if (start >= cacheLo) {
+      this.dropTail(this.last - start + 1);
+    } else {
+      this.dropCache(this.ents.length);
+    }
+    let bytes = 0;
+    for (let k = from; k < entries.length; k++) {
+      this.ents.push(entries[k]!);
+      bytes += cost(entries[k]!);
+    }
+    this.entsBytes += bytes;
+    this.core.cache.grew(this, bytes);
+  }
+
+  /** Drops the last `n` cached entries (replaced by an append). */
+  private dropTail(n: number): void {
+    if (n <= 0) return;
+    let bytes = 0;
+    for (let k = this.ents.length - n; k < this.ents.length; k++) bytes += cost(this.ents[k]!);
+    this.ents.length -= n;
+    this.entsBytes -= bytes;
+    this.core.cache.shrank(this, bytes);
+  }
+
+  /** Drops the first `n` cached entries; returns the bytes freed. */
+  private dropCache(n: number): number {
+    if (n <= 0) return 0;
+    let bytes = 0;
+    for (let k = 0; k < n; k++) bytes += cost(this.ents[k]!);
+    this.ents = n === this.ents.length ? [] : this.ents.slice(n);
+    this.entsBytes -= bytes;
+    assert(this.entsBytes >= 0, 'cache bytes stay non-negative');
+    this.core.cache.shrank(this, bytes);
+    return bytes;
+  }
+
+  private deleteLog(b: DurableBatch, from: number, to: number): void {
+    for (let i = from; i <= to; i++) this.core.del(b, this.core.keys.logKey(this.rangeId, i));
+  }
+
+  private stageLogState(b: DurableBatch): void {
+    assert(this.stagedSeq === b.seq, 'the replica is listed in the batch it stages into');
+    this.raftStateDirty = true;
+  }
+
+  private stageApplied(b: DurableBatch, applied: AppliedState): void {
+    assert(this.stagedSeq === b.seq, 'the replica is listed in the batch it stages into');
+    this.applied = applied;
+    this.appliedSeq = b.seq;
+    this.appliedDirty = true;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The key layout of the durable engine (one keyspace per store). Every key starts with a
+ * prefix byte, so each kind of record is one contiguous key range:
+ *
+ *   0x01                                   engine identity (format version, store, cluster)
+ *   0x02 | rangeId u64 BE | kind u8        a replica's metadata records (MetaKind)
+ *   0x03 | rangeId u64 BE | index u64 BE   a replica's log entries
+ *   0x04 | user key bytes                  user data, once per store across all ranges
+ *
+ * Fixed-width big-endian numbers make byte order equal numeric order, so a replica's log is
+ * one ordered range and a restart lists every replica by scanning the 0x02 range (three
+ * records per replica, never a log entry). User keys carry no range id: a range owns a span
+ * of them through its descriptor, and a split moves no data.
+ *
+ * No key is built as a string: each `KeyBuilder` owns one scratch buffer per key kind and
+ * returns it (valid until its next call); the backends copy what they keep.
+ */
+import { assert } from '../util/index.js';
+
+/** The first byte of every key. */
+export const KeyPrefix = { Identity: 0x01, Meta: 0x02, Log: 0x03, User: 0x04, End: 0x05 } as const;
+
+/** The kind byte of a metadata record. */
+export const MetaKind = {
+  /**
+   * Raft's HardState and the log's bounds (truncated index and term, last index), in one
+   * record: both change with nearly every Ready, and one put per replica per batch halves
+   * the operations LevelDB applies per entry.
+   */
+  RaftState: 1,
+  /** The applied index with its ConfState and descriptor. */
+  Applied: 3,
+  /** The last snapshot applied to the replica (metadata and data). */
+  Snapshot: 4,
+} as const;
+
+/** Bytes of a metadata key. */
+export const META_KEY_BYTES = 10;
+/** Bytes of a log key. */
+export const LOG_KEY_BYTES = 17;
+/** The largest user key (bytes), so a key buffer is allocated once. @default 4096 */
+export const USER_KEY_BYTES_MAX = 4096;
+
+const TWO_32 = 2 ** 32;
+
+/** Writes `n` (a safe non-negative integer) as 8 big-endian bytes at `offset`. */
+export function writeU64(view: DataView, offset: number, n: number): void {
+  assert(Number.isSafeInteger(n) && n >= 0, 'a u64 field holds a safe non-negative integer');
+  view.setUint32(offset, Math.floor(n / TWO_32));
+  view.setUint32(offset + 4, n >>> 0);
+}
+
+/** Reads 8 big-endian bytes at `offset`; values above 2^53 come back unsafe (checked later). */
+export function readU64(view: DataView, offset: number): number {
+  return view.getUint32(offset) * TWO_32 + view.getUint32(offset + 4);
+}
+
+/** Builds keys into reused buffers. One per engine; not shared across engines. */
+export class KeyBuilder {
+  private readonly meta = new Uint8Array(META_KEY_BYTES);
+  private readonly metaView = new DataView(this.meta.buffer);
+  private readonly log = new Uint8Array(LOG_KEY_BYTES);
+  private readonly logView = new DataView(this.log.buffer);
+  private readonly user = new Uint8Array(USER_KEY_BYTES_MAX + 1);
+  private readonly bound = new Uint8Array(USER_KEY_BYTES_MAX + 1);
+
+  constructor() {
+    this.meta[0] = KeyPrefix.Meta;
+    this.log[0] = KeyPrefix.Log;
+    this.user[0] = KeyPrefix.User;
+    this.bound[0] = KeyPrefix.User;
+  }
+
+  /** The key of a metadata record (the shared buffer: copy it to keep it). */
+  metaKey(rangeId: number, kind: number): Uint8Array {
+    writeU64(this.metaView, 1, rangeId);
+    this.meta[9] = kind;
+    return this.meta;
+  }
+
+  /** The key of log entry `index` of `rangeId` (the shared buffer). */
+  logKey(rangeId: number, index: number): Uint8Array {
+    writeU64(this.logView, 1, rangeId);
+    writeU64(this.logView, 9, index);
+    return this.log;
+  }
+
+  /** The stored key of user key `key` (a view of the shared buffer). */
+  userKey(key: Uint8Array): Uint8Array {
+    assert(key.length <= USER_KEY_BYTES_MAX, 'user keys are checked at the boundary');
+    this.user.set(key, 1);
+    return this.user.subarray(0, key.length + 1);
+  }
+
+  /** Like `userKey`, in a second buffer, for the end bound of a scan. */
+  userBound(key: Uint8Array): Uint8Array {
+    assert(key.length <= USER_KEY_BYTES_MAX, 'user keys are checked at the boundary');
+    this.bound.set(key, 1);
+    return this.bound.subarray(0, key.length + 1);
+  }
+}
+
+/** The key of the engine identity record. */
+export const IDENTITY_KEY: Uint8Array = Uint8Array.of(KeyPrefix.Identity);
+/** The first key of the metadata range. */
+export const META_START: Uint8Array = Uint8Array.of(KeyPrefix.Meta);
+/** The first key after the metadata range. */
+export const META_END: Uint8Array = Uint8Array.of(KeyPrefix.Log);
+/** The first key after the user data range. */
+export const USER_END: Uint8Array = Uint8Array.of(KeyPrefix.End);
+
+/** The range id of a metadata or log key. */
+export function rangeIdOfKey(key: Uint8Array): number {
+  assert(key.length >= 9, 'a range-local key holds a range id');
+  return readU64(new DataView(key.buffer, key.byteOffset, key.byteLength), 1);
+}
+
+/** A key in hex, for error messages. */
+export function keyHex(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+}

@@ -1,0 +1,297 @@
+/**
+ * The value layout of the durable engine: every record is `crc32 u32 BE | payload`, where
+ * the checksum covers the record's key and then its payload, so a damaged value and a value
+ * found under the wrong key are both caught. Payloads are fixed binary layouts (u64 fields
+ * big-endian, see _keys.ts):
+ *
+ *   RaftState   term u64 | vote u64 | commit u64 |
+ *               truncatedIndex u64 | truncatedTerm u64 | lastIndex u64
+ *   Applied     index u64 | ConfState | descriptor length u32 | descriptor
+ *   Snapshot    index u64 | term u64 | ConfState | data length u32 | data
+ *   Entry       term u64 | type u8 | data (to the end; the index is in the key)
+ *   Identity    format version u32 | store id u64 | cluster id length u16 | cluster id utf8
+ *   User value  value bytes (to the end)
+ *   ConfState   autoLeave u8 | 4 × (count u32 | ids u64 ...): voters, learners,
+ *               votersOutgoing, learnersNext
+ *
+ * Encoders write into one growing scratch buffer owned by a `RecordCodec` and return a view
+ * of it, valid until the next encode (the backends copy on write). Decoders throw
+ * `ReplicaCorruptError` naming the range and key on any mismatch; a decoded entry's data is a
+ * view of the value the backend returned, never copied.
+ */
+import { crc32 } from 'node:zlib';
+import { assert } from '../util/index.js';
+import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/index.js';
+import { ReplicaCorruptError } from './errors.js';
+import { keyHex, readU64, writeU64 } from './_keys.js';
+import type { AppliedState } from './engine.js';
+
+/** The engine format this code writes and reads. */
+export const ENGINE_FORMAT_VERSION = 1;
+
+/** A replica's log bounds, as the LogState record holds them. */
+export interface LogState {
+  /** The last compacted (or snapshot) index; the first entry is at `truncatedIndex + 1`. */
+  truncatedIndex: number;
+  /** The term of the entry at `truncatedIndex`. */
+  truncatedTerm: number;
+  /** The last index (`truncatedIndex` when the log is empty). */
+  lastIndex: number;
+}
+
+/** The identity of a data directory. */
+export interface EngineIdentity {
+  formatVersion: number;
+  storeId: number;
+  clusterId: string;
+}
+
+const CRC_BYTES = 4;
+const ENTRY_TYPE_MAX = 2;
+
+function checksum(key: Uint8Array, payload: Uint8Array): number {
+  return crc32(payload, crc32(key));
+}
+
+function confStateBytes(cs: ConfState): number {
+  const ids = cs.voters.length + cs.learners.length + cs.votersOutgoing.length +
+    cs.learnersNext.length;
+  return 1 + 16 + 8 * ids;
+}
+
+/** Encodes records into a reused buffer; one per engine. */
+export class RecordCodec {
+  private buffer = new Uint8Array(4096);
+  private view = new DataView(this.buffer.buffer);
+  private readonly encoder = new TextEncoder();
+
+  private reserve(payloadBytes: number): DataView {
+    const need = CRC_BYTES + payloadBytes;
+    if (need > this.buffer.length) {
+      this.buffer = new Uint8Array(Math.max(need, this.buffer.length * 2));
+      this.view = new DataView(this.buffer.buffer);
+    }
+    return this.view;
+  }
+
+  private seal(key: Uint8Array, payloadBytes: number): Uint8Array {
+    const record = this.buffer.subarray(0, CRC_BYTES + payloadBytes);
+    this.view.setUint32(0, checksum(key, record.subarray(CRC_BYTES)));
+    return record;
+  }
+
+  /** A RaftState record (HardState and log bounds). */
+  raftState(key: Uint8Array, hs: HardState, s: LogState): Uint8Array {
+    assert(s.lastIndex >= s.truncatedIndex, 'the log ends at or after its truncation');
+    const v = this.reserve(48);
+    writeU64(v, 4, hs.term);
+    writeU64(v, 12, hs.vote);
+    writeU64(v, 20, hs.commit);
+    writeU64(v, 28, s.truncatedIndex);
+    writeU64(v, 36, s.truncatedTerm);
+    writeU64(v, 44, s.lastIndex);
+    return this.seal(key, 48);
+  }
+
+  /** An Applied record. */
+  applied(key: Uint8Array, a: AppliedState): Uint8Array {
+    const bytes = 8 + confStateBytes(a.confState) + 4 + a.descriptor.length;
+    const v = this.reserve(bytes);
+    writeU64(v, 4, a.index);
+    let at = this.writeConfState(v, 12, a.confState);
+    v.setUint32(at, a.descriptor.length);
+    this.buffer.set(a.descriptor, at + 4);
+    at += 4 + a.descriptor.length;
+    assert(at === CRC_BYTES + bytes, 'the Applied layout fills its reservation');
+    return this.seal(key, bytes);
+  }
+
+  /** A Snapshot record. */
+  snapshot(key: Uint8Array, s: Snapshot): Uint8Array {
+    const md = s.metadata;
+    const bytes = 16 + confStateBytes(md.confState) + 4 + s.data.length;
+    const v = this.reserve(bytes);
+    writeU64(v, 4, md.index);
+    writeU64(v, 12, md.term);
+    let at = this.writeConfState(v, 20, md.confState);
+    v.setUint32(at, s.data.length);
+    this.buffer.set(s.data, at + 4);
+    at += 4 + s.data.length;
+    assert(at === CRC_BYTES + bytes, 'the Snapshot layout fills its reservation');
+    return this.seal(key, bytes);
+  }
+
+  /** An Entry record. */
+  entry(key: Uint8Array, e: Entry): Uint8Array {
+    const v = this.reserve(9 + e.data.length);
+    writeU64(v, 4, e.term);
+    v.setUint8(12, e.type);
+    this.buffer.set(e.data, 13);
+    return this.seal(key, 9 + e.data.length);
+  }
+
+  /** The Identity record. */
+  identity(key: Uint8Array, id: EngineIdentity): Uint8Array {
+    const cluster = this.encoder.encode(id.clusterId);
+    assert(cluster.length <= 0xffff, 'cluster ids are short');
+    const v = this.reserve(14 + cluster.length);
+    v.setUint32(4, id.formatVersion);
+    writeU64(v, 8, id.storeId);
+    v.setUint16(16, cluster.length);
+    this.buffer.set(cluster, 18);
+    return this.seal(key, 14 + cluster.length);
+  }
+
+  /** A user value record. */
+  userValue(key: Uint8Array, value: Uint8Array): Uint8Array {
+    this.reserve(value.length);
+    this.buffer.set(value, CRC_BYTES);
+    return this.seal(key, value.length);
+  }
+
+  private writeConfState(v: DataView, at: number, cs: ConfState): number {
+    v.setUint8(at, cs.autoLeave ? 1 : 0);
+    at += 1;
+    for (const ids of [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext]) {
+      v.setUint32(at, ids.length);
+      at += 4;
+      for (let i = 0; i < ids.length; i++, at += 8) writeU64(v, at, ids[i]!);
+    }
+    return at;
+  }
+}
+
+/** Reads one record's fields, throwing `ReplicaCorruptError` on anything out of place. */
+class RecordReader {
+  readonly view: DataView;
+  at = CRC_BYTES;
+
+  constructor(
+    readonly rangeId: number,
+    readonly key: Uint8Array,
+    readonly value: Uint8Array,
+    readonly what: string,
+  ) {
+    this.view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    if (value.length < CRC_BYTES) this.fail('truncated record');
+    if (this.view.getUint32(0) !== checksum(key, value.subarray(CRC_BYTES))) {
+      this.fail('checksum mismatch');
+    }
+  }
+
+  fail(why: string): never {
+    throw new ReplicaCorruptError(this.rangeId, keyHex(this.key), `${this.what}: ${why}`);
+  }
+
+  need(bytes: number): void {
+    if (this.at + bytes > this.value.length) this.fail('truncated record');
+  }
+
+  u64(): number {
+    this.need(8);
+    const n = readU64(this.view, this.at);
+    if (!Number.isSafeInteger(n)) this.fail('number out of range');
+    this.at += 8;
+    return n;
+  }
+
+  u32(): number {
+    this.need(4);
+    this.at += 4;
+    return this.view.getUint32(this.at - 4);
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    this.at += n;
+    return this.value.subarray(this.at - n, this.at);
+  }
+
+  ids(): number[] {
+    const n = this.u32();
+    if (n > 4096) this.fail('implausible member count');
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(this.u64());
+    return out;
+  }
+
+  confState(): ConfState {
+    this.need(1);
+    const autoLeave = this.view.getUint8(this.at++) === 1;
+    const voters = this.ids();
+    const learners = this.ids();
+    const votersOutgoing = this.ids();
+    const learnersNext = this.ids();
+    return { voters, learners, votersOutgoing, learnersNext, autoLeave };
+  }
+
+  end(): void {
+    if (this.at !== this.value.length) this.fail('trailing bytes');
+  }
+}
+
+/** Decodes a RaftState record. */
+export function decodeRaftState(rangeId: number, key: Uint8Array, value: Uint8Array):
+  { hardState: HardState; log: LogState } {
+  const r = new RecordReader(rangeId, key, value, 'RaftState');
+  const hardState = { term: r.u64(), vote: r.u64(), commit: r.u64() };
+  const log = { truncatedIndex: r.u64(), truncatedTerm: r.u64(), lastIndex: r.u64() };
+  r.end();
+  if (log.lastIndex < log.truncatedIndex) r.fail('last index below the truncated index');
+  return { hardState, log };
+}
+
+/** Decodes an Applied record (the descriptor is copied: it outlives the read buffer). */
+export function decodeApplied(rangeId: number, key: Uint8Array, value: Uint8Array):
+  AppliedState {
+  const r = new RecordReader(rangeId, key, value, 'Applied');
+  const index = r.u64();
+  const confState = r.confState();
+  const descriptor = r.bytes(r.u32()).slice();
+  r.end();
+  return { index, confState, descriptor };
+}
+
+/** Decodes a Snapshot record. */
+export function decodeSnapshot(rangeId: number, key: Uint8Array, value: Uint8Array): Snapshot {
+  const r = new RecordReader(rangeId, key, value, 'Snapshot');
+  const index = r.u64();
+  const term = r.u64();
+  const confState = r.confState();
+  const data = r.bytes(r.u32()).slice();
+  r.end();
+  return { data, metadata: { index, term, confState } };
+}
+
+/** Decodes an Entry record stored under log index `index`. */
+export function decodeEntry(rangeId: number, key: Uint8Array, value: Uint8Array,
+  index: number): Entry {
+  const r = new RecordReader(rangeId, key, value, `entry ${index}`);
+  const term = r.u64();
+  r.need(1);
+  const type = r.view.getUint8(r.at++);
+  if (type > ENTRY_TYPE_MAX) r.fail('unknown entry type');
+  const data = r.bytes(value.length - r.at);
+  return { term, index, type: type as EntryType, data };
+}
+
+/** Decodes the Identity record (`rangeId` 0: it belongs to no range). */
+export function decodeIdentity(key: Uint8Array, value: Uint8Array): EngineIdentity {
+  const r = new RecordReader(0, key, value, 'engine identity');
+  const formatVersion = r.u32();
+  // Another format's identity may be laid out differently: report its version only.
+  if (formatVersion !== ENGINE_FORMAT_VERSION) return { formatVersion, storeId: 0, clusterId: '' };
+  const storeId = r.u64();
+  r.need(2);
+  const length = r.view.getUint16(r.at);
+  r.at += 2;
+  const clusterId = new TextDecoder().decode(r.bytes(length));
+  r.end();
+  return { formatVersion, storeId, clusterId };
+}
+
+/** Decodes a user value record (a view of `value`). */
+export function decodeUserValue(key: Uint8Array, value: Uint8Array): Uint8Array {
+  const r = new RecordReader(0, key, value, 'user value');
+  return r.bytes(value.length - CRC_BYTES);
+}

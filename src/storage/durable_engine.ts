@@ -1,0 +1,287 @@
+/**
+ * The durable `StorageEngine`: one keyspace per store (layout in _keys.ts, records in
+ * _records.ts) on a `Backend`, LevelDB for real (`LevelEngine`) or a simulated disk
+ * (`CrashModelEngine`). Group commit as _durable_core.ts describes; replicas as
+ * _durable_replica.ts describes; user data as _user_data.ts describes.
+ *
+ * OPEN. The identity record (format version, store id, cluster id) is checked before
+ * anything else; a directory of another store or cluster, one without an identity that holds
+ * data, or an unknown format is refused with a typed error and nothing is written. A new,
+ * empty directory gets the identity record (synced) first.
+ *
+ * LOAD. `loadReplica` reads the replica's three metadata records and walks its log once,
+ * checking every checksum, that the entries from the first index to the last are all
+ * there with terms that never decrease, and that the HardState's commit and the applied
+ * index do not exceed the last index. Any failure refuses that replica with a
+ * `ReplicaCorruptError` naming the range and the key, and counts it; other replicas are
+ * unaffected.
+ */
+import pino, { type Logger } from 'pino';
+import { assert } from '../util/index.js';
+import { emptySnapshot } from '../raft/index.js';
+import type { Backend } from './_backend.js';
+import { EngineCore } from './_durable_core.js';
+import { DurableReplica, emptyReplicaState, type ReplicaState } from './_durable_replica.js';
+import {
+  IDENTITY_KEY, META_END, META_START, MetaKind, keyHex, rangeIdOfKey,
+} from './_keys.js';
+import {
+  ENGINE_FORMAT_VERSION, decodeApplied, decodeEntry, decodeIdentity, decodeRaftState,
+  decodeSnapshot,
+} from './_records.js';
+import { getUser, readSpan, stageUser } from './_user_data.js';
+import type {
+  EngineBatch, EngineStats, ReplicaStorage, SpanReader, StorageEngine, UserEntry,
+} from './engine.js';
+import { ReplicaCorruptError, StorageIdentityError, StorageVersionError } from './errors.js';
+
+/** Options of a durable engine. */
+export interface DurableEngineOptions {
+  /** The store (node) this directory belongs to; checked at open. */
+  storeId: number;
+  /** The cluster this directory belongs to; checked at open. */
+  clusterId: string;
+  /** The budget of the shared entry cache, in bytes. @default 64 MiB */
+  entryCacheBytesMax?: number;
+  /** Structured logger. @default a silent pino logger */
+  logger?: Logger;
+  /** Called every `progressEvery` replicas listed during `open` (long opens). */
+  onOpenProgress?: (replicasListed: number) => void;
+  /** How many replicas between two progress calls. @default 100000 */
+  progressEvery?: number;
+}
+
+/** The durable engine over a backend. */
+export class DurableEngine implements StorageEngine {
+  /** @internal shared with the replicas */
+  protected readonly core: EngineCore;
+  private readonly replicas = new Map<number, DurableReplica>();
+  private readonly storeId: number;
+  private readonly clusterId: string;
+  private readonly onOpenProgress: ((n: number) => void) | null;
+  private readonly progressEvery: number;
+  private opened = false;
+  private closed = false;
+
+  constructor(backend: Backend, options: DurableEngineOptions) {
+    assert(Number.isSafeInteger(options.storeId) && options.storeId > 0, 'a store id');
+    assert(typeof options.clusterId === 'string', 'a cluster id');
+    const cacheBytes = options.entryCacheBytesMax ?? 64 * 1024 * 1024;
+    this.core = new EngineCore(backend, cacheBytes, options.logger ?? pino({ level: 'silent' }));
+    this.storeId = options.storeId;
+    this.clusterId = options.clusterId;
+    this.onOpenProgress = options.onOpenProgress ?? null;
+    this.progressEvery = options.progressEvery ?? 100_000;
+  }
+
+  async open(): Promise<readonly number[]> {
+    assert(!this.opened, 'open once');
+    await this.core.backend.open();
+    try {
+      await this.checkIdentity();
+    } catch (error) {
+      await this.core.backend.close();
+      throw error;
+    }
+    this.opened = true;
+    return this.listReplicas();
+  }
+
+  private async checkIdentity(): Promise<void> {
+    const stored = this.core.backend.getSync(IDENTITY_KEY);
+    if (stored === undefined) {
+      const it = this.core.backend.iterate(META_START, Uint8Array.of(0xff), null);
+      const any = await it.nextv(1);
+      await it.close();
+      if (any.length > 0) {
+        throw new StorageVersionError('the directory holds data but no engine identity record');
+      }
+      await this.writeIdentity();
+      return;
+    }
+    let id;
+    try {
+      id = decodeIdentity(IDENTITY_KEY, stored);
+    } catch {
+      throw new StorageVersionError('the engine identity record is unreadable');
+    }
+    if (id.formatVersion !== ENGINE_FORMAT_VERSION) {
+      throw new StorageVersionError(`engine format ${id.formatVersion} is not known ` +
+        `(this engine reads format ${ENGINE_FORMAT_VERSION})`);
+    }
+    if (id.clusterId !== this.clusterId) {
+      throw new StorageIdentityError(`the directory belongs to cluster '${id.clusterId}', ` +
+        `not '${this.clusterId}'`);
+    }
+    if (id.storeId !== this.storeId) {
+      throw new StorageIdentityError(`the directory belongs to store ${id.storeId}, ` +
+        `not ${this.storeId}`);
+    }
+  }
+
+  private writeIdentity(): Promise<void> {
+    const write = this.core.backend.newWrite();
+    write.put(IDENTITY_KEY, this.core.codec.identity(IDENTITY_KEY, {
+      formatVersion: ENGINE_FORMAT_VERSION, storeId: this.storeId, clusterId: this.clusterId,
+    }));
+    return new Promise((resolve, reject) => {
+      this.core.backend.write(write, (error) => (error === null ? resolve() : reject(error)));
+    });
+  }
+
+  /** One scan of the metadata range: three small records per replica, no log entry. */
+  private async listReplicas(): Promise<number[]> {
+    const ids: number[] = [];
+    const it = this.core.backend.iterate(META_START, META_END, null, true);
+    let previous = -1;
+    for (;;) {
+      const rows = await it.nextv(4096);
+      if (rows.length === 0) break;
+      for (const [key] of rows) {
+        const rangeId = rangeIdOfKey(key);
+        if (rangeId === previous) continue;
+        previous = rangeId;
+        ids.push(rangeId);
+        if (this.onOpenProgress !== null && ids.length % this.progressEvery === 0) {
+          this.onOpenProgress(ids.length);
+        }
+      }
+    }
+    await it.close();
+    return ids;
+  }
+
+  createReplica(rangeId: number): ReplicaStorage {
+    this.live();
+    assert(Number.isSafeInteger(rangeId) && rangeId > 0, 'a range id');
+    assert(!this.replicas.has(rangeId), 'one storage per replica');
+    const replica = new DurableReplica(rangeId, this.core, emptyReplicaState());
+    this.replicas.set(rangeId, replica);
+    return replica;
+  }
+
+  loadReplica(rangeId: number): ReplicaStorage {
+    this.live();
+    assert(!this.replicas.has(rangeId), 'load a replica once');
+    let state: ReplicaState;
+    try {
+      state = this.readReplica(rangeId);
+    } catch (error) {
+      if (error instanceof ReplicaCorruptError) {
+        this.core.counters.replicasRefused++;
+        this.core.logger.error({ rangeId, key: error.keyHex, err: error }, 'replica refused');
+      }
+      throw error;
+    }
+    const replica = new DurableReplica(rangeId, this.core, state);
+    this.replicas.set(rangeId, replica);
+    return replica;
+  }
+
+  private readReplica(rangeId: number): ReplicaState {
+    const s = emptyReplicaState();
+    const { keys, backend } = this.core;
+    const read = (kind: number): [Uint8Array, Uint8Array] | null => {
+      const key = keys.metaKey(rangeId, kind).slice();
+      const value = backend.getSync(key);
+      return value === undefined ? null : [key, value];
+    };
+    const hs = read(MetaKind.RaftState);
+    if (hs !== null) Object.assign(s, decodeRaftState(rangeId, ...hs));
+    const applied = read(MetaKind.Applied);
+    if (applied !== null) s.applied = decodeApplied(rangeId, ...applied);
+    const snap = read(MetaKind.Snapshot);
+    s.snapshot = snap !== null ? decodeSnapshot(rangeId, ...snap) : emptySnapshot();
+    const last = s.log.lastIndex;
+    if (s.hardState.commit > last) {
+      throw new ReplicaCorruptError(rangeId, keyHex(hs![0]),
+        `HardState commit ${s.hardState.commit} exceeds the last index ${last}`);
+    }
+    if (s.applied.index > last) {
+      throw new ReplicaCorruptError(rangeId, keyHex(applied![0]),
+        `applied index ${s.applied.index} exceeds the last index ${last}`);
+    }
+    this.checkLog(rangeId, s);
+    return s;
+  }
+
+  private checkLog(rangeId: number, s: ReplicaState): void {
+    let term = s.log.truncatedTerm;
+    for (let i = s.log.truncatedIndex + 1; i <= s.log.lastIndex; i++) {
+      const key = this.core.keys.logKey(rangeId, i);
+      const value = this.core.backend.getSync(key);
+      if (value === undefined) {
+        throw new ReplicaCorruptError(rangeId, keyHex(key), `missing log entry ${i}`);
+      }
+      const e = decodeEntry(rangeId, key, value, i);
+      if (e.term < term) {
+        throw new ReplicaCorruptError(rangeId, keyHex(key), `entry ${i} has a term going back`);
+      }
+      term = e.term;
+    }
+  }
+
+  destroyReplica(storage: ReplicaStorage, batch: EngineBatch): void {
+    this.live();
+    assert(storage instanceof DurableReplica, 'a replica of this engine');
+    assert(this.replicas.get(storage.rangeId) === storage, 'destroy a live replica');
+    storage.destroy(this.core.asOpen(batch));
+    this.replicas.delete(storage.rangeId);
+  }
+
+  batch(): EngineBatch {
+    this.live();
+    return this.core.batch();
+  }
+
+  commit(batch: EngineBatch, done: (error: Error | null) => void): void {
+    this.live();
+    this.core.commit(batch, done);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    assert(!this.core.hasOpenBatch, 'commit the open batch before closing');
+    this.closed = true;
+    await this.core.idle();
+    if (this.opened) await this.core.backend.close();
+  }
+
+  getUser(key: Uint8Array): Uint8Array | undefined {
+    this.live();
+    return getUser(this.core, key);
+  }
+
+  putUser(key: Uint8Array, value: Uint8Array, batch: EngineBatch): void {
+    this.live();
+    stageUser(this.core, this.core.asOpen(batch), key, value);
+  }
+
+  deleteUser(key: Uint8Array, batch: EngineBatch): void {
+    this.live();
+    stageUser(this.core, this.core.asOpen(batch), key, null);
+  }
+
+  async scanUser(start: Uint8Array, end: Uint8Array | null, limit: number):
+    Promise<UserEntry[]> {
+    const reader = this.readSpan(start, end);
+    try {
+      return await reader.next(limit);
+    } finally {
+      reader.close();
+    }
+  }
+
+  readSpan(start: Uint8Array, end: Uint8Array | null): SpanReader {
+    this.live();
+    return readSpan(this.core, start, end);
+  }
+
+  stats(): EngineStats {
+    return { ...this.core.counters, entryCacheBytes: this.core.cache.bytes };
+  }
+
+  private live(): void {
+    assert(this.opened && !this.closed, 'the engine is open');
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * `npm run crash -- --points N [--seed S] [--ranges R] [--kill-ms-max MS]`
+ *
+ * kill -9 with real processes against the LevelDB engine (see crash.ts). Ends with
+ * `crash: P points, A acknowledged, L lost, D duplicated` and exits 1 on any violation (each
+ * printed, with the seed). Wall-clock time is printed for the whole run.
+ */
+import { runCrash } from './crash.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v <= 0) {
+    process.stderr.write(`--${name} takes a positive integer\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const points = arg('points', 20);
+const seed = arg('seed', 1);
+const started = performance.now();
+const outcome = await runCrash({
+  points, seed, ranges: arg('ranges', 8), killAfterMsMax: arg('kill-ms-max', 300),
+  onProgress: (line) => process.stderr.write(`${line}\n`),
+});
+for (const v of outcome.violations.slice(0, 20)) process.stdout.write(`violation: ${v}\n`);
+if (outcome.violations.length > 0) process.stdout.write(`seed: ${seed}\n`);
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+process.stdout.write(`time: ${seconds} s\n`);
+process.stdout.write(`crash: ${outcome.points} points, ${outcome.acknowledged} acknowledged, ` +
+  `${outcome.lost} lost, ${outcome.duplicated} duplicated\n`);
+process.exit(outcome.violations.length > 0 || outcome.points < points ? 1 : 0);
