@@ -43,7 +43,7 @@ describe('deterministic simulation', () => {
     ] as const) {
       expect(s[k], k).toBeGreaterThan(0);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('uses no clock and no ambient randomness inside the simulation', () => {
     const dir = dirname(fileURLToPath(import.meta.url));
