@@ -4,7 +4,10 @@
  * writes through a chained batch, which copies each key and value into LevelDB's native
  * `WriteBatch` as it is added, written with `sync: true`.
  */
-import { ClassicLevel } from 'classic-level';
+import type { ClassicLevel } from 'classic-level';
+// `level` is the declared dependency; in Node it is classic-level (whose types, getSync
+// included, are the ones used here).
+import { Level } from 'level';
 import { assert } from '../util/index.js';
 import type { Backend, BackendIterator, BackendSnapshot, BackendWrite } from './_backend.js';
 
@@ -37,10 +40,10 @@ export class LevelBackend implements Backend {
   private readonly db: Db;
 
   constructor(location: string) {
-    this.db = new ClassicLevel<Uint8Array, Uint8Array>(location, {
+    this.db = new Level<Uint8Array, Uint8Array>(location, {
       keyEncoding: 'view',
       valueEncoding: 'view',
-    });
+    }) as unknown as Db;
   }
 
   open(): Promise<void> {
