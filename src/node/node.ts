@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { assert } from '../util/index.js';
 import { SeededRandom, type Entry } from '../raft/index.js';
 import { Store, type StateMachine, type StoreOptions } from '../multiraft/index.js';
-import { TcpTransport } from '../transport/index.js';
+import { TcpTransport, type TcpTransportOptions } from '../transport/index.js';
 import type { HostPort } from './cli_args.js';
 import { CountingTransport } from './counting_transport.js';
 import { openDataDir, type DataIdentity, type Member } from './data_dir.js';
@@ -49,6 +49,11 @@ export interface NodeConfig {
   store?: Partial<Omit<StoreOptions, 'nodeId' | 'transport' | 'stateMachine' | 'random'>>;
   /** What serves the KV API. @default none (503 ERR_KV_UNAVAILABLE) */
   kv?: KvService | null;
+  /**
+   * The advertised protocol version and the cluster's version window, for the transport.
+   * @default the newest version, no window
+   */
+  versions?: Pick<TcpTransportOptions, 'protocolVersionMax' | 'versionWindow'>;
   /** pino logger of the node (which adds `nodeId`), its store and its transport. */
   logger: Logger;
 }
@@ -103,7 +108,7 @@ export class FlotillaNode {
       bootstrapped ? 'bootstrapped a new data directory' : 'opened the data directory');
     const tcp = new TcpTransport({
       nodeId: config.nodeId, clusterId: identity.clusterId, logger: config.logger,
-      listenHost: config.listen.host, listenPort: config.listen.port,
+      listenHost: config.listen.host, listenPort: config.listen.port, ...config.versions,
     });
     const transport = new CountingTransport(tcp);
     const store = new Store({

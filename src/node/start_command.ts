@@ -13,7 +13,14 @@ import { resolve } from 'node:path';
 import { UsageError, parseAddress, parseOrExit, type HostPort } from './cli_args.js';
 import { deriveClusterId, membersOf } from './data_dir.js';
 import { LOG_LEVEL_FLAG, createLogger } from './log.js';
-import { FlotillaNode } from './node.js';
+import { FlotillaNode, type NodeConfig } from './node.js';
+import {
+  PROTOCOL_VERSION_CURRENT,
+  PROTOCOL_VERSION_OLDEST,
+  versionAdmitted,
+  versionWindow,
+} from '../transport/index.js';
+import { ConfigError } from '../util/index.js';
 
 /** The flags of `flotilla start`. */
 export const START_COMMAND = {
@@ -37,6 +44,15 @@ export const START_COMMAND = {
     'cluster-token': { kind: 'string', default: 'flotilla', valueName: 'TOKEN',
       description: 'tells clusters with the same members apart, as etcd\'s ' +
         'initial-cluster-token' },
+    version: { kind: 'integer', min: PROTOCOL_VERSION_OLDEST, max: PROTOCOL_VERSION_CURRENT,
+      valueName: 'N', description: 'the protocol version this node advertises (default: ' +
+        'the newest it speaks)' },
+    'cluster-version': { kind: 'integer', min: 1, max: 65_535, valueName: 'N',
+      description: 'the cluster version: peers outside [N, N+1] are refused (default: ' +
+        'every peer with a common protocol version is admitted)' },
+    'downgrade-target': { kind: 'integer', min: 1, max: 65_535, valueName: 'N',
+      description: 'a downgrade to N is in progress: members at any version from N to ' +
+        '--cluster-version may rejoin' },
     'log-level': LOG_LEVEL_FLAG,
   },
 } as const;
@@ -58,6 +74,32 @@ export function parseJoin(text: string | undefined): (HostPort & { nodeId?: numb
   });
 }
 
+/**
+ * The transport's versions from `--version`, `--cluster-version` and `--downgrade-target`.
+ * @throws UsageError
+ */
+export function versionFlags(version: number | undefined, clusterVersion: number | undefined,
+  downgradeTarget: number | undefined): NodeConfig['versions'] {
+  if (clusterVersion === undefined) {
+    if (downgradeTarget !== undefined) {
+      throw new UsageError('--downgrade-target needs --cluster-version');
+    }
+    return { protocolVersionMax: version };
+  }
+  try {
+    const window = versionWindow({ clusterVersion, downgradeTarget });
+    const own = version ?? PROTOCOL_VERSION_CURRENT;
+    if (!versionAdmitted(window, own)) {
+      throw new UsageError(`this node's version ${own} is outside the version window ` +
+        `[${window.low}, ${window.high}] (set --version, or --downgrade-target)`);
+    }
+    return { protocolVersionMax: version, versionWindow: { clusterVersion, downgradeTarget } };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 /** Runs `flotilla start` until a signal; resolves once the node has stopped. */
 export async function startCommand(argv: readonly string[]): Promise<void> {
   const { values: v } = parseOrExit(START_COMMAND, argv);
@@ -67,11 +109,12 @@ export async function startCommand(argv: readonly string[]): Promise<void> {
   if (v.listen.port === 0) throw new UsageError('--listen needs a fixed port (peers dial it)');
   const members = membersOf(nodeId, v.listen, parseJoin(v.join));
   if (typeof members === 'string') throw new UsageError(members);
+  const versions = versionFlags(v.version, v['cluster-version'], v['downgrade-target']);
   const logger = createLogger({ level: v['log-level'] });
   const node = await FlotillaNode.start({
     nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data),
     ranges: v.ranges, clusterId: v['cluster-id'] ?? deriveClusterId(v['cluster-token'], members),
-    logger,
+    logger, versions,
   });
   await new Promise<void>((done) => {
     const stop = (signal: string): void => {

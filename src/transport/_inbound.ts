@@ -197,7 +197,8 @@ export class InboundConnection {
     owner.registerInbound(this);
     owner.log.info({ peerNodeId, version }, 'accepted connection');
     this.socket.write(owner.codec.encodeControl({ kind: FrameKind.HelloAck,
-      clusterId: config.clusterId, nodeId: owner.nodeId, version }));
+      clusterId: config.clusterId, nodeId: owner.nodeId, version,
+      versionMax: config.versionMax }));
   }
 
   private onChunk(chunk: SnapshotChunkFrame): void {

@@ -72,6 +72,11 @@ export interface HelloAckFrame {
   nodeId: number;
   /** The protocol version both ends speak from now on. */
   version: number;
+  /**
+   * The newest version the listener speaks (its version, for the version window); absent
+   * from a listener that predates the window, then taken to be `version`.
+   */
+  versionMax?: number;
 }
 
 export interface RefuseFrame {
@@ -220,6 +225,7 @@ export class FrameCodec {
         break;
       case FrameKind.HelloAck:
         body = { c: frame.clusterId, n: frame.nodeId, v: frame.version };
+        if (frame.versionMax !== undefined) body.hi = frame.versionMax;
         break;
       case FrameKind.Refuse:
         body = { c: frame.code, r: frame.reason };
@@ -357,7 +363,8 @@ function decodeBody(kind: number, body: unknown): Frame {
         versionMax: uint(body.hi, 'version') };
     case FrameKind.HelloAck:
       return { kind, clusterId: text(body.c, 'cluster id'), nodeId: nodeId(body.n, 'node id'),
-        version: uint(body.v, 'version') };
+        version: uint(body.v, 'version'),
+        ...(body.hi === undefined ? {} : { versionMax: uint(body.hi, 'version') }) };
     case FrameKind.Refuse:
       return { kind, code: text(body.c, 'code'), reason: text(body.r, 'reason') };
     case FrameKind.Batch:

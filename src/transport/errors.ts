@@ -38,6 +38,11 @@ export const HandshakeErrorCode = {
   NodeMismatch: 'ERR_HANDSHAKE_NODE_MISMATCH',
   /** The two protocol version ranges do not overlap. */
   VersionMismatch: 'ERR_HANDSHAKE_VERSION_MISMATCH',
+  /**
+   * The peer's version is outside the cluster's version window (`versionWindow`): below the
+   * cluster version (or the downgrade target), or above what the window allows.
+   */
+  VersionWindow: 'ERR_HANDSHAKE_VERSION_WINDOW',
   /** The peer sent something other than a handshake first, or closed during it. */
   Protocol: 'ERR_HANDSHAKE_PROTOCOL',
   /** The peer did not complete the handshake within `handshakeTimeoutMs`. */

@@ -3,13 +3,16 @@
  *
  *     dialer   -> Hello    { clusterId, nodeId, peerNodeId (whom it means to reach), versionMin,
  *                            versionMax }
- *     listener -> HelloAck { clusterId, nodeId, version }   or   Refuse { code, reason }
+ *     listener -> HelloAck { clusterId, nodeId, version, versionMax }
+ *                 or Refuse { code, reason }
  *
  * Both ends check what they can: the listener that the cluster matches, that it is the node
  * the dialer wants and that the version ranges overlap; the dialer that the acknowledgement
  * comes from the cluster and node it dialed, with a version in its own range. The version is
  * the highest both speak, so a node one version behind can still join, and a cluster can be
- * upgraded (and downgraded) one node at a time.
+ * upgraded (and downgraded) one node at a time. With a version window (`version_window.ts`)
+ * both ends also refuse a peer whose own version (the newest it speaks) is outside it
+ * (`ERR_HANDSHAKE_VERSION_WINDOW`).
  *
  * Protocol versions:
  *   1: batches carry every message as an ordinary record (no heartbeat columns).
@@ -17,6 +20,7 @@
  */
 import { HandshakeError, HandshakeErrorCode } from './errors.js';
 import type { HelloAckFrame, HelloFrame } from './codec.js';
+import { checkVersionWindow, type VersionWindow } from './version_window.js';
 
 /** The newest protocol version this build speaks. */
 export const PROTOCOL_VERSION_CURRENT = 2;
@@ -31,6 +35,8 @@ export interface HandshakeIdentity {
   nodeId: number;
   versionMin: number;
   versionMax: number;
+  /** The cluster's version window; null admits every peer whose versions overlap. */
+  window: VersionWindow | null;
 }
 
 /**
@@ -46,6 +52,7 @@ export function acceptHello(self: HandshakeIdentity, hello: HelloFrame): number 
     throw new HandshakeError(HandshakeErrorCode.NodeMismatch,
       `peer node ${hello.nodeId} dialed node ${hello.peerNodeId}, this is node ${self.nodeId}`);
   }
+  if (self.window !== null) checkVersionWindow(self.window, hello.nodeId, hello.versionMax);
   return commonVersion(self, hello.versionMin, hello.versionMax, hello.nodeId);
 }
 
@@ -65,6 +72,12 @@ export function acceptHelloAck(self: HandshakeIdentity, expectedNodeId: number,
       `peer node ${ack.nodeId} chose version ${ack.version}, outside ` +
       `[${self.versionMin}, ${self.versionMax}]`);
   }
+  const peerVersion = ack.versionMax ?? ack.version;
+  if (peerVersion < ack.version) {
+    throw new HandshakeError(HandshakeErrorCode.VersionMismatch,
+      `peer node ${ack.nodeId} chose version ${ack.version} above its own ${peerVersion}`);
+  }
+  if (self.window !== null) checkVersionWindow(self.window, ack.nodeId, peerVersion);
   return ack.version;
 }
 

@@ -41,6 +41,10 @@
  *    (`ERR_HANDSHAKE_CERTIFICATE`), and either end a certificate from another CA
  *    (`ERR_HANDSHAKE_TLS`). A certified node is admitted without an address, within
  *    `peerNodeIdsMax`. The node ids handed to `handleBatch` are thus admitted ones only.
+ * 9. With `versionWindow` (a cluster version and, during a downgrade, a target), both ends of
+ *    a handshake refuse a peer whose version is outside the window with
+ *    `ERR_HANDSHAKE_VERSION_WINDOW` (counted, logged at most once per interval); a member in
+ *    the window, at the old version or the new, may disconnect and rejoin at any time.
  *
  * Implementations: `TcpTransport` (node:net or node:tls, msgpackr frames, handshake with
  * cluster id, node ids and protocol version range, reconnect with capped exponential backoff
@@ -97,3 +101,10 @@ export {
   PROTOCOL_VERSION_CURRENT,
   PROTOCOL_VERSION_OLDEST,
 } from './handshake.js';
+export {
+  checkVersionWindow,
+  versionAdmitted,
+  versionWindow,
+  type VersionWindow,
+  type VersionWindowOptions,
+} from './version_window.js';

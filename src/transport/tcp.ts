@@ -65,6 +65,12 @@ import {
 } from './handshake.js';
 import type { TimerHandle } from './clock.js';
 import {
+  versionAdmitted,
+  versionWindow,
+  type VersionWindow,
+  type VersionWindowOptions,
+} from './version_window.js';
+import {
   BatchingTransport,
   batchingConfig,
   checkInteger,
@@ -107,6 +113,14 @@ export interface TcpTransportOptions extends BatchingOptions {
   protocolVersionMin?: number;
   /** Newest protocol version spoken. @default 2 (PROTOCOL_VERSION_CURRENT) */
   protocolVersionMax?: number;
+  /**
+   * The cluster version and, during a downgrade, its target (`version_window.ts`): a peer
+   * whose version (the newest it speaks) is outside [clusterVersion, clusterVersion + 1], or
+   * during a downgrade outside [downgradeTarget, clusterVersion], is refused at either end
+   * with `ERR_HANDSHAKE_VERSION_WINDOW`. This node's own `protocolVersionMax` must lie in it.
+   * @default none (every peer whose protocol versions overlap is admitted)
+   */
+  versionWindow?: VersionWindowOptions;
   /** Frames waiting for one peer's socket. @default 4096 (frames) */
   sendQueueFramesMax?: number;
   /** Bytes of frames waiting for one peer's socket. @default 67108864 (bytes: 64 MiB) */
@@ -204,6 +218,7 @@ export interface TcpConfig extends BatchingConfig {
   tls: TcpTlsOptions | null;
   versionMin: number;
   versionMax: number;
+  versionWindow: VersionWindow | null;
   sendQueueFramesMax: number;
   sendQueueBytesMax: number;
   socketBufferBytesMax: number;
@@ -235,6 +250,14 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
   const versionMin = checkInteger('protocolVersionMin',
     options.protocolVersionMin ?? PROTOCOL_VERSION_OLDEST, PROTOCOL_VERSION_OLDEST,
     PROTOCOL_VERSION_CURRENT);
+  const versionMax = checkInteger('protocolVersionMax',
+    options.protocolVersionMax ?? PROTOCOL_VERSION_CURRENT, versionMin, PROTOCOL_VERSION_CURRENT);
+  const window = options.versionWindow === undefined ? null
+    : versionWindow(options.versionWindow);
+  if (window !== null && !versionAdmitted(window, versionMax)) {
+    throw new ConfigError(`protocolVersionMax ${versionMax} is outside the version window ` +
+      `[${window.low}, ${window.high}]`);
+  }
   const reconnectDelayMsMin = checkInteger('reconnectDelayMsMin',
     options.reconnectDelayMsMin ?? 50, 1, 600_000);
   return {
@@ -244,9 +267,8 @@ function tcpConfig(options: TcpTransportOptions): TcpConfig {
     listenPort: checkInteger('listenPort', options.listenPort ?? 0, 0, 65_535),
     tls: options.tls ?? null,
     versionMin,
-    versionMax: checkInteger('protocolVersionMax',
-      options.protocolVersionMax ?? PROTOCOL_VERSION_CURRENT, versionMin,
-      PROTOCOL_VERSION_CURRENT),
+    versionMax,
+    versionWindow: window,
     sendQueueFramesMax: checkInteger('sendQueueFramesMax', options.sendQueueFramesMax ?? 4096,
       1, 2 ** 20),
     sendQueueBytesMax: checkInteger('sendQueueBytesMax', options.sendQueueBytesMax ?? 64 * 2 ** 20,
@@ -323,7 +345,8 @@ export class TcpTransport extends BatchingTransport {
     const config = tcpConfig(options);
     super(config);
     this.identity = { clusterId: config.clusterId, nodeId: config.nodeId,
-      versionMin: config.versionMin, versionMax: config.versionMax };
+      versionMin: config.versionMin, versionMax: config.versionMax,
+      window: config.versionWindow };
     this.errorLog = new LogLimiter(this.log, config.clock, config.errorLogIntervalMs);
     for (const [nodeId, address] of options.peers ?? []) this.setPeer(nodeId, address);
     this.server = this.createServer();
