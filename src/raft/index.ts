@@ -84,7 +84,6 @@ export { ConfChangeError } from './confchange/index.js';
 export type { ReadState } from './read_only.js';
 export {
   raftStateName,
-  statusToJSON,
   type BasicStatus,
   type SoftState,
   type Status,

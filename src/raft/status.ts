@@ -6,7 +6,7 @@
 
 import type { HardState } from './raftpb.js';
 import { stateTypeNames, type StateType } from './raft_state.js';
-import { stateTypeName, type Progress, type TrackerConfig } from './tracker/index.js';
+import type { Progress, TrackerConfig } from './tracker/index.js';
 
 /** The volatile state of a node (etcd's `SoftState`): leader and role. Never persisted. */
 export interface SoftState {
@@ -43,22 +43,3 @@ export function raftStateName(state: StateType): string {
   return stateTypeNames[state] ?? `StateType(${String(state)})`;
 }
 
-/**
- * etcd's `Status.MarshalJSON` (and `String()`): ids in hex, progress in ascending id order
- * (Go iterates its map in random order; sorted output is one of its possible outputs).
- */
-export function statusToJSON(s: Status): string {
-  const hs = s.hardState;
-  let j = `{"id":"${s.id.toString(16)}","term":${hs.term},"vote":"${hs.vote.toString(16)}",` +
-    `"commit":${hs.commit},"lead":"${s.softState.lead.toString(16)}",` +
-    `"raftState":${JSON.stringify(raftStateName(s.softState.raftState))},` +
-    `"applied":${s.applied},"progress":{`;
-  const ids = [...s.progress.keys()].sort((a, b) => a - b);
-  for (let i = 0; i < ids.length; i++) {
-    const pr = s.progress.get(ids[i]!)!;
-    if (i > 0) j += ',';
-    j += `"${ids[i]!.toString(16)}":{"match":${pr.match},"next":${pr.next},` +
-      `"state":${JSON.stringify(stateTypeName(pr.state))}}`;
-  }
-  return `${j}},"leadtransferee":"${s.leadTransferee.toString(16)}"}`;
-}

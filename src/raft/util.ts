@@ -73,11 +73,6 @@ export function voteRespMsgType(type: MessageType): MessageType {
   throw new Error(`not a vote message: ${messageTypeNames[type] ?? String(type)}`);
 }
 
-/** The name of a message type as etcd prints it (`MsgApp`). */
-export function messageTypeName(type: MessageType): string {
-  return messageTypeNames[type] ?? `MessageType(${String(type)})`;
-}
-
 /** Bytes of the protobuf varint encoding of a non-negative integer below 2^53. */
 export function varintSize(v: number): number {
   if (v < 0x80) return 1;

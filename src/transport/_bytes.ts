@@ -108,28 +108,10 @@ export class ByteReader {
   }
 }
 
-const crcTable: Uint32Array = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** Table-driven CRC-32 (IEEE), for runtimes without `zlib.crc32`. */
-export function crc32Table(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
 /**
- * CRC-32 (IEEE 802.3, as zlib and gzip) of `bytes`: native `zlib.crc32` (Node >= 20.15)
- * when present, the table otherwise. Both give the same value; a test checks it.
+ * CRC-32 (IEEE 802.3, as zlib and gzip) of `bytes`: Node's native `zlib.crc32`, which every
+ * runtime this package supports (engines >= 20.20) has.
  */
-export const crc32: (bytes: Uint8Array) => number =
-  typeof zlibCrc32 === 'function' ? (bytes) => zlibCrc32(bytes) >>> 0 : crc32Table;
+export function crc32(bytes: Uint8Array): number {
+  return zlib.crc32(bytes) >>> 0;
+}

@@ -9,7 +9,7 @@ import {
   batchEnvelopes,
   type Envelope,
 } from '../../src/transport/index.js';
-import { ByteReader, ByteWriter, crc32, crc32Table } from '../../src/transport/_bytes.js';
+import { ByteReader, ByteWriter, crc32 } from '../../src/transport/_bytes.js';
 import { append, heartbeat, heartbeatResp } from './_helpers.js';
 
 const MB = 2 ** 20;
@@ -32,9 +32,8 @@ function expectCode(fn: () => unknown, code: string): void {
 }
 
 describe('bytes', () => {
-  it('native and table CRC-32 agree', () => {
-    const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
-    expect(crc32(data)).toBe(crc32Table(data));
+  it('CRC-32 is the IEEE one (the check value of "123456789")', () => {
+    expect(crc32(new Uint8Array(0))).toBe(0);
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 

@@ -22,7 +22,7 @@ import {
   seededRandom,
   type Envelope,
 } from '../../src/transport/index.js';
-import { crc32Table } from '../../src/transport/_bytes.js';
+import { crc32 } from '../../src/transport/_bytes.js';
 import { append, heartbeat, heartbeatResp } from './_helpers.js';
 
 const FRAMES = Number(process.env.FLOTILLA_FUZZ_FRAMES ?? 20_000);
@@ -66,7 +66,7 @@ function reseal(frame: Uint8Array): Uint8Array {
   if (frame.length < FRAME_HEADER_BYTES) return frame;
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   view.setUint32(0, frame.length - FRAME_HEADER_BYTES);
-  view.setUint32(4, crc32Table(frame.subarray(FRAME_HEADER_BYTES)));
+  view.setUint32(4, crc32(frame.subarray(FRAME_HEADER_BYTES)));
   return frame;
 }
 
@@ -209,7 +209,7 @@ function fuzz(frames: number, seed: number): FuzzResult {
       result.accepted++;
       const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
       if (view.getUint32(0) !== frame.length - FRAME_HEADER_BYTES ||
-        view.getUint32(4) !== crc32Table(frame.subarray(FRAME_HEADER_BYTES))) {
+        view.getUint32(4) !== crc32(frame.subarray(FRAME_HEADER_BYTES))) {
         throw new Error(`seed ${seed} frame ${i}: accepted a frame that fails its checksum`);
       }
     }

@@ -34,23 +34,6 @@ export function sortedIndexOf(ids: readonly number[], id: number): number {
   return -(lo + 1);
 }
 
-/** Inserts `id` into the ascending array `ids` in place; returns false if already present. */
-export function sortedInsert(ids: number[], id: number): boolean {
-  assert(Number.isInteger(id) && id >= 0, `invalid node id ${id}`);
-  const at = sortedIndexOf(ids, id);
-  if (at >= 0) return false;
-  ids.splice(-at - 1, 0, id);
-  return true;
-}
-
-/** Removes `id` from the ascending array `ids` in place; returns false if it was absent. */
-export function sortedRemove(ids: number[], id: number): boolean {
-  const at = sortedIndexOf(ids, id);
-  if (at < 0) return false;
-  ids.splice(at, 1);
-  return true;
-}
-
 /**
  * `ids` with `id` inserted, as a new exact-size array; null if already present.
  *

@@ -27,4 +27,4 @@ export {
 export { MajorityConfig } from './majority.js';
 export { JointConfig } from './joint.js';
 /** Sorted-id-array helpers, shared with the tracker's ProgressMap. */
-export { sortedIndexOf, sortedInsert, sortedRemove, sortedUnique } from './_sorted_ids.js';
+export { sortedIndexOf, sortedUnique } from './_sorted_ids.js';
