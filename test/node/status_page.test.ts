@@ -5,8 +5,8 @@
  * saved to `tmp/status-page.png`.
  *
  * Setup: when /usr/bin/chromium is missing, `apt-get install -y chromium` is tried once (as
- * root, where apt-get exists); if Chromium still cannot be run, the tests are skipped with a
- * message that says why.
+ * root, where apt-get exists), for at most five minutes so that CI stays within its budget; if
+ * Chromium still cannot be run, the tests are skipped with a message that says why.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -29,7 +29,7 @@ function chromium(): { path: string } | { missing: string } {
   if (apt.status !== 0) return { missing: `${CHROMIUM} is missing and apt-get is not available` };
   if (process.getuid?.() !== 0) return { missing: `${CHROMIUM} is missing (not root: no install)` };
   const install = spawnSync('apt-get', ['install', '-y', 'chromium'], {
-    encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'ignore', 'pipe'],
   });
   if (existsSync(CHROMIUM)) return { path: CHROMIUM };
   return { missing: `${CHROMIUM} is missing and 'apt-get install -y chromium' failed: ` +
