@@ -43,4 +43,5 @@ export {
   StorageWriteError,
 } from './errors.js';
 export { USER_KEY_BYTES_MAX } from './_keys.js';
+export { ENGINE_FORMAT_VERSION } from './_records.js';
 export { USER_VALUE_BYTES_MAX } from './_user_data.js';

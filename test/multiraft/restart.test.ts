@@ -71,6 +71,10 @@ for (const kind of ['memory', 'level'] as const) {
       const woken = c.store(1);
       expect(() => woken.propose(1, new TextEncoder().encode('x'))).toThrow(NotLeaderError);
       expect(woken.stats.replicasLoaded).toBe(1);
+      // Knowing no leader, the woken replica campaigns at once: elected without a tick.
+      await c.drive();
+      const status = newReplicaStatus();
+      expect(woken.readStatus(1, status) && status.lead).not.toBe(0);
       for (const r of ranges) await c.write(r, `b${r}`);
       for (const k of [0, 1, 2]) {
         for (const r of ranges) {
