@@ -13,13 +13,17 @@
  * ranges, so that one store can serve a request without its peers; the open does the same
  * work for any number of voters.
  *
- * MEASURED, in a fresh child process (nothing of the setup in its heap), on a copy of the
- * fixture (the served request writes to it): from `new LevelEngine` to `Store.open`
+ * MEASURED, twice, each in a fresh child process (nothing of the setup in its heap), on one
+ * copy of the fixture (the served request writes to it): first as after a crash (the
+ * fixture holds no manifest: the open scans the metadata), then as after the first child's
+ * clean close (the open reads the manifest that close wrote, `close_ms`). Each: from
+ * `new LevelEngine` to `Store.open`
  * resolving (the identity check, the one scan of the metadata, every replica seated
  * dormant); then, with the store driving itself on real time, from the first `propose` on a
  * random range (it wakes the replica, which loads its storage, finds no leader and
  * campaigns: `NotLeaderError` until it has won, retried at once) until the entry is applied.
- * Heap, per replica, against the collected heap of the loaded modules: `heapUsed` right
+ * Heap (`heapUsed` plus `arrayBuffers`: typed arrays are outside the JS heap), per replica,
+ * against the collected heap of the loaded modules: right
  * after the open with no forced GC (the scan's garbage included), and after serving plus
  * one forced GC (what the store retains: table, engine, the one woken replica).
  */
@@ -101,8 +105,15 @@ async function fixture(ranges: number): Promise<[string, number]> {
 }
 
 interface Measured {
-  openMs: number; servedMs: number; heapBefore: number; heapAfterOpen: number;
-  heapRetained: number; tableBytes: number; dormant: number; rangeServed: number;
+  openMs: number; openCpuMs: number; servedMs: number; closeMs: number; heapBefore: number;
+  heapAfterOpen: number; heapRetained: number; tableBytes: number; dormant: number;
+  rangeServed: number;
+}
+
+/** The JS heap plus array buffers (the table's typed arrays live outside the heap). */
+function heapBytes(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 async function measure(location: string, ranges: number): Promise<void> {
@@ -111,7 +122,7 @@ async function measure(location: string, ranges: number): Promise<void> {
   // The baseline is the collected heap of the loaded modules (their import garbage would
   // otherwise hide part of what the open adds).
   gc();
-  const heapBefore = process.memoryUsage().heapUsed;
+  const heapBefore = heapBytes();
   const machine = new CountingStateMachine();
   let applied: (() => void) | null = null;
   const stateMachine = {
@@ -122,6 +133,7 @@ async function measure(location: string, ranges: number): Promise<void> {
     applySnapshot: () => machine.applySnapshot(),
   };
   const network = new LoopbackNetwork({});
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const engine = new LevelEngine({ ...IDENTITY, location });
   const store = await Store.open({
@@ -132,7 +144,9 @@ async function measure(location: string, ranges: number): Promise<void> {
       `${p.replicasAwake} awake, ${p.replicasRefused} refused), ${p.elapsedMs} ms\n`);
   } });
   const openMs = performance.now() - t0;
-  const heapAfterOpen = process.memoryUsage().heapUsed;
+  const cpu = process.cpuUsage(cpu0);
+  const openCpuMs = (cpu.user + cpu.system) / 1000;
+  const heapAfterOpen = heapBytes();
   const rangeServed = 1 + new SeededRandom(ranges).intn(ranges);
   store.start();
   const t1 = performance.now();
@@ -151,12 +165,15 @@ async function measure(location: string, ranges: number): Promise<void> {
   const servedMs = performance.now() - t1;
   const dormant = store.summary(newStoreSummary()).dormant;
   gc();
-  const heapRetained = process.memoryUsage().heapUsed;
+  const heapRetained = heapBytes();
   const tableBytes = store.tableBytes;
+  await store.stop();
+  const t2 = performance.now();
   await store.close();
   await engine.close();
-  const m: Measured = { openMs, servedMs, heapBefore, heapAfterOpen, heapRetained, tableBytes,
-    dormant, rangeServed };
+  const closeMs = performance.now() - t2;
+  const m: Measured = { openMs, openCpuMs, servedMs, closeMs, heapBefore, heapAfterOpen,
+    heapRetained, tableBytes, dormant, rangeServed };
   process.stdout.write(`${JSON.stringify(m)}\n`);
 }
 
@@ -170,30 +187,41 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-restart-'));
   try {
     cpSync(join(path, 'db'), join(work, 'db'), { recursive: true });
-    const child = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192',
-      '--import', 'tsx', fileURLToPath(import.meta.url), '--measure', join(work, 'db'),
-      String(ranges)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (child.status !== 0) throw new Error(`measuring child failed (${child.status})`);
-    const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measured;
-    if (m.dormant !== ranges - 1) throw new Error(`${m.dormant} dormant of ${ranges}`);
-    const result = emit({
-      name: 'restart.store_open', ranges, engine: 'level',
-      fixture_build_ms: Math.round(buildMs), fixture_cached: buildMs === 0,
-      open_ms: Math.round(m.openMs),
-      first_request_served_ms: Math.round(m.servedMs),
-      open_and_served_ms: Math.round(m.openMs + m.servedMs),
-      heap_after_open_bytes_per_replica: Math.round((m.heapAfterOpen - m.heapBefore) / ranges),
-      heap_retained_after_gc_bytes_per_replica:
-        Math.round((m.heapRetained - m.heapBefore) / ranges),
-      table_bytes_per_replica: Math.round(m.tableBytes / ranges),
-      goal_open_and_served_ms: 10_000, goal_heap_bytes_per_dormant_replica: 1024,
-    });
-    printTable([result], ['name', 'ranges', 'open_ms', 'first_request_served_ms',
-      'open_and_served_ms', 'heap_after_open_bytes_per_replica',
-      'heap_retained_after_gc_bytes_per_replica', 'table_bytes_per_replica']);
+    // The fixture holds no manifest (as after a crash): the first open scans; its clean
+    // close writes the manifest the second open reads.
+    const results = [];
+    for (const openPath of ['scan', 'manifest']) {
+      const m = measureInChild(join(work, 'db'), ranges);
+      results.push(emit({
+        name: 'restart.store_open', ranges, engine: 'level', open_path: openPath,
+        fixture_build_ms: Math.round(buildMs), fixture_cached: buildMs === 0,
+        open_ms: Math.round(m.openMs), open_cpu_ms: Math.round(m.openCpuMs),
+        first_request_served_ms: Math.round(m.servedMs),
+        open_and_served_ms: Math.round(m.openMs + m.servedMs),
+        heap_after_open_bytes_per_replica: Math.round((m.heapAfterOpen - m.heapBefore) / ranges),
+        heap_retained_after_gc_bytes_per_replica:
+          Math.round((m.heapRetained - m.heapBefore) / ranges),
+        table_bytes_per_replica: Math.round(m.tableBytes / ranges),
+        close_ms: Math.round(m.closeMs),
+        goal_open_and_served_ms: 10_000, goal_heap_bytes_per_dormant_replica: 1024,
+      }));
+    }
+    printTable(results, ['name', 'ranges', 'open_path', 'open_ms', 'open_cpu_ms',
+      'first_request_served_ms', 'open_and_served_ms', 'heap_after_open_bytes_per_replica',
+      'heap_retained_after_gc_bytes_per_replica', 'close_ms']);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+function measureInChild(location: string, ranges: number): Measured {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192',
+    '--import', 'tsx', fileURLToPath(import.meta.url), '--measure', location, String(ranges)],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.status !== 0) throw new Error(`measuring child failed (${child.status})`);
+  const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measured;
+  if (m.dormant !== ranges - 1) throw new Error(`${m.dormant} dormant of ${ranges}`);
+  return m;
 }
 
 const measureAt = process.argv.indexOf('--measure');

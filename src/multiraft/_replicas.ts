@@ -131,8 +131,18 @@ export function loadDormantStorage(st: StoreContext, gid: GroupId): boolean {
       'replica refused on load: isolated');
     return false;
   }
+  const loaded = t.storages[gid]!;
+  if (loaded.hardState().term !== t.term[gid] || loaded.appliedState().index !== t.applied[gid]) {
+    // The records moved under the summary the open read (nothing of this store wrote them).
+    t.storages[gid] = null;
+    if (st.ticker.isRegistered(gid)) st.ticker.remove(gid);
+    t.markRefused(gid);
+    st.stats.replicasBroken++;
+    st.log?.error({ rangeId, term: loaded.hardState().term, recordedTerm: t.term[gid] },
+      'replica refused on load: its records differ from what the open read');
+    return false;
+  }
   st.stats.replicasLoaded++;
-  assert(t.storages[gid]!.hardState().term === t.term[gid], 'the term the open recorded');
   return true;
 }
 

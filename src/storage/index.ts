@@ -13,6 +13,11 @@
  * 3. The applied state is written in the batch of the state-machine writes it covers.
  * 4. A failed write fails its batch and every later one with `StorageWriteError`.
  * 5. Nothing outside this folder constructs a storage or reads its internals.
+ * 6. `open({ onReplica })` summarizes every replica (HardState, log bounds, applied index,
+ *    ConfState) without building its storage: a durable engine reads the manifest its last
+ *    clean close wrote (consumed by that open), or else scans the metadata once
+ *    (_open_scan.ts, _manifest.ts); `loadReplica` builds and checks a storage later.
+ *    `release()` leaves a storage holding no log entry and no snapshot data.
  *
  * ENGINES
  * - `MemoryEngine`: nothing on disk, commits complete synchronously.
