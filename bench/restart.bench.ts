@@ -62,7 +62,8 @@ async function buildFixture(location: string, ranges: number): Promise<number> {
   await engine.open();
   const confState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [],
     autoLeave: false };
-  const snapshot: Snapshot = { data: new Uint8Array(0), metadata: { index: 5, term: 5, confState } };
+  const snapshot: Snapshot = { data: new Uint8Array(0),
+    metadata: { index: 5, term: 5, confState } };
   const descriptor = new Uint8Array(32).fill(1);
   const data = new Uint8Array(16).fill(2);
   const entries = [6, 7, 8].map((index) => ({ term: 6, index, type: EntryType.EntryNormal, data }));
@@ -140,7 +141,8 @@ async function measure(location: string, ranges: number): Promise<void> {
     nodeId: 1, stateMachine, random: new SeededRandom(1), storageEngine: engine,
     transport: network.createTransport({ nodeId: 1, autoFlush: true }),
   }, { progressEvery: Math.max(1, Math.ceil(ranges / PROGRESS_STEPS)), onProgress: (p) => {
-    process.stderr.write(`${p.done ? 'opened' : 'open'}: ${p.replicasListed} replicas (${p.replicasDormant} dormant, ` +
+    process.stderr.write(`${p.done ? 'opened' : 'open'}: ${p.replicasListed} replicas ` +
+      `(${p.replicasDormant} dormant, ` +
       `${p.replicasAwake} awake, ${p.replicasRefused} refused), ${p.elapsedMs} ms\n`);
   } });
   const openMs = performance.now() - t0;

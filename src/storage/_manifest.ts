@@ -73,15 +73,13 @@ export class ReplicaRows {
   /** Distinct configurations, and each one's index (by a string key). */
   readonly configurations: ConfState[] = [];
   private readonly configIndex = new Map<string, number>();
+  private lastConfig: ConfState | null = null;
+  private lastConfigIndex = 0;
 
   /** Appends `s` (range ids strictly increasing). */
   push(s: ReplicaSummary): void {
     assert(this.count === 0 || s.rangeId > this.rangeIdAt(this.count - 1), 'rows in order');
-    if ((this.count + 1) * ROW_FIELDS > this.rows.length) {
-      const grown = new Float64Array(this.rows.length * 2);
-      grown.set(this.rows);
-      this.rows = grown;
-    }
+    if ((this.count + 1) * ROW_FIELDS > this.rows.length) this.grow();
     const at = this.count++ * ROW_FIELDS;
     const r = this.rows;
     r[at] = s.rangeId;
@@ -92,6 +90,20 @@ export class ReplicaRows {
     r[at + 5] = s.appliedIndex;
     r[at + 6] = s.error === null ? this.intern(s.confState) : 0;
     r[at + 7] = s.error === null ? 0 : FLAG_REFUSED;
+  }
+
+  /** Appends a row read from a manifest chunk (`fields`: ROW_FIELDS values, checked). */
+  pushFields(fields: Float64Array): void {
+    assert(fields.length === ROW_FIELDS && fields[6]! < this.configurations.length, 'a row');
+    assert(this.count === 0 || fields[0]! > this.rangeIdAt(this.count - 1), 'rows in order');
+    if ((this.count + 1) * ROW_FIELDS > this.rows.length) this.grow();
+    this.rows.set(fields, this.count++ * ROW_FIELDS);
+  }
+
+  private grow(): void {
+    const grown = new Float64Array(this.rows.length * 2);
+    grown.set(this.rows);
+    this.rows = grown;
   }
 
   rangeIdAt(i: number): number {
@@ -125,6 +137,8 @@ export class ReplicaRows {
   }
 
   private intern(cs: ConfState): number {
+    // Replicas read from a manifest share their configuration objects.
+    if (cs === this.lastConfig) return this.lastConfigIndex;
     const key = `${cs.voters.join(',')}/${cs.learners.join(',')}/${cs.votersOutgoing.join(',')}` +
       `/${cs.learnersNext.join(',')}/${cs.autoLeave ? 1 : 0}`;
     let index = this.configIndex.get(key);
@@ -133,6 +147,8 @@ export class ReplicaRows {
       this.configurations.push(cs);
       this.configIndex.set(key, index);
     }
+    this.lastConfig = cs;
+    this.lastConfigIndex = index;
     return index;
   }
 
@@ -197,8 +213,6 @@ export function readManifest(backend: Backend): { epoch: number; rows: ReplicaRo
   const chunks = h.getUint32(16);
   const rows = new ReplicaRows();
   if (!readConfigurations(h, h.getUint32(20), rows)) return null;
-  const summary: ReplicaSummary = { rangeId: 0, term: 0, vote: 0, commit: 0, lastIndex: 0,
-    appliedIndex: 0, confState: rows.configurations[0]!, error: null };
   const fields = new Float64Array(ROW_FIELDS);
   for (let c = 0; c < chunks; c++) {
     const key = chunkKey(c);
@@ -211,16 +225,7 @@ export function readManifest(backend: Backend): { epoch: number; rows: ReplicaRo
       for (let f = 0; f < ROW_FIELDS; f++) fields[f] = v.getFloat64(at + f * 8, true);
       if (!(fields[0]! > (rows.count === 0 ? 0 : rows.rangeIdAt(rows.count - 1)))) return null;
       if (!(fields[6]! < rows.configurations.length)) return null;
-      summary.rangeId = fields[0]!;
-      summary.term = fields[1]!;
-      summary.vote = fields[2]!;
-      summary.commit = fields[3]!;
-      summary.lastIndex = fields[4]!;
-      summary.appliedIndex = fields[5]!;
-      summary.confState = rows.configurations[fields[6]!]!;
-      summary.error = (fields[7]! & FLAG_REFUSED) === 0 ? null
-        : new ReplicaCorruptError(summary.rangeId, '', 'refused at an earlier open');
-      rows.push(summary);
+      rows.pushFields(fields);
     }
   }
   return rows.count === count ? { epoch, rows } : null;

@@ -90,7 +90,9 @@ export class RestartCluster {
   }
 
   async closeAll(): Promise<void> {
-    for (const nodeId of this.nodeIds) if (this.stores[nodeId - 1] !== null) await this.close(nodeId);
+    for (const nodeId of this.nodeIds) {
+      if (this.stores[nodeId - 1] !== null) await this.close(nodeId);
+    }
   }
 
   store(nodeId: number): Store {
@@ -109,7 +111,9 @@ export class RestartCluster {
     for (let round = 0; round < 2000 && quiet < 3; round++) {
       let work = this.clock.runDue();
       for (const store of this.running) work += store.runUntilIdle();
-      await new Promise((resolve) => (this.kind === 'level' ? setTimeout(resolve, 1) : setImmediate(resolve)));
+      // LevelDB's syncs complete on the thread pool: give them real time.
+      await new Promise((resolve) =>
+        (this.kind === 'level' ? setTimeout(resolve, 1) : setImmediate(resolve)));
       quiet = work === 0 ? quiet + 1 : 0;
     }
   }

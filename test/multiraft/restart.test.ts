@@ -23,7 +23,9 @@ async function startedCluster(kind: EngineKind, dir: () => string): Promise<Rest
     return dirs.get(nodeId)!;
   });
   await c.openAll();
-  for (const store of c.running) for (const r of ranges) store.createRange(r, { voters: [1, 2, 3] });
+  for (const store of c.running) {
+    for (const r of ranges) store.createRange(r, { voters: [1, 2, 3] });
+  }
   // Leaders spread over the stores, so that a restart of one store loses some of them.
   for (const r of ranges) c.store(1 + (r % 3)).campaign(r);
   for (const r of ranges) await c.write(r, `a${r}`);
