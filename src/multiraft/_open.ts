@@ -148,7 +148,12 @@ function seatAwake(st: StoreContext, gid: GroupId, s: ReplicaSummary, initialize
     t.markRefused(gid);
     return false;
   }
-  assert(storage.appliedState().index === s.appliedIndex, 'the storage the scan summarized');
+  if (storage.appliedState().index !== s.appliedIndex) {
+    // Records changed under the manifest the summary came from (not by this store).
+    st.log?.error({ rangeId: s.rangeId }, 'replica refused at open: records differ from summary');
+    t.markRefused(gid);
+    return false;
+  }
   t.storages[gid] = storage;
   st.enterRange(gid);
   t.nodes[gid] = new RawNode(rawNodeConfig(st, storage, s.appliedIndex));

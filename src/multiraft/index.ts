@@ -64,12 +64,14 @@
  *    opens `options.storageEngine` (pass it unopened; a `MemoryEngine` may have served an
  *    earlier, closed store) and seats every replica the engine holds from ONE scan of its
  *    metadata (`StorageEngine.open({ onReplica })`: HardState, log bounds, applied index and
- *    ConfState; no log entry read). A replica whose committed entries are all applied is
+ *    ConfState; no log entry read; a durable engine reads the manifest of its last clean
+ *    close instead when there is one). A replica whose committed entries are all applied is
  *    seated DORMANT: a few table slots, no storage object, no `RawNode`; the first message,
  *    proposal, read, campaign, wake or `raftStatus` loads its storage (`loadReplica`, which
- *    checks its log) and builds its node. Its leader is unknown after a restart: woken, it
- *    is a leaderless follower (requests throw `NotLeaderError`) until the group elects a
- *    leader by itself (one election timeout), a `campaign`, or its live leader's message.
+ *    checks its log) and builds its node. Its leader is unknown after a restart: woken by a
+ *    local request it campaigns at once (CockroachDB's campaign on wake) and requests throw
+ *    `NotLeaderError` until it or a peer has won; woken by a message it follows its sender
+ *    if that is the leader, and otherwise elects one after an election timeout.
  *    A replica with committed entries not yet applied, or uninitialized, is seated awake
  *    and replays from its applied index. Corrupt records refuse that replica only
  *    (`ReplicaBrokenError` on requests, messages dropped). `StateMachine.replicaOpened
