@@ -185,6 +185,11 @@ export function wake(st: StoreContext, gid: GroupId, reason: WakeReason): void {
     node.propose(EMPTY_BYTES);
     st.stats.proposals++;
     st.scheduler.enqueue(gid, WorkFlag.Ready);
+  } else if (facts.lead === 0 && reason !== WakeReason.Message) {
+    // No leader known: only a replica seated at open (_open.ts) sleeps so. A local request
+    // needs one now, not after an election timeout (CockroachDB's campaign on wake).
+    node.campaign();
+    st.scheduler.enqueue(gid, WorkFlag.Ready);
   }
   assert(!t.isQuiesced(gid) && !t.isDormant(gid), 'awake');
 }

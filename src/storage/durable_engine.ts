@@ -9,6 +9,12 @@
  * data, or an unknown format is refused with a typed error and nothing is written. A new,
  * empty directory gets the identity record (synced) first.
  *
+ * LISTING. `open` summarizes every replica for the store (`onReplica`) from the manifest the
+ * last clean `close` wrote, if it is there and checks out, deleting it before anything else
+ * is written; otherwise from one scan of the metadata range (_manifest.ts, _open_scan.ts).
+ * The summaries are kept as rows (64 bytes a replica) so that `close` can write the next
+ * manifest: rows of replicas never loaded since, the storage's state of loaded ones.
+ *
  * LOAD. `loadReplica` reads the replica's three metadata records and walks its log once,
  * checking every checksum, that the entries from the first index to the last are all
  * there with terms that never decrease, and that the HardState's commit and the applied
@@ -31,8 +37,11 @@ import {
 } from './_records.js';
 import { getUser, readSpan, stageUser } from './_user_data.js';
 import type {
-  EngineBatch, EngineStats, ReplicaStorage, SpanReader, StorageEngine, UserEntry,
+  EngineBatch, EngineOpenOptions, EngineStats, ReplicaStorage, ReplicaSummary, SpanReader,
+  StorageEngine, UserEntry,
 } from './engine.js';
+import { SummaryScan } from './_open_scan.js';
+import { MANIFEST_HEADER_KEY, ReplicaRows, readManifest } from './_manifest.js';
 import { ReplicaCorruptError, StorageIdentityError, StorageVersionError } from './errors.js';
 
 /** Options of a durable engine. */
@@ -62,6 +71,13 @@ export class DurableEngine implements StorageEngine {
   private readonly progressEvery: number;
   private opened = false;
   private closed = false;
+  /** Every replica's summary as of the open (see _manifest.ts); null before the open. */
+  private rows: ReplicaRows | null = null;
+  /** Ranges destroyed since the open (their rows are not written back). */
+  private readonly destroyed = new Set<number>();
+  private manifestEpoch = 0;
+  /** Replicas the open scan refused (counted there). */
+  private readonly refusedAtOpen = new Set<number>();
 
   constructor(backend: Backend, options: DurableEngineOptions) {
     assert(Number.isSafeInteger(options.storeId) && options.storeId > 0, 'a store id');
@@ -74,7 +90,7 @@ export class DurableEngine implements StorageEngine {
     this.progressEvery = options.progressEvery ?? 100_000;
   }
 
-  async open(): Promise<readonly number[]> {
+  async open(options: EngineOpenOptions = {}): Promise<readonly number[]> {
     assert(!this.opened, 'open once');
     await this.core.backend.open();
     try {
@@ -84,7 +100,93 @@ export class DurableEngine implements StorageEngine {
       throw error;
     }
     this.opened = true;
-    return this.listReplicas();
+    const manifest = readManifest(this.core.backend);
+    if (manifest === null) return this.listReplicas(options);
+    // Consumed before anything else is written: from now on only a scan is trustworthy,
+    // until the next clean close writes a new manifest (see _manifest.ts).
+    await this.writeSynced([[MANIFEST_HEADER_KEY, null]]);
+    this.manifestEpoch = manifest.epoch;
+    return this.listFromManifest(manifest.rows, options);
+  }
+
+  /** Lists (and summarizes) the replicas a clean close recorded (see _manifest.ts). */
+  private listFromManifest(rows: ReplicaRows, options: EngineOpenOptions): number[] {
+    const every = options.progressEvery ?? this.progressEvery;
+    assert(Number.isInteger(every) && every > 0, 'a positive progress interval');
+    const onProgress = options.onProgress ?? this.onOpenProgress;
+    const summary: ReplicaSummary = { rangeId: 0, term: 0, vote: 0, commit: 0, lastIndex: 0,
+      appliedIndex: 0, confState: emptySnapshot().metadata.confState, error: null };
+    const ids: number[] = [];
+    for (let i = 0; i < rows.count; i++) {
+      rows.read(i, summary);
+      ids.push(summary.rangeId);
+      if (summary.error !== null) {
+        this.refusedAtOpen.add(summary.rangeId);
+        this.core.counters.replicasRefused++;
+        this.core.logger.error({ rangeId: summary.rangeId, err: summary.error },
+          'replica refused at open');
+      }
+      options.onReplica?.(summary);
+      if (onProgress !== null && ids.length % every === 0) onProgress(ids.length);
+    }
+    this.rows = rows;
+    assert(ids.length === rows.count, 'every row listed');
+    return ids;
+  }
+
+  /** Writes `ops` (null value: delete) with a sync, outside the batch pipeline. */
+  private writeSynced(ops: [Uint8Array, Uint8Array | null][]): Promise<void> {
+    const write = this.core.backend.newWrite();
+    for (const [key, value] of ops) {
+      if (value === null) write.del(key);
+      else write.put(key, value);
+    }
+    return new Promise((resolve, reject) => {
+      this.core.backend.write(write, (error) => (error === null ? resolve() : reject(error)));
+    });
+  }
+
+  /**
+   * Records every replica's summary as a manifest for the next open (see _manifest.ts):
+   * the rows of the open for replicas never loaded since, their storage's state otherwise.
+   */
+  private async writeManifest(): Promise<void> {
+    const old = this.rows ?? new ReplicaRows();
+    const loaded = [...this.replicas.keys()].sort((a, b) => a - b);
+    const rows = new ReplicaRows();
+    const summary: ReplicaSummary = { rangeId: 0, term: 0, vote: 0, commit: 0, lastIndex: 0,
+      appliedIndex: 0, confState: emptySnapshot().metadata.confState, error: null };
+    let i = 0;
+    let k = 0;
+    while (i < old.count || k < loaded.length) {
+      const fromOld = i < old.count ? old.rangeIdAt(i) : Infinity;
+      const fromLoaded = k < loaded.length ? loaded[k]! : Infinity;
+      if (fromLoaded <= fromOld) {
+        this.summarize(this.replicas.get(fromLoaded)!, summary);
+        k++;
+        if (fromOld === fromLoaded) i++;
+      } else {
+        old.read(i++, summary);
+        if (this.destroyed.has(summary.rangeId)) continue;
+      }
+      rows.push(summary);
+    }
+    const records = rows.encode(this.manifestEpoch + 1);
+    if (records === null) return;
+    await this.writeSynced(records);
+  }
+
+  private summarize(replica: DurableReplica, out: ReplicaSummary): void {
+    const hs = replica.hardState();
+    const applied = replica.appliedState();
+    out.rangeId = replica.rangeId;
+    out.term = hs.term;
+    out.vote = hs.vote;
+    out.commit = hs.commit;
+    out.lastIndex = replica.lastIndex();
+    out.appliedIndex = applied.index;
+    out.confState = applied.confState;
+    out.error = null;
   }
 
   private async checkIdentity(): Promise<void> {
@@ -129,25 +231,41 @@ export class DurableEngine implements StorageEngine {
     });
   }
 
-  /** One scan of the metadata range: three small records per replica, no log entry. */
-  private async listReplicas(): Promise<number[]> {
+  /**
+   * One scan of the metadata range: three small records per replica, no log entry, each
+   * replica's summary handed to `onReplica` when the scan passes its last record (and kept
+   * for the manifest a clean close writes).
+   */
+  private async listReplicas(options: EngineOpenOptions): Promise<number[]> {
     const ids: number[] = [];
-    const it = this.core.backend.iterate(META_START, META_END, null, true);
+    const onReplica = options.onReplica ?? null;
+    const onProgress = options.onProgress ?? this.onOpenProgress;
+    const every = options.progressEvery ?? this.progressEvery;
+    assert(Number.isInteger(every) && every > 0, 'a positive progress interval');
+    const rows = new ReplicaRows();
+    const scan = new SummaryScan(this.core, (summary) => {
+      if (summary.error !== null) this.refusedAtOpen.add(summary.rangeId);
+      rows.push(summary);
+      onReplica?.(summary);
+    });
+    const it = this.core.backend.iterate(META_START, META_END, null);
     let previous = -1;
     for (;;) {
       const rows = await it.nextv(4096);
       if (rows.length === 0) break;
-      for (const [key] of rows) {
+      for (const [key, value] of rows) {
         const rangeId = rangeIdOfKey(key);
+        scan.record(rangeId, key, value);
         if (rangeId === previous) continue;
         previous = rangeId;
         ids.push(rangeId);
-        if (this.onOpenProgress !== null && ids.length % this.progressEvery === 0) {
-          this.onOpenProgress(ids.length);
-        }
+        if (onProgress !== null && ids.length % every === 0) onProgress(ids.length);
       }
     }
+    scan.finish();
     await it.close();
+    assert(scan.reported === ids.length && rows.count === ids.length, 'every replica reported');
+    this.rows = rows;
     return ids;
   }
 
@@ -167,7 +285,8 @@ export class DurableEngine implements StorageEngine {
     try {
       state = this.readReplica(rangeId);
     } catch (error) {
-      if (error instanceof ReplicaCorruptError) {
+      if (error instanceof ReplicaCorruptError && !this.refusedAtOpen.has(rangeId)) {
+        // Counted once per replica: the open scan counted those it refused.
         this.core.counters.replicasRefused++;
         this.core.logger.error({ rangeId, key: error.keyHex, err: error }, 'replica refused');
       }
@@ -227,6 +346,7 @@ export class DurableEngine implements StorageEngine {
     assert(this.replicas.get(storage.rangeId) === storage, 'destroy a live replica');
     storage.destroy(this.core.asOpen(batch));
     this.replicas.delete(storage.rangeId);
+    this.destroyed.add(storage.rangeId);
   }
 
   batch(): EngineBatch {
@@ -244,7 +364,10 @@ export class DurableEngine implements StorageEngine {
     assert(!this.core.hasOpenBatch, 'commit the open batch before closing');
     this.closed = true;
     await this.core.idle();
-    if (this.opened) await this.core.backend.close();
+    if (!this.opened) return;
+    // After a failed write the disk is behind the replicas' view: no manifest then.
+    if (!this.core.isBroken) await this.writeManifest();
+    await this.core.backend.close();
   }
 
   getUser(key: Uint8Array): Uint8Array | undefined {

@@ -13,6 +13,11 @@
  * 3. The applied state is written in the batch of the state-machine writes it covers.
  * 4. A failed write fails its batch and every later one with `StorageWriteError`.
  * 5. Nothing outside this folder constructs a storage or reads its internals.
+ * 6. `open({ onReplica })` summarizes every replica (HardState, log bounds, applied index,
+ *    ConfState) without building its storage: a durable engine reads the manifest its last
+ *    clean close wrote (consumed by that open), or else scans the metadata once
+ *    (_open_scan.ts, _manifest.ts); `loadReplica` builds and checks a storage later.
+ *    `release()` leaves a storage holding no log entry and no snapshot data.
  *
  * ENGINES
  * - `MemoryEngine`: nothing on disk, commits complete synchronously.
@@ -23,7 +28,9 @@
 export type {
   AppliedState,
   EngineBatch,
+  EngineOpenOptions,
   EngineStats,
+  ReplicaSummary,
   ReplicaStorage,
   SpanReader,
   StorageEngine,
@@ -41,4 +48,5 @@ export {
   StorageWriteError,
 } from './errors.js';
 export { USER_KEY_BYTES_MAX } from './_keys.js';
+export { ENGINE_FORMAT_VERSION } from './_records.js';
 export { USER_VALUE_BYTES_MAX } from './_user_data.js';
