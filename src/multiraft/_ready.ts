@@ -40,9 +40,7 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     const rs = rd.readStates[i]!;
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
   }
-  for (let i = 0; i < rd.messages.length; i++) {
-    st.staging.send({ rangeId, message: rd.messages[i]! });
-  }
+  st.stats.appendsMerged += st.staging.sendReady(rangeId, rd.messages);
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&
     hs.term === 0 && hs.vote === 0 && hs.commit === 0) {
