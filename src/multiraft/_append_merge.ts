@@ -15,7 +15,8 @@
  * handling `a ++ b` does what it would do handling `a` and then `b`: the same log match at
  * `a.index`, the same entries appended, commit advanced to `b.commit` (commits only grow in
  * one Ready), and one response acknowledging `b`'s last index, which covers `a`'s (the
- * leader frees inflight messages up to an acknowledged index). A rejection is the one `a`
+ * leader frees inflight messages up to an acknowledged index). An empty `b` (the leader
+ * telling of a new commit index) only raises the merged commit. A rejection is the one `a`
  * would have drawn. A merged message stays within `bytesMax` of entries, like the core's.
  *
  * The Ready itself is not touched: a merged message is a new object with a new entries
@@ -78,7 +79,7 @@ export class AppendMerger {
   /** Whether `m` continues the append `prev` exactly (see SAFETY). */
   private extends(prev: Message, m: Message, prevBytes: number): boolean {
     if (m.type !== MessageType.MsgApp || prev.type !== MessageType.MsgApp) return false;
-    if (m.entries.length === 0 || m.from !== prev.from || m.term !== prev.term) return false;
+    if (m.from !== prev.from || m.term !== prev.term) return false;
     const n = prev.entries.length;
     const lastIndex = prev.index + n;
     const lastTerm = n === 0 ? prev.logTerm : prev.entries[n - 1]!.term;
@@ -98,7 +99,8 @@ export class AppendMerger {
     for (let k = 0; k < m.entries.length; k++) entries.push(m.entries[k]!);
     merged.commit = m.commit;
     this.bytes[slot] = this.bytes[slot]! + entriesBytes(m.entries);
-    assert(entries[entries.length - 1]!.index === merged.index + entries.length,
+    assert(entries.length === 0 ||
+      entries[entries.length - 1]!.index === merged.index + entries.length,
       'a merged append stays contiguous');
   }
 }

@@ -50,11 +50,23 @@ describe('AppendMerger', () => {
     const otherTerm = [app(2, 5, 5), { ...app(2, 6, 6), term: 3 }];
     const logTermMismatch = [app(2, 5, 5), app(2, 6, 6, 5, 1)];
     const between = [app(2, 5, 5), heartbeat, app(2, 6, 6)];
-    const empty = [app(2, 5, 5), app(2, 6, 5)];
-    for (const messages of [gap, otherTerm, logTermMismatch, between, empty]) {
+    for (const messages of [gap, otherTerm, logTermMismatch, between]) {
       expect(merger.merge(messages)).toBe(0);
       expect(merger.out).toEqual(messages);
     }
+  });
+
+  it('folds a commit-only append into the append before it', () => {
+    const merger = new AppendMerger(1 << 20);
+    const commitOnly = app(2, 7, 6, 6);
+    expect(commitOnly.entries).toEqual([]);
+    expect(merger.merge([app(2, 5, 6, 4), commitOnly])).toBe(1);
+    expect(merger.out.length).toBe(1);
+    expect(merger.out[0]!.entries.map((e) => e.index)).toEqual([5, 6]);
+    expect(merger.out[0]!.commit).toBe(6);
+    expect(merger.merge([app(2, 7, 6, 5), app(2, 7, 6, 6)])).toBe(1);
+    expect(merger.out[0]!.entries).toEqual([]);
+    expect(merger.out[0]!.commit).toBe(6);
   });
 
   it('stops a merged append at the byte bound', () => {
