@@ -57,14 +57,15 @@ export class AppendMerger {
       const m = messages[i]!;
       const d = dests.indexOf(m.to);
       const slot = d < 0 ? -1 : lastSlot[d]!;
-      if (slot >= 0 && this.extends(out[slot]!, m, bytes[slot]!)) {
-        this.absorb(slot, m);
+      const mBytes = m.type === MessageType.MsgApp ? entriesBytes(m.entries) : 0;
+      if (slot >= 0 && this.extends(out[slot]!, m, bytes[slot]! + mBytes)) {
+        this.absorb(slot, m, mBytes);
         saved++;
         continue;
       }
       out.push(m);
       owned.push(false);
-      bytes.push(m.type === MessageType.MsgApp ? entriesBytes(m.entries) : 0);
+      bytes.push(mBytes);
       if (d < 0) {
         dests.push(m.to);
         lastSlot.push(out.length - 1);
@@ -76,19 +77,19 @@ export class AppendMerger {
     return saved;
   }
 
-  /** Whether `m` continues the append `prev` exactly (see SAFETY). */
-  private extends(prev: Message, m: Message, prevBytes: number): boolean {
+  /** Whether `m` continues the append `prev` exactly (see SAFETY), within `bytes` merged. */
+  private extends(prev: Message, m: Message, bytes: number): boolean {
     if (m.type !== MessageType.MsgApp || prev.type !== MessageType.MsgApp) return false;
     if (m.from !== prev.from || m.term !== prev.term) return false;
     const n = prev.entries.length;
     const lastIndex = prev.index + n;
     const lastTerm = n === 0 ? prev.logTerm : prev.entries[n - 1]!.term;
     if (m.index !== lastIndex || m.logTerm !== lastTerm || m.commit < prev.commit) return false;
-    return prevBytes + entriesBytes(m.entries) <= this.bytesMax;
+    return bytes <= this.bytesMax;
   }
 
   /** Appends `m`'s entries to the message in `slot`, copying it first if not yet ours. */
-  private absorb(slot: number, m: Message): void {
+  private absorb(slot: number, m: Message, mBytes: number): void {
     let merged = this.out[slot]!;
     if (!this.owned[slot]) {
       merged = { ...merged, entries: merged.entries.slice() };
@@ -98,7 +99,7 @@ export class AppendMerger {
     const entries = merged.entries as Entry[];
     for (let k = 0; k < m.entries.length; k++) entries.push(m.entries[k]!);
     merged.commit = m.commit;
-    this.bytes[slot] = this.bytes[slot]! + entriesBytes(m.entries);
+    this.bytes[slot] = this.bytes[slot]! + mBytes;
     assert(entries.length === 0 ||
       entries[entries.length - 1]!.index === merged.index + entries.length,
       'a merged append stays contiguous');
