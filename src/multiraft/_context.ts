@@ -168,7 +168,7 @@ export class StoreContext {
     });
     this.table = new ReplicaTable(Math.min(1024, this.config.replicasMax),
       this.config.replicasMax);
-    this.staging = new BatchStaging(this.engine);
+    this.staging = new BatchStaging(this.engine, this.config.maxSizePerMsgBytes);
     this.rows = new HeartbeatRows(this.nodeId, this.table.capacity);
     this.liveness = new NodeLiveness(this.nodeId, this.config.livenessTimeoutTicks);
     this.leaderDownWakes = new WakeSchedule(this.config.leaderDownWakeSpreadTicks);

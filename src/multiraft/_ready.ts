@@ -40,9 +40,7 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     const rs = rd.readStates[i]!;
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
   }
-  for (let i = 0; i < rd.messages.length; i++) {
-    st.staging.send({ rangeId, message: rd.messages[i]! });
-  }
+  st.stats.appendsMerged += st.staging.sendReady(rangeId, rd.messages);
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&
     hs.term === 0 && hs.vote === 0 && hs.commit === 0) {
@@ -69,13 +67,18 @@ export function processReady(st: StoreContext, gid: GroupId): void {
  * promise that its sender persisted something); then apply committed entries and advance.
  * The second half runs when the commit completes, in commit order (_pipeline.ts): with the
  * memory engine at once, with a durable engine after its sync, while the event loop runs
- * the next batches.
+ * the next batches. Committed entries that earlier batches made durable are applied before
+ * the commit, their applied point staged into it (_pipeline.ts, ORDER).
  */
 export function finishBatch(st: StoreContext): void {
   const staging = st.staging;
   const groups = staging.groups;
   const readies = staging.readies;
   for (let i = 0; i < groups.length; i++) persist(st, groups[i]!, readies[i]!);
+  for (let i = 0; i < groups.length; i++) {
+    if (durableBefore(readies[i]!)) staging.appliedEarly[i] = applyCommitted(st, groups[i]!,
+      readies[i]!);
+  }
   const writes = staging.takeWrites();
   const flight = st.pipeline.begin(staging);
   if (writes === null) {
@@ -114,12 +117,26 @@ function fail(st: StoreContext, error: Error): void {
   st.pipeline.dropAll();
 }
 
+/**
+ * Whether every committed entry of `rd` was made durable by an earlier batch (_pipeline.ts,
+ * ORDER): none is among the Ready's own entries, and no snapshot replaces the log.
+ */
+function durableBefore(rd: Ready): boolean {
+  const committed = rd.committedEntries;
+  if (committed.length === 0 || rd.snapshot !== null) return false;
+  return rd.entries.length === 0 ||
+    committed[committed.length - 1]!.index < rd.entries[0]!.index;
+}
+
 /** Sends, applies and advances once the batch's writes are durable. */
 function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   const groups = flight.groups;
   const readies = flight.readies;
   st.sendOutbox(flight.outbox);
-  for (let i = 0; i < groups.length; i++) applyAndAdvance(st, groups[i]!, readies[i]!);
+  for (let i = 0; i < groups.length; i++) {
+    if (!flight.appliedEarly[i]) applyCommitted(st, groups[i]!, readies[i]!);
+    advanceReady(st, groups[i]!, readies[i]!);
+  }
   // The applied states (and any state-machine writes staged with them) in one batch of
   // their own: the entries they cover are durable already, so nothing waits for it.
   const applied = st.staging.takeWrites();
@@ -155,15 +172,21 @@ function persist(st: StoreContext, gid: GroupId, rd: Ready): void {
   }
 }
 
-function applyAndAdvance(st: StoreContext, gid: GroupId, rd: Ready): void {
+/** Applies the Ready's committed entries (none: nothing). @returns true */
+function applyCommitted(st: StoreContext, gid: GroupId, rd: Ready): boolean {
+  const t = st.table;
+  assert(t.isReadyPending(gid), 'staged ready');
+  const entries = rd.committedEntries;
+  if (entries.length > 0) applyEntries(st, gid, t.rangeIds[gid]!, st.settled(gid), entries);
+  return true;
+}
+
+function advanceReady(st: StoreContext, gid: GroupId, rd: Ready): void {
   const t = st.table;
   assert(t.isReadyPending(gid), 'staged ready');
   const node = st.settled(gid);
   if (rd.softState !== null && rd.softState.raftState === StateType.StateLeader &&
     rd.softState.lead === st.nodeId) st.stats.leadershipsAcquired++;
-  const rangeId = t.rangeIds[gid]!;
-  const entries = rd.committedEntries;
-  if (entries.length > 0) applyEntries(st, gid, rangeId, node, entries);
   node.advance();
   t.clearReadyPending(gid);
   if (node.hasReady()) st.scheduler.enqueue(gid, WorkFlag.Ready);

@@ -26,6 +26,8 @@ export interface StoreStats {
   storageFailures: number;
   messagesReceived: number;
   messagesSent: number;
+  /** MsgApps merged into the previous append to the same follower (_append_merge.ts). */
+  appendsMerged: number;
   /** Inbound messages dropped: full inbox, unknown group, or refused by Raft. */
   messagesDropped: number;
   quiesces: number;
@@ -63,8 +65,8 @@ export function newStoreStats(): StoreStats {
   for (const reason of QUIESCE_REFUSALS) quiesceRefusals[reason] = 0;
   return {
     proposals: 0, entriesApplied: 0, ticks: 0, batches: 0, storageCommits: 0, appliedCommits: 0, storageFailures: 0,
-    messagesReceived: 0, messagesSent: 0, messagesDropped: 0, quiesces: 0, wakes: 0,
-    wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
+    messagesReceived: 0, messagesSent: 0, appendsMerged: 0, messagesDropped: 0, quiesces: 0,
+    wakes: 0, wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
     uninitializedReplicasNow: 0, replicasOpened: 0, replicasLoaded: 0,
