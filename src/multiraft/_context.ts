@@ -47,6 +47,7 @@ import { ReplicaBrokenError } from './input_errors.js';
 import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
 import { UninitializedReplicas } from './_uninitialized.js';
 import { HeartbeatRows } from './_heartbeat_rows.js';
+import { Tombstones } from './_destroy.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -135,6 +136,8 @@ export class StoreContext {
   readonly checkView = newMessageCheckView();
   readonly refusals: RefusalLog;
   readonly uninitialized: UninitializedReplicas;
+  /** Last term and vote of destroyed replicas (_destroy.ts). */
+  readonly tombstones = new Tombstones();
   private readonly pinoRaftLogger: PinoRaftLogger | null;
 
   /**

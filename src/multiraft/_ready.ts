@@ -182,6 +182,7 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
   const storage = st.table.storages[gid]!;
   const writes = st.staging.writes();
   let confState = storage.appliedState().confState;
+  let peerAdded = false;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     if (entry.type === EntryType.EntryNormal) {
@@ -189,9 +190,13 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
       st.config.stateMachine.apply(rangeId, entry, writes);
       st.stats.entriesApplied++;
     } else {
+      const before = confState;
       confState = node.applyConfChange(unmarshalConfChange(entry.type, entry.data));
+      peerAdded ||= addsPeer(before, confState);
       for (const peer of confState.voters) st.liveness.addPeer(peer, st.storeTicks);
       for (const peer of confState.learners) st.liveness.addPeer(peer, st.storeTicks);
+      st.stats.confChangesApplied++;
+      st.config.stateMachine.confChanged?.(rangeId, confState, entry.index, writes);
     }
   }
   const last = entries[entries.length - 1]!.index;
@@ -201,6 +206,21 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
     storage.setApplied({ index: last, confState, descriptor: storage.appliedState().descriptor },
       writes);
   }
+  // A new peer is caught up by a snapshot, and the one the log starts from (a range's
+  // bootstrap) predates it: a peer missing from a snapshot's configuration cannot restore
+  // it, and would be sent it again and again. Compacted to the applied point, the log's
+  // snapshot is that point, with the configuration that holds the new peer.
+  if (peerAdded && storage.firstIndex() <= last) {
+    const error = storage.compact(last, writes);
+    assert(error === null, 'compact applied entries only');
+  }
+}
+
+/** Whether `after` holds a voter or learner that `before` did not. */
+function addsPeer(before: ConfState, after: ConfState): boolean {
+  const known = (id: number) => before.voters.includes(id) || before.learners.includes(id) ||
+    before.votersOutgoing.includes(id);
+  return after.voters.some((id) => !known(id)) || after.learners.some((id) => !known(id));
 }
 
 /** A lazily created replica got its snapshot: it knows its configuration and ticks. */

@@ -41,6 +41,11 @@ export function createUninitialized(st: StoreContext, rangeId: number): GroupId 
   checkRangeId(rangeId);
   const id = allocate(st, rangeId);
   const storage = st.engine.createReplica(rangeId);
+  // A destroyed replica's last vote is kept (see _destroy.ts): it must not vote twice.
+  const tomb = st.tombstones.take(rangeId);
+  if (tomb !== undefined) {
+    storage.setHardState({ term: tomb.term, vote: tomb.vote, commit: 0 }, st.staging.writes());
+  }
   st.table.storages[id] = storage;
   st.enterRange(id);
   st.table.nodes[id] = new RawNode(rawNodeConfig(st, storage, 0));

@@ -60,6 +60,13 @@
  *    (`start` after a pending `close` too), inbound messages are refused and counted, and no
  *    timer ticks the store again. `propose` is at least once: a forwarded proposal that the
  *    network duplicates may be appended twice, so commands must be idempotent.
+ * 10. Membership (_conf_change.ts, _destroy.ts). `proposeConfChange` takes a ConfChangeV2 on
+ *    the leader, checked first with Raft's own rules and for quorum (every voter set it
+ *    leads to keeps a majority caught up on live nodes), so that Raft never panics on it at
+ *    apply; `StateMachine.confChanged` reports each applied change with the new ConfState.
+ *    `destroyReplica` deletes a replica's Raft state in the engine and frees its slot for
+ *    reuse; a stale message recreates only an empty uninitialized replica, which starts from
+ *    the destroyed one's last term and vote (a tombstone), so it cannot vote twice.
  */
 export { Store } from './store.js';
 export { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
@@ -103,7 +110,20 @@ export {
   newMessageCheckView,
   type MessageCheckView,
 } from './message_check.js';
-export { checkPayload, checkRangeConfig, checkRangeId } from './api_check.js';
+export {
+  checkConfChangeV2,
+  checkPayload,
+  checkRangeConfig,
+  checkRangeId,
+} from './api_check.js';
+export {
+  ConfChangeQuorumError,
+  ConfChangeRefusedError,
+  InvalidConfChangeError,
+  MembershipErrorCode,
+  ReplicaBusyError,
+} from './membership_errors.js';
+export { leavesJoint, nextConfState } from './conf_change_check.js';
 export {
   InputErrorCode,
   InvalidPayloadError,

@@ -13,7 +13,7 @@ import {
   systemClock,
   type Clock,
 } from '../util/index.js';
-import type { RandomSource, Entry, Snapshot } from '../raft/index.js';
+import type { ConfState, RandomSource, Entry, Snapshot } from '../raft/index.js';
 import type { SchedulerOptions, TickerOptions } from '../scheduler/index.js';
 import { MemoryEngine, type EngineBatch, type StorageEngine } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
@@ -56,6 +56,14 @@ export interface StateMachine {
    * @default read states are dropped
    */
   readIndexDone?(rangeId: number, index: number, context: Uint8Array): void;
+  /**
+   * Optional: a membership change applied on this replica at entry `index`; `confState` is
+   * the configuration from then on. Called in log order with the entries (after the ones
+   * before it, before the ones after it); `batch` is the apply's engine batch (as in
+   * `apply`). Must not call back into the store except to `propose`.
+   * @default membership changes are not reported
+   */
+  confChanged?(rangeId: number, confState: ConfState, index: number, batch: EngineBatch): void;
 }
 
 /** Options of a `Store`. */

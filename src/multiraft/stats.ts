@@ -51,6 +51,12 @@ export interface StoreStats {
   replicasCollected: number;
   /** Uninitialized replicas now (a gauge), at most `uninitializedReplicasMax`. */
   uninitializedReplicasNow: number;
+  /** Membership changes handed to Raft by `proposeConfChange` (Raft may still ignore one). */
+  confChangesProposed: number;
+  /** Membership changes applied by this store's replicas. */
+  confChangesApplied: number;
+  /** Replicas destroyed by `destroyReplica` (their slots freed for reuse). */
+  replicasDestroyed: number;
 }
 
 /** Zeroed counters, one per refusal reason included. */
@@ -63,6 +69,7 @@ export function newStoreStats(): StoreStats {
     wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
-    uninitializedReplicasNow: 0,
+    uninitializedReplicasNow: 0, confChangesProposed: 0, confChangesApplied: 0,
+    replicasDestroyed: 0,
   };
 }

@@ -4,7 +4,7 @@
  * face; the mechanism is in the private files `_context.ts` lists, one per job.
  */
 import { assert, type TimerHandle } from '../util/index.js';
-import type { SnapshotStatus } from '../raft/index.js';
+import type { ConfChangeV2, ConfState, SnapshotStatus } from '../raft/index.js';
 import {
   WorkFlag,
   type GroupId,
@@ -33,6 +33,8 @@ import {
 } from './_messages.js';
 import { finishBatch, processReady } from './_ready.js';
 import { raftStatus, readStatus, summary } from './_status_reads.js';
+import { proposeConfChange } from './_conf_change.js';
+import { destroyReplica } from './_destroy.js';
 
 /**
  * The store: hosts the replicas of many Raft groups (one per range) on one node. It is the
@@ -145,6 +147,47 @@ export class Store implements GroupProcessor, TransportHandler {
     if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
     node.readIndex(context);
     core.scheduler.enqueue(id, WorkFlag.Ready);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Membership and replica lifetime (_conf_change.ts, _destroy.ts).
+
+  /**
+   * Proposes a membership change (ConfChangeV2; several changes at once go through joint
+   * consensus, and `ConfChangeTransitionJointExplicit` stays joint until an empty change
+   * leaves it). Only on the range's leader. Checked first against the applied configuration
+   * with Raft's rules and for quorum (see _conf_change.ts); a refused call changes nothing.
+   * Raft may still ignore an accepted change (another one is unapplied): the outcome is the
+   * state machine's `confChanged`, on every replica, when it applies.
+   * @throws InvalidRangeIdError, RangeNotFoundError, RangeNotInitializedError,
+   *   ReplicaBrokenError, InvalidConfChangeError (malformed, a bad node id),
+   *   NotLeaderError (not the leader; names the one it knows), ConfChangeRefusedError,
+   *   ConfChangeQuorumError, StoreClosedError
+   */
+  proposeConfChange(rangeId: number, change: ConfChangeV2): void {
+    proposeConfChange(this.core, rangeId, change);
+  }
+
+  /** The configuration the replica of `rangeId` has applied (a copy). @throws as `propose` */
+  confState(rangeId: number): ConfState {
+    const core = this.core;
+    const cs = core.table.storages[core.initializedGroup(rangeId)]!.appliedState().confState;
+    return { voters: [...cs.voters], learners: [...cs.learners],
+      votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext],
+      autoLeave: cs.autoLeave };
+  }
+
+  /**
+   * Destroys the replica of `rangeId` (removed from its range, or merged away): its Raft
+   * state is deleted in the engine, its table slot freed for the next replica. A later
+   * message of the range creates an empty uninitialized replica, never the old state (see
+   * _destroy.ts). The application deletes its own range-local rows and data. Not from
+   * inside the store's batch end (call it from outside `apply`, as `createRange`).
+   * @throws InvalidRangeIdError, RangeNotFoundError, ReplicaBusyError (writes in flight:
+   *   retry after the next batch), StoreClosedError
+   */
+  destroyReplica(rangeId: number): void {
+    destroyReplica(this.core, rangeId);
   }
 
   /** Makes the replica campaign for leadership now (a no-op on a leader). */
