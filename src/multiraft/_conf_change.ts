@@ -18,10 +18,14 @@
  * already.
  */
 import { assert } from '../util/index.js';
-import { ProgressState, StateType, type ConfState } from '../raft/index.js';
+import { isNodeId, ProgressState, StateType, type ConfState } from '../raft/index.js';
 import { WorkFlag } from '../scheduler/index.js';
 import { NotLeaderError } from './errors.js';
-import { ConfChangeQuorumError, ConfChangeRefusedError } from './membership_errors.js';
+import {
+  ConfChangeQuorumError,
+  ConfChangeRefusedError,
+  InvalidConfChangeError,
+} from './membership_errors.js';
 import { checkConfChangeV2 } from './api_check.js';
 import { leavesJoint, nextConfState } from './conf_change_check.js';
 import { WakeReason, type StoreContext } from './_context.js';
@@ -69,3 +73,23 @@ function checkQuorum(st: StoreContext, rangeId: number, next: ConfState): void {
   }
 }
 
+
+/**
+ * Asks the leader of `rangeId` to hand its leadership to `toNodeId` (Raft's leader transfer:
+ * once the transferee has caught up it is told to campaign at once). A leader that removed
+ * itself from the configuration keeps leading until it does this (Raft does not step down
+ * on removal): its followers would otherwise wait for it for ever.
+ * @throws InvalidConfChangeError (not a node id), NotLeaderError, and `propose`'s errors
+ */
+export function transferLeadership(st: StoreContext, rangeId: number, toNodeId: number): void {
+  const id = st.initializedGroup(rangeId);
+  if (typeof toNodeId !== 'number' || !isNodeId(toNodeId)) {
+    throw new InvalidConfChangeError(`not a node id: ${String(toNodeId)}`);
+  }
+  wake(st, id, WakeReason.Local);
+  const node = st.settled(id);
+  if (node.raftState !== StateType.StateLeader) throw new NotLeaderError(rangeId, node.lead);
+  node.transferLeader(toNodeId);
+  assert(node.raftState === StateType.StateLeader, 'a transfer starts on the leader');
+  st.scheduler.enqueue(id, WorkFlag.Ready);
+}

@@ -6,6 +6,7 @@ import { assert } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EntryType,
+  MessageType,
   StateType,
   unmarshalConfChange,
   type ConfState,
@@ -19,6 +20,7 @@ import type { StoreContext } from './_context.js';
 import type { InFlightBatch } from './_pipeline.js';
 import { internSnapshot } from './_replicas.js';
 import { maybeRelease } from './_quiescer.js';
+import { fillSnapshotData } from './_snapshot_data.js';
 
 /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
 export function processReady(st: StoreContext, gid: GroupId): void {
@@ -41,7 +43,9 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
   }
   for (let i = 0; i < rd.messages.length; i++) {
-    st.staging.send({ rangeId, message: rd.messages[i]! });
+    const m = rd.messages[i]!;
+    if (m.type === MessageType.MsgSnap) fillSnapshotData(st, gid, m);
+    st.staging.send({ rangeId, message: m });
   }
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&

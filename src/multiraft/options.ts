@@ -64,6 +64,14 @@ export interface StateMachine {
    * @default membership changes are not reported
    */
   confChanged?(rangeId: number, confState: ConfState, index: number, batch: EngineBatch): void;
+  /**
+   * Optional, STOP-GAP until the engine's range snapshots: the state of the range as of its
+   * applied index, to send in a snapshot to a peer that is behind (a new learner). Called
+   * on the leader in the replica's turn; must not call back into the store. The receiver's
+   * `applySnapshot` gets it as `snapshot.data`.
+   * @default snapshots carry no application data
+   */
+  snapshotData?(rangeId: number, snapshot: Snapshot): Uint8Array;
 }
 
 /** Options of a `Store`. */

@@ -33,7 +33,7 @@ import {
 } from './_messages.js';
 import { finishBatch, processReady } from './_ready.js';
 import { raftStatus, readStatus, summary } from './_status_reads.js';
-import { proposeConfChange } from './_conf_change.js';
+import { proposeConfChange, transferLeadership } from './_conf_change.js';
 import { destroyReplica } from './_destroy.js';
 
 /**
@@ -175,6 +175,16 @@ export class Store implements GroupProcessor, TransportHandler {
     return { voters: [...cs.voters], learners: [...cs.learners],
       votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext],
       autoLeave: cs.autoLeave };
+  }
+
+  /**
+   * Hands the leadership of `rangeId` to `toNodeId` (Raft's leader transfer; the transferee
+   * campaigns once caught up). Only on the leader. A leader that removed itself must do this
+   * before it is destroyed: Raft keeps it leading a configuration it is not in.
+   * @throws InvalidConfChangeError (not a node id), NotLeaderError, RangeNotFoundError, ...
+   */
+  transferLeadership(rangeId: number, toNodeId: number): void {
+    transferLeadership(this.core, rangeId, toNodeId);
   }
 
   /**

@@ -21,8 +21,16 @@
  */
 import type { Logger } from 'pino';
 import { assert, assertNever } from '../util/index.js';
-import type { Entry, RandomSource, Snapshot } from '../raft/index.js';
 import {
+  ProposalDroppedError,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type RandomSource,
+  type Snapshot,
+} from '../raft/index.js';
+import {
+  ConfChangeQuorumError,
   newReplicaStatus,
   NotLeaderError as StoreNotLeaderError,
   RangeExistsError,
@@ -36,6 +44,7 @@ import {
   type RangeDescriptor,
   descriptorContainsKey,
   encodeDescriptor,
+  isJoint,
   isVoterIncoming,
   ReplicaType,
 } from './descriptor.js';
@@ -45,6 +54,7 @@ import {
   MergeNotAdjacentError,
   NotLeaderError,
   ProposalTimeoutError,
+  QuorumLossError,
   RangeKeyMismatchError,
   RangeUnavailableError,
 } from './errors.js';
@@ -71,6 +81,15 @@ import { applySplit } from './split_apply.js';
 import { delaySplit, type SplitDelayOptions, type SplitDelayReport } from './split_delay.js';
 import { findSizeSplitKey, sizeSplitReason, type SizeSplitOptions } from './split_decider.js';
 import type { DedupeRecord } from './dedupe.js';
+import { Membership, type MembershipStats } from './_membership.js';
+import { GcReason } from './replica_gc.js';
+import { Rebalancer, type RebalancerOptions } from './rebalancer.js';
+import { scanMeta } from './meta.js';
+import {
+  changeReplicas,
+  type ChangeReplicasOptions,
+  type ReplicaChange,
+} from './change_replicas.js';
 
 /** The range id of the meta range (it never splits). */
 export const META_RANGE_ID = 1;
@@ -114,6 +133,8 @@ export interface RangeNodeOptions {
    * are refused. @default none
    */
   peers?: (nodeId: number) => RangeNode | undefined;
+  /** The rebalancer loop (rebalancer.ts); null: no loop. @default null */
+  rebalance?: RebalancerOptions | null;
 }
 
 /** Counters of a `RangeNode`. */
@@ -126,7 +147,7 @@ export interface RangeNodeStats {
   splitRightExisted: number;
   /** Entries or snapshots of ranges this node never held state for (should stay 0). */
   snapshotsWithoutState: number;
-  /** Entries of ranges merged away here (their Raft group lingers: no replica GC yet). */
+  /** Entries of ranges merged away here (before replica GC destroyed their group). */
   entriesAfterMerge: number;
   /** Snapshots offered to uninitialized replicas here (a split's right side, mostly). */
   snapshotsOffered: number;
@@ -161,9 +182,13 @@ export class RangeNode implements StateMachine {
   private readonly pendingInits: RangeDescriptor[] = [];
   private readonly reads: ReadIndexBatcher;
   private readonly scratch = newReplicaStatus();
-  /** Ranges merged away on this store (bounded by the merges; replica GC will drop it). */
+  /** Ranges merged away on this store, until replica GC destroys their group. */
   private readonly mergedAway = new Set<number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
+  /** Membership changes, replica GC and range snapshots (_membership.ts). */
+  private readonly membership: Membership;
+  /** The rebalancer loop, if `options.rebalance`. */
+  readonly rebalancer: Rebalancer | null;
 
   constructor(private readonly options: RangeNodeOptions) {
     this.nodeId = options.nodeId;
@@ -184,6 +209,80 @@ export class RangeNode implements StateMachine {
       appliedIndex: (rangeId) =>
         this.mustStore().readStatus(rangeId, this.scratch) ? this.scratch.applied : 0,
     }, options.proposalTimeoutTicks ?? 50, options.proposalsMax ?? 65536);
+    this.membership = new Membership({ nodeId: this.nodeId, kv: this.kv, limits: this.limits,
+      dedupeEntriesMax: options.dedupeEntriesMax, replicas: this.replicas, local: this.local,
+      proposals: this.proposals as ProposalTracker<unknown>, reads: this.reads,
+      mergedAway: this.mergedAway, log: this.log, store: () => this.mustStore() });
+    this.rebalancer = options.rebalance ? new Rebalancer({
+      nodeId: this.nodeId,
+      knownDescriptors: () => [...(this.replicas.has(META_RANGE_ID)
+        ? scanMeta(this.kv, 1 << 20) : []), ...this.descriptors()],
+      raftStatus: (rangeId) => this.mustStore().hasRange(rangeId)
+        ? this.mustStore().raftStatus(rangeId) : undefined,
+      isNodeLive: (nodeId) => this.mustStore().isNodeLive(nodeId),
+      changeReplicas: (rangeId, change) => this.changeReplicas(rangeId, change),
+      transferLeadership: (rangeId, toNodeId) => this.transferLeadership(rangeId, toNodeId),
+    }, options.rebalance, this.log) : null;
+  }
+
+  /** Counters of membership changes, replica GC and range snapshots. */
+  get membershipStats(): Readonly<MembershipStats> {
+    return this.membership.stats;
+  }
+
+  /**
+   * Hands the leadership of `rangeId` to the voter on `toNodeId` and resolves once that
+   * node leads (as this store sees it), within `ticksMax`.
+   * @throws NotLeaderError, RangeUnavailableError (not done in time), the store's refusals
+   */
+  async transferLeadership(rangeId: number, toNodeId: number, ticksMax = 100): Promise<void> {
+    const store = this.mustStore();
+    try {
+      store.transferLeadership(rangeId, toNodeId);
+    } catch (error) {
+      throw translateStoreError(rangeId, error);
+    }
+    for (let waited = 0; waited < ticksMax; waited++) {
+      await this.sleepTicks(1);
+      if (store.raftStatus(rangeId)?.lead === toNodeId) return;
+    }
+    throw new RangeUnavailableError(rangeId, `leadership not moved to ${toNodeId} in time`);
+  }
+
+  /** Replicas waiting for replica GC on this store. */
+  get replicasAwaitingGc(): number {
+    return this.membership.gc.size;
+  }
+
+  /**
+   * Changes the replicas of `rangeId` (change_replicas.ts): a new replica is added as a
+   * learner, caught up by snapshot, then promoted while the removed voter goes, in one joint
+   * configuration that is then left; the meta range is updated. Only on the leader.
+   * @throws InvalidReplicaChangeError, NotLeaderError, QuorumLossError, LearnerTimeoutError,
+   *   ConfChangeTimeoutError, RangeUnavailableError, the store's typed refusals
+   */
+  async changeReplicas(rangeId: number, change: ReplicaChange,
+    options: ChangeReplicasOptions = {}): Promise<RangeDescriptor> {
+    const store = this.mustStore();
+    const desc = await changeReplicas({
+      rangeId, nodeId: this.nodeId,
+      descriptor: () => this.replicas.get(rangeId)?.descriptor,
+      raftStatus: () => store.raftStatus(rangeId),
+      isNodeLive: (nodeId) => store.isNodeLive(nodeId),
+      proposeConfChange: (cc: ConfChangeV2) => {
+        try {
+          store.proposeConfChange(rangeId, cc);
+        } catch (error) {
+          throw translateStoreError(rangeId, error);
+        }
+      },
+      waitDescriptor: (done, ticks) => this.membership.waitDescriptor(rangeId, done, ticks),
+      sleepTicks: (n) => this.sleepTicks(n),
+    }, change, options);
+    // The change is done: the meta row must follow, however long a leader change takes.
+    // (The meta range has no row of its own.)
+    if (rangeId !== META_RANGE_ID) await this.updateMeta([desc], true);
+    return desc;
   }
 
   /** Binds the store whose state machine this is (once, before any range exists). */
@@ -282,7 +381,8 @@ export class RangeNode implements StateMachine {
     const state = this.replicas.get(rangeId);
     if (state === undefined) throw new RangeUnavailableError(rangeId, 'no replica here');
     const problem = rangeId === META_RANGE_ID ? 'the meta range does not split'
-      : splitKeyProblem(state.descriptor, splitKey);
+      : isJoint(state.descriptor) ? 'a membership change is in progress'
+        : splitKeyProblem(state.descriptor, splitKey);
     if (problem !== null) throw new InvalidSplitKeyError(rangeId, splitKey, problem);
     const delay = await delaySplit({
       raftStatus: () => this.mustStore().raftStatus(rangeId),
@@ -315,6 +415,8 @@ export class RangeNode implements StateMachine {
     for (const rangeId of this.sizeChecks) this.maybeSplitBySize(rangeId);
     this.sizeChecks.clear();
     this.wakeApplied();
+    this.membership.tick();
+    this.rebalancer?.tick();
   }
 
   /** Resolves once this store's replica of `rangeId` has applied `index`. */
@@ -466,11 +568,22 @@ export class RangeNode implements StateMachine {
     this.stats.mergesApplied++;
     this.replicas.delete(out.rightRangeId);
     this.mergedAway.add(out.rightRangeId);
+    this.membership.gc.add(out.rightRangeId, GcReason.MergedAway);
     this.local.insert(out.merged);
     const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
     this.proposals.rejectRange(out.rightRangeId, gone);
     this.reads.failRange(out.rightRangeId, gone());
     this.proposals.resolve(cmd.id, { kind: 'merge', merged: out.merged });
+  }
+
+  /** A membership change applied here: the descriptor follows the configuration. */
+  confChanged(rangeId: number, confState: ConfState): void {
+    this.membership.confChanged(rangeId, confState);
+  }
+
+  /** The range's state at its applied point, for a snapshot (STOP-GAP, _snapshot_stopgap.ts). */
+  snapshotData(rangeId: number): Uint8Array {
+    return this.membership.snapshotData(rangeId);
   }
 
   /** Reads waiting for this replica's applied index (`Store.readIndex` answered). */
@@ -483,9 +596,12 @@ export class RangeNode implements StateMachine {
    * split-born range's empty initial snapshot must wait for the split to apply on this
    * store (see `StateMachine.acceptsSnapshot`).
    */
-  acceptsSnapshot(rangeId: number): boolean {
+  acceptsSnapshot(rangeId: number, snapshot: Snapshot): boolean {
     this.stats.snapshotsOffered++;
-    const accept = this.replicas.has(rangeId);
+    // A range state here (a split applied), or a range snapshot naming this node that is
+    // newer than the range's tombstone (a replica being added).
+    const accept = this.replicas.has(rangeId) ||
+      this.membership.acceptsRangeSnapshot(rangeId, snapshot);
     if (!accept) this.stats.snapshotsRefused++;
     return accept;
   }
@@ -497,6 +613,7 @@ export class RangeNode implements StateMachine {
    * applied there; its state comes from the split.
    */
   applySnapshot(rangeId: number, snapshot: Snapshot): void {
+    if (this.membership.installSnapshot(rangeId, snapshot.data)) return;
     if (this.replicas.has(rangeId)) return;
     this.stats.snapshotsWithoutState++;
     this.log?.warn({ rangeId, index: snapshot.metadata.index }, 'snapshot without range state');
@@ -579,19 +696,30 @@ export class RangeNode implements StateMachine {
   }
 
   /** Writes the descriptors' rows to the meta range (through Raft, via any replica). */
-  private async updateMeta(descs: RangeDescriptor[]): Promise<void> {
+  private async updateMeta(descs: RangeDescriptor[], untilSettled = false): Promise<void> {
     if (!this.replicas.has(META_RANGE_ID)) return;
     const ops: KvOp[] = descs.map((d) => ({ type: OpType.Put, key: metaKey(d.endKey),
       value: encodeDescriptor(d) }));
     validateKvOps(ops, this.limits, true);
-    await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+    const cmd: RangeCommand = { kind: CommandKind.Kv, id: this.ids.next(), ops };
+    await (untilSettled ? this.proposeUntilSettled(META_RANGE_ID, cmd)
+      : this.propose(META_RANGE_ID, cmd));
   }
 
   /** The meta rows of bootstrap ranges are written on every meta replica alike. */
   private writeMetaRowLocally(desc: RangeDescriptor): void {
     assert(this.replicas.has(META_RANGE_ID), 'the meta range bootstraps first');
     assert(desc.rangeId !== META_RANGE_ID, 'the meta range has no meta row');
-    this.kv.put(metaKey(desc.endKey), encodeDescriptor(desc));
+    const key = metaKey(desc.endKey);
+    const value = encodeDescriptor(desc);
+    assert(this.kv.get(key) === undefined, 'a bootstrap row is new');
+    this.kv.put(key, value);
+    // Counted like a row written by a command: a later, shorter row (a replica removed)
+    // must not take the meta range's byte count below zero.
+    const meta = this.replicas.get(META_RANGE_ID)!;
+    meta.stats.keyCount++;
+    meta.stats.byteCount += key.length + value.length;
+    meta.saveStats(this.kv);
   }
 
   private mustStore(): Store {
@@ -618,6 +746,9 @@ function compareStart(a: RangeDescriptor, b: RangeDescriptor): number {
 /** The store's refusals as the range layer's typed errors. */
 function translateStoreError(rangeId: number, error: unknown): Error {
   if (error instanceof StoreNotLeaderError) return new NotLeaderError(rangeId, error.leaderNodeId);
+  // Dropped during a leadership transfer: no leader takes proposals now; retry elsewhere.
+  if (error instanceof ProposalDroppedError) return new NotLeaderError(rangeId, 0);
+  if (error instanceof ConfChangeQuorumError) return new QuorumLossError(rangeId, error.reason);
   if (error instanceof RangeNotFoundError || error instanceof RangeNotInitializedError) {
     return new RangeUnavailableError(rangeId, error.message);
   }

@@ -20,7 +20,11 @@ export class RangeCluster {
   readonly client: RangeClient;
   ticks = 0;
 
-  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3]) {
+  /**
+   * @param replicaNodeIds the stores that hold the first ranges (the others start empty).
+   */
+  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3],
+    replicaNodeIds = nodeIds) {
     const rangeIds = new CounterRangeIdAllocator(2);
     const made: RangeNode[] = [];
     this.cluster = new LocalCluster({
@@ -36,15 +40,15 @@ export class RangeCluster {
       n.attach(this.cluster.store(n.nodeId));
       this.nodes.set(n.nodeId, n);
     }
-    const replicas = nodeIds.map((id) => ({ nodeId: id, replicaId: id,
+    const replicas = replicaNodeIds.map((id) => ({ nodeId: id, replicaId: id,
       type: ReplicaType.Voter }));
     const meta: RangeDescriptor = { rangeId: META_RANGE_ID, startKey: META_KEY_MIN,
       endKey: META_KEY_MAX, generation: 0, replicas };
     const user: RangeDescriptor = { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX,
       generation: 0, replicas };
-    for (const n of made) n.bootstrap([meta, user]);
-    this.cluster.store(nodeIds[0]!).campaign(META_RANGE_ID);
-    this.cluster.store(nodeIds[0]!).campaign(2);
+    for (const n of made) if (replicaNodeIds.includes(n.nodeId)) n.bootstrap([meta, user]);
+    this.cluster.store(replicaNodeIds[0]!).campaign(META_RANGE_ID);
+    this.cluster.store(replicaNodeIds[0]!).campaign(2);
     this.client = new RangeClient(this.nodes, { clientId: 1000, random: new SeededRandom(seed),
       backoff: () => this.waitTicks(1) });
   }
