@@ -23,47 +23,14 @@
  * term checks protect a re-created replica.
  */
 import { assert } from '../util/index.js';
-import type { HardState } from '../raft/index.js';
 import { WorkFlag } from '../scheduler/index.js';
 import { RangeNotFoundError } from './errors.js';
 import { ReplicaBusyError } from './membership_errors.js';
 import { checkRangeId } from './api_check.js';
 import type { StoreContext } from './_context.js';
-
-/**
- * Tombstones kept at most. One is two numbers in a Map (~80 bytes); the bound keeps a store
- * that destroys millions of replicas over its life from growing without limit.
- */
-export const TOMBSTONES_MAX = 65536;
-
-/** The last term and vote of destroyed replicas, by range id (see the file comment). */
-export class Tombstones {
-  private readonly byRange = new Map<number, { term: number; vote: number }>();
-
-  /** Number held. */
-  get size(): number {
-    return this.byRange.size;
-  }
-
-  /** Records the destroyed replica's hard state. */
-  add(rangeId: number, hs: HardState): void {
-    if (hs.term === 0) return;
-    this.byRange.delete(rangeId);
-    if (this.byRange.size >= TOMBSTONES_MAX) {
-      const oldest = this.byRange.keys().next().value as number;
-      this.byRange.delete(oldest);
-    }
-    this.byRange.set(rangeId, { term: hs.term, vote: hs.vote });
-    assert(this.byRange.size <= TOMBSTONES_MAX, 'tombstones bounded');
-  }
-
-  /** Takes the tombstone of `rangeId` (a replica of it is being created), if any. */
-  take(rangeId: number): { term: number; vote: number } | undefined {
-    const t = this.byRange.get(rangeId);
-    if (t !== undefined) this.byRange.delete(rangeId);
-    return t;
-  }
-}
+export { TOMBSTONES_MAX } from './_tombstones.js';
+import { ReplicaBrokenError } from './input_errors.js';
+import { loadDormantStorage } from './_replicas.js';
 
 /** Destroys the replica of `rangeId` (see the file comment). */
 export function destroyReplica(st: StoreContext, rangeId: number): void {
@@ -73,6 +40,10 @@ export function destroyReplica(st: StoreContext, rangeId: number): void {
   const gid = t.slotOfRange.get(rangeId);
   if (gid === undefined) throw new RangeNotFoundError(rangeId);
   if (t.isReadyPending(gid)) throw new ReplicaBusyError(rangeId);
+  // A replica seated dormant at open has no storage object yet: load it to delete it. One
+  // whose records the engine refuses cannot be deleted through its storage: it stays
+  // isolated (and its records in the engine).
+  if (!loadDormantStorage(st, gid)) throw new ReplicaBrokenError(rangeId);
   const storage = t.storages[gid]!;
   st.tombstones.add(rangeId, storage.hardState());
   if (st.ticker.isRegistered(gid)) st.ticker.remove(gid);

@@ -57,6 +57,10 @@ export interface StoreStats {
   confChangesApplied: number;
   /** Replicas destroyed by `destroyReplica` (their slots freed for reuse). */
   replicasDestroyed: number;
+  /** Replicas seated from the engine by `Store.open` (refused ones included). */
+  replicasOpened: number;
+  /** Storages of replicas seated dormant at open, loaded from the engine on first wake. */
+  replicasLoaded: number;
 }
 
 /** Zeroed counters, one per refusal reason included. */
@@ -70,6 +74,6 @@ export function newStoreStats(): StoreStats {
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
     uninitializedReplicasNow: 0, confChangesProposed: 0, confChangesApplied: 0,
-    replicasDestroyed: 0,
+    replicasDestroyed: 0, replicasOpened: 0, replicasLoaded: 0,
   };
 }
