@@ -64,7 +64,8 @@ function rows(raw: unknown, what: string): KvEntry[] {
     if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array)) {
       throw new BadCommandError(`snapshot ${what} row ${i / 2}`);
     }
-    out.push({ key, value });
+    // Plain copies: msgpackr hands out Buffers over its own memory.
+    out.push({ key: new Uint8Array(key), value: new Uint8Array(value) });
   }
   return out;
 }
@@ -82,7 +83,7 @@ export function decodeRangeSnapshot(data: Uint8Array): RangeSnapshot {
   }
   if (!Array.isArray(raw) || raw.length !== 4 || raw[0] !== VERSION ||
     !(raw[1] instanceof Uint8Array)) throw new BadCommandError('snapshot layout');
-  const descriptor = decodeDescriptor(raw[1]);
+  const descriptor = decodeDescriptor(new Uint8Array(raw[1]));
   const local = rows(raw[2], 'local');
   const user = rows(raw[3], 'user');
   const { start, end } = localSpan(descriptor.rangeId);

@@ -15,6 +15,8 @@ import {
   type RangeDescriptor,
 } from '../../src/range/index.js';
 import { META_RANGE_ID } from '../../src/range/range_node.js';
+import { MemoryKv } from '../../src/range/kv_store.js';
+import { encodeRangeSnapshot } from '../../src/range/_snapshot_stopgap.js';
 import { RangeCluster } from './_cluster.js';
 
 const enc = new TextEncoder();
@@ -178,5 +180,56 @@ describe('rebalancing end to end', () => {
       expect(c.nodes.get(id)!.membershipStats.replicasCollected).toBe(1);
     }
     expect(await readBackEverywhere(c, acked)).toBe(acked.size * 3);
+  });
+
+  it('the rebalancer loop evens replica counts onto a new store', async () => {
+    rc = new RangeCluster(36, { rebalance: { nodeIds: [1, 2, 3, 4], intervalTicks: 5 } },
+      [1, 2, 3, 4], [1, 2, 3]);
+    const c = rc;
+    const acked = await writeKeys(c, 'e', 12);
+    for (const at of ['e003', 'e006', 'e009']) {
+      const holder = c.nodes.get(1)!.localRangeFor(k(at))!;
+      await c.run((await leaderOf(c, holder.rangeId)).split(holder.rangeId, k(at)));
+    }
+    // Five ranges of three replicas; the loop has been moving some to store 4 meanwhile.
+    const counts = () => [1, 2, 3, 4].map((id) => c.cluster.store(id).replicaCount);
+    let ticks = 0;
+    while (Math.max(...counts()) - Math.min(...counts()) > 1 && ticks < 3000) {
+      await c.run(c.waitTicks(10));
+      ticks += 10;
+    }
+    await c.run(c.waitTicks(5));
+    expect(counts().sort()).toEqual([3, 4, 4, 4]);
+    const moves = [...c.nodes.values()].reduce((n, node) => n + node.rebalancer!.stats.movesDone,
+      0);
+    expect(moves).toBeGreaterThanOrEqual(3);
+    expect(await readBackEverywhere(c, acked)).toBe(acked.size * 3);
+  });
+
+  it('a stale snapshot does not bring a collected replica back', async () => {
+    rc = new RangeCluster(37, {}, [1, 2, 3, 4], [1, 2, 3]);
+    const c = rc;
+    await writeKeys(c, 's', 3);
+    let leader = await leaderOf(c, 2);
+    if (leader.nodeId === 3) {
+      await c.run(leader.transferLeadership(2, 1));
+      leader = c.nodes.get(1)!;
+    }
+    // A snapshot of the range as it is now, naming node 3.
+    const old = leader.snapshotData(2);
+    await c.run(leader.changeReplicas(2, { add: 4, remove: 3 }));
+    await c.run(c.waitTicks(3));
+    const three = c.nodes.get(3)!;
+    expect(c.cluster.store(3).hasRange(2)).toBe(false);
+    const snap = { data: old, metadata: { index: 20, term: 1, confState: {
+      voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } };
+    expect(three.acceptsSnapshot(2, snap)).toBe(false);
+    expect(three.membershipStats.snapshotsStale).toBe(1);
+    // A newer descriptor naming node 3 again (a re-add) is accepted.
+    const now = leader.descriptor(2)!;
+    const readded = { ...now, generation: now.generation + 1,
+      replicas: [...now.replicas, { nodeId: 3, replicaId: 3, type: ReplicaType.Learner }] };
+    expect(three.acceptsSnapshot(2, { ...snap, data: encodeRangeSnapshot(readded,
+      new MemoryKv()) })).toBe(true);
   });
 });
