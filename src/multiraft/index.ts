@@ -72,6 +72,7 @@ export {
 } from './options.js';
 export {
   NotLeaderError,
+  RangeBusyError,
   RangeExistsError,
   RangeNotFoundError,
   RangeNotInitializedError,
