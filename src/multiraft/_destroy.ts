@@ -24,6 +24,7 @@
  */
 import { assert } from '../util/index.js';
 import { WorkFlag } from '../scheduler/index.js';
+import type { EngineBatch } from '../storage/index.js';
 import { RangeNotFoundError } from './errors.js';
 import { ReplicaBusyError } from './membership_errors.js';
 import { checkRangeId } from './api_check.js';
@@ -33,7 +34,8 @@ import { ReplicaBrokenError } from './input_errors.js';
 import { loadDormantStorage } from './_replicas.js';
 
 /** Destroys the replica of `rangeId` (see the file comment). */
-export function destroyReplica(st: StoreContext, rangeId: number): void {
+export function destroyReplica(st: StoreContext, rangeId: number,
+  stage?: (batch: EngineBatch) => void): void {
   st.checkOpen();
   checkRangeId(rangeId);
   const t = st.table;
@@ -56,7 +58,9 @@ export function destroyReplica(st: StoreContext, rangeId: number): void {
   st.laggingByGroup.delete(gid);
   st.uninitialized.delete(gid);
   st.stats.uninitializedReplicasNow = st.uninitialized.count;
-  st.engine.destroyReplica(storage, st.staging.writes());
+  const batch = st.staging.writes();
+  st.engine.destroyReplica(storage, batch);
+  stage?.(batch);
   t.destroy(gid);
   st.stats.replicasDestroyed++;
   st.scheduler.enqueue(gid, WorkFlag.Ready);

@@ -149,7 +149,7 @@ function persist(st: StoreContext, gid: GroupId, rd: Ready): void {
     const snapshot = internSnapshot(st, rd.snapshot);
     const error = storage.applySnapshot(snapshot, EMPTY_BYTES, writes);
     assert(error === null, 'Raft hands out only snapshots newer than the storage');
-    st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot);
+    st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot, writes);
     initialize(st, gid, snapshot.metadata.confState);
   }
   if (rd.entries.length > 0) storage.append(rd.entries, writes ??= st.staging.writes());

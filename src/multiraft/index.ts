@@ -97,6 +97,7 @@ export {
 } from './options.js';
 export {
   NotLeaderError,
+  RangeBusyError,
   RangeExistsError,
   RangeNotFoundError,
   RangeNotInitializedError,

@@ -36,8 +36,12 @@ export interface StateMachine {
    * state elsewhere persists `entry.index` with its own writes instead.
    */
   apply(rangeId: number, entry: Entry, batch: EngineBatch): void;
-  /** Replaces the range's state with a snapshot's (a lazily created replica catching up). */
-  applySnapshot(rangeId: number, snapshot: Snapshot): void;
+  /**
+   * Replaces the range's state with a snapshot's (a lazily created replica catching up).
+   * `batch` is the engine batch that stages the snapshot's Raft state: writes staged into it
+   * commit atomically with it.
+   */
+  applySnapshot(rangeId: number, snapshot: Snapshot, batch?: EngineBatch): void;
   /**
    * Optional: whether an UNINITIALIZED replica may take this snapshot (CockroachDB's
    * `canApplySnapshot`). The ranges layer refuses the empty initial snapshot of a range born

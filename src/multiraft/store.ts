@@ -13,6 +13,7 @@ import {
   type Ticker,
 } from '../scheduler/index.js';
 import type { Envelope, HeartbeatCursor, TransportHandler } from '../transport/index.js';
+import type { EngineBatch } from '../storage/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
 import type { RangeConfig } from './range_config.js';
@@ -129,7 +130,7 @@ export class Store implements GroupProcessor, TransportHandler {
    * must not happen inside the store's batch end (call it from outside `apply`).
    * Every argument is checked first; a refused call changes nothing.
    * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
-   *   StoreClosedError
+   *   StoreClosedError, RangeBusyError (that uninitialized replica's batch is in flight)
    */
   createRange(rangeId: number, range: RangeConfig): void {
     createInitialized(this.core, rangeId, range);
@@ -222,14 +223,15 @@ export class Store implements GroupProcessor, TransportHandler {
    * Destroys the replica of `rangeId` (removed from its range, or merged away): its Raft
    * state is deleted in the engine, its table slot freed for the next replica. A later
    * message of the range creates an empty uninitialized replica, never the old state (see
-   * _destroy.ts). The application deletes its own range-local rows and data. Not from
+   * _destroy.ts). The application deletes its own range-local rows and data in the same
+   * engine batch, staged by `stage` (called once with it, after the Raft state). Not from
    * inside the store's batch end (call it from outside `apply`, as `createRange`).
    * @throws InvalidRangeIdError, RangeNotFoundError, ReplicaBusyError (writes in flight:
    *   retry after the next batch), ReplicaBrokenError (records the engine refuses: isolated,
    *   kept), StoreClosedError
    */
-  destroyReplica(rangeId: number): void {
-    destroyReplica(this.core, rangeId);
+  destroyReplica(rangeId: number, stage?: (batch: EngineBatch) => void): void {
+    destroyReplica(this.core, rangeId, stage);
   }
 
   /** Makes the replica campaign for leadership now (a no-op on a leader). */

@@ -14,7 +14,8 @@ import type { ConfState, Snapshot } from '../raft/index.js';
 import { RangeNotFoundError, ReplicaBusyError, type Store } from '../multiraft/index.js';
 import { isVoterIncoming, replicaOnNode, type RangeDescriptor } from './descriptor.js';
 import { RangeUnavailableError } from './errors.js';
-import type { KvWriter } from './kv_store.js';
+import type { KvStore } from './kv_store.js';
+import type { EngineBatch } from '../storage/index.js';
 import { compareKeys } from './keys.js';
 import type { ProposalTracker } from './proposals.js';
 import { RangeState } from './range_state.js';
@@ -33,14 +34,13 @@ const TOMBSTONES_MAX = 65536;
 /** The parts of its range node that membership works on. */
 export interface MembershipHost {
   readonly nodeId: number;
-  readonly kv: KvWriter;
+  readonly kv: KvStore;
   readonly limits: KvLimits;
   readonly dedupeEntriesMax: number | undefined;
   readonly replicas: Map<number, RangeState>;
   readonly local: RoutingCache;
   readonly proposals: ProposalTracker<unknown>;
   readonly reads: ReadIndexBatcher;
-  readonly mergedAway: Set<number>;
   readonly log: Logger | null;
   store(): Store;
 }
@@ -69,12 +69,21 @@ export class Membership {
 
   constructor(private readonly host: MembershipHost) {}
 
-  /** A membership change applied on the local replica of `rangeId` (see the file header). */
-  confChanged(rangeId: number, cs: ConfState): void {
+  /**
+   * A membership change applied on the local replica of `rangeId` (see the file header); the
+   * new descriptor's row is staged into `batch`, with the applied index.
+   */
+  confChanged(rangeId: number, cs: ConfState, batch: EngineBatch): void {
     const h = this.host;
     const state = h.replicas.get(rangeId);
     if (state === undefined) return;
     state.descriptor = descriptorForConfState(state.descriptor, cs);
+    h.kv.bind(batch);
+    try {
+      state.saveDescriptor(h.kv);
+    } finally {
+      h.kv.bind(null);
+    }
     h.local.insert(state.descriptor);
     this.stats.confChangesApplied++;
     if (replicaOnNode(state.descriptor, h.nodeId) === undefined) {
@@ -124,15 +133,24 @@ export class Membership {
     if (reason === GcReason.Removed && state !== undefined && this.stillLeads(rangeId, state)) {
       return 'busy';
     }
+    // The range-local rows and the span's data go in the batch that deletes the Raft state.
+    const clear = (batch: EngineBatch) => {
+      if (reason !== GcReason.Removed || state === undefined) return;
+      h.kv.bind(batch);
+      try {
+        state.destroyRows(h.kv);
+        this.clearSpan(state.descriptor);
+      } finally {
+        h.kv.bind(null);
+      }
+    };
     try {
-      h.store().destroyReplica(rangeId);
+      h.store().destroyReplica(rangeId, clear);
     } catch (error) {
       if (error instanceof ReplicaBusyError) return 'busy';
       if (!(error instanceof RangeNotFoundError)) throw error;
     }
     if (reason === GcReason.Removed && state !== undefined) {
-      state.destroyRows(h.kv);
-      this.clearSpan(state.descriptor);
       h.replicas.delete(rangeId);
       h.local.evict(rangeId);
       this.addTombstone(rangeId, state.descriptor.generation);
@@ -140,7 +158,6 @@ export class Membership {
       h.proposals.rejectRange(rangeId, gone);
       h.reads.failRange(rangeId, gone());
     }
-    h.mergedAway.delete(rangeId);
     this.stats.replicasCollected++;
     h.log?.info({ rangeId, reason }, 'replica collected');
     assert(!h.replicas.has(rangeId) || reason === GcReason.MergedAway, 'removed state gone');

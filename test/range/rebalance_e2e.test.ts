@@ -10,12 +10,14 @@ import {
   isJoint,
   OpType,
   RangeErrorCode,
+  RangeState,
   ReplicaType,
   scanMeta,
   type RangeDescriptor,
 } from '../../src/range/index.js';
 import { META_RANGE_ID } from '../../src/range/range_node.js';
 import { MemoryKv } from '../../src/range/kv_store.js';
+import { MemoryEngine } from '../../src/storage/index.js';
 import { encodeRangeSnapshot } from '../../src/range/_snapshot_stopgap.js';
 import { RangeCluster } from './_cluster.js';
 
@@ -68,7 +70,8 @@ const nodesOf = (d: RangeDescriptor) => d.replicas.map((r) => r.nodeId).sort();
 
 describe('rebalancing end to end', () => {
   it('moves a range to a fourth store; the old replica is collected', async () => {
-    rc = new RangeCluster(31, {}, [1, 2, 3, 4], [1, 2, 3]);
+    rc = new RangeCluster(31, {}, [1, 2, 3, 4], undefined, undefined,
+      [1, 2, 3]);
     const c = rc;
     const acked = await writeKeys(c, 'k', 30);
     const leader = await leaderOf(c, 2);
@@ -98,7 +101,8 @@ describe('rebalancing end to end', () => {
   });
 
   it('removes every replica of a store, the leader and the meta range included', async () => {
-    rc = new RangeCluster(32, {}, [1, 2, 3, 4], [1, 2, 3]);
+    rc = new RangeCluster(32, {}, [1, 2, 3, 4], undefined, undefined,
+      [1, 2, 3]);
     const c = rc;
     const acked = await writeKeys(c, 'a', 10);
     const split = await c.run((await leaderOf(c, 2)).split(2, k('a005')));
@@ -128,7 +132,8 @@ describe('rebalancing end to end', () => {
   });
 
   it('refuses a change that would lose quorum, with nothing changed', async () => {
-    rc = new RangeCluster(33, {}, [1, 2, 3, 4], [1, 2, 3]);
+    rc = new RangeCluster(33, {}, [1, 2, 3, 4], undefined, undefined,
+      [1, 2, 3]);
     const c = rc;
     await writeKeys(c, 'q', 3);
     const leader = await leaderOf(c, 2);
@@ -152,7 +157,8 @@ describe('rebalancing end to end', () => {
   });
 
   it('rolls back a learner that does not catch up', async () => {
-    rc = new RangeCluster(34, {}, [1, 2, 3, 4], [1, 2, 3]);
+    rc = new RangeCluster(34, {}, [1, 2, 3, 4], undefined, undefined,
+      [1, 2, 3]);
     const c = rc;
     await writeKeys(c, 'r', 3);
     c.cluster.network.partition([4], [1, 2, 3]);
@@ -184,7 +190,8 @@ describe('rebalancing end to end', () => {
 
   it('the rebalancer loop evens replica counts onto a new store', async () => {
     rc = new RangeCluster(36, { rebalance: { nodeIds: [1, 2, 3, 4], intervalTicks: 5 } },
-      [1, 2, 3, 4], [1, 2, 3]);
+      [1, 2, 3, 4], undefined, undefined,
+      [1, 2, 3]);
     const c = rc;
     const acked = await writeKeys(c, 'e', 12);
     for (const at of ['e003', 'e006', 'e009']) {
@@ -207,7 +214,8 @@ describe('rebalancing end to end', () => {
   });
 
   it('a stale snapshot does not bring a collected replica back', async () => {
-    rc = new RangeCluster(37, {}, [1, 2, 3, 4], [1, 2, 3]);
+    rc = new RangeCluster(37, {}, [1, 2, 3, 4], undefined, undefined,
+      [1, 2, 3]);
     const c = rc;
     await writeKeys(c, 's', 3);
     let leader = await leaderOf(c, 2);
@@ -231,5 +239,39 @@ describe('rebalancing end to end', () => {
       replicas: [...now.replicas, { nodeId: 3, replicaId: 3, type: ReplicaType.Learner }] };
     expect(three.acceptsSnapshot(2, { ...snap, data: encodeRangeSnapshot(readded,
       new MemoryKv()) })).toBe(true);
+  });
+});
+
+describe('rebalancing with the data on the stores\' engines', () => {
+  it('moves a range to a fourth store; data and descriptor rows follow', async () => {
+    const made = new Map<number, MemoryEngine>();
+    for (const id of [1, 2, 3, 4]) {
+      const e = new MemoryEngine();
+      await e.open();
+      made.set(id, e);
+    }
+    rc = new RangeCluster(38, {}, [1, 2, 3, 4], (id) => made.get(id)!, undefined, [1, 2, 3]);
+    const c = rc;
+    const acked = await writeKeys(c, 'g', 12);
+    const split = await c.run((await leaderOf(c, 2)).split(2, k('g006')));
+    let leader = await leaderOf(c, split.right.rangeId);
+    if (leader.nodeId === 3) {
+      await c.run(leader.transferLeadership(split.right.rangeId, 1));
+      leader = c.nodes.get(1)!;
+    }
+    const after = await c.run(leader.changeReplicas(split.right.rangeId, { add: 4, remove: 3 }));
+    await c.run(c.waitTicks(5));
+    for (const id of [1, 2, 4]) {
+      expect(RangeState.storedDescriptor(c.nodes.get(id)!.kv, after.rangeId)).toEqual(after);
+    }
+    // Store 4 holds the moved range's keys (written before the split), store 3 none of them.
+    for (const [key, value] of acked) {
+      const moved = key >= 'g006';
+      expect(made.get(4)!.getUser(k(key)) && new Uint8Array(made.get(4)!.getUser(k(key))!))
+        .toEqual(moved ? k(value) : undefined);
+      expect(made.get(3)!.getUser(k(key)) === undefined).toBe(moved);
+    }
+    expect(RangeState.storedDescriptor(c.nodes.get(3)!.kv, after.rangeId)).toBeUndefined();
+    expect(await readBackEverywhere(c, acked)).toBe(acked.size * 3);
   });
 });
