@@ -191,8 +191,8 @@ export async function changeReplicas(
     (c.remove === undefined || !isVoterIncoming(replicaOnNode(d, c.remove)?.type ??
       ReplicaType.Learner));
   if (promote !== null && demote !== null) {
-    const joint: ConfChangeV2 = { transition: ConfChangeTransition.ConfChangeTransitionJointExplicit,
-      changes: [promote, demote], context: EMPTY_BYTES };
+    const joint: ConfChangeV2 = { changes: [promote, demote], context: EMPTY_BYTES,
+      transition: ConfChangeTransition.ConfChangeTransitionJointExplicit };
     await step(host, joint, isJoint, stepTicks, 'enter the joint state');
     return step(host, LEAVE_JOINT, settled, stepTicks, 'leave the joint state');
   }

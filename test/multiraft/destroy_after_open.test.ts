@@ -17,7 +17,9 @@ describe('destroyReplica after Store.open', () => {
         return dirs.get(nodeId)!;
       });
       await c.openAll();
-      for (const store of c.running) for (const r of [1, 2]) store.createRange(r, { voters: [1, 2, 3] });
+      for (const store of c.running) {
+        for (const r of [1, 2]) store.createRange(r, { voters: [1, 2, 3] });
+      }
       c.store(1).campaign(1);
       c.store(1).campaign(2);
       await c.write(1, 'a');
