@@ -4,8 +4,8 @@
  * DESTROY. Everything the replica holds goes: its Raft state through the engine's
  * `destroyReplica` (staged into the current engine batch, committed at the next batch end,
  * which the store makes sure runs), its table slot (freed for reuse by the next replica),
- * its place in the ticker, its inbox, its pending heartbeat row, lagging set and collector
- * entry. The application deletes its own range-local rows and user data (it knows which).
+ * its place in the ticker, its inbox, its pending heartbeat row, lagging set, recorded read
+ * position and collector entry. The application deletes its own range-local rows and user data (it knows which).
  * Work the scheduler still holds for the slot finds it unused (or reused: a spurious turn
  * of a replica with nothing to do).
  *
@@ -56,6 +56,7 @@ export function destroyReplica(st: StoreContext, rangeId: number,
   const inbox = t.inboxes[gid];
   if (inbox !== null && inbox !== undefined) inbox.length = 0;
   st.laggingByGroup.delete(gid);
+  st.readPositionByGroup.delete(gid);
   st.uninitialized.delete(gid);
   st.stats.uninitializedReplicasNow = st.uninitialized.count;
   const batch = st.staging.writes();
