@@ -9,6 +9,13 @@
  * ticks, splits done, snapshots offered to (and refused by) split-born replicas per split,
  * ticks per split (helper delay included), and the helper's mean delay. The full run of the
  * issue is `--ranges 10000`; the default is small so that it finishes in a minute.
+ *
+ * Rebalancing (`rebalance`): four stores, `--rebalances` user ranges of `--rebalance-keys`
+ * keys (64-byte values) on stores 1-3, each moved from store 3 to store 4 with
+ * `changeReplicas` (learner, snapshot with the range's data, joint promote and remove,
+ * leave; a leadership handed over first where store 3 leads), one after the other, no
+ * faults. Figures: wall and process CPU ms per rebalance, virtual ticks per rebalance.
+ * `--rebalance-only` runs just these.
  */
 import { emit, printTable, type BenchResult } from './_report.js';
 import { parseOrExit } from '../src/node/cli_args.js';
@@ -39,6 +46,12 @@ const COMMAND = {
     'delay-ms-max': { kind: 'integer', min: 0, max: 10_000, default: 100,
       description: 'longest message delay (ms of virtual time)' },
     seed: { kind: 'integer', min: 1, max: 2 ** 31, default: 1, description: 'seed' },
+    rebalances: { kind: 'integer', min: 1, max: 10_000, default: 8,
+      description: 'ranges moved in the rebalance run' },
+    'rebalance-keys': { kind: 'integer', min: 0, max: 100_000, default: 200,
+      description: 'keys per moved range' },
+    'rebalance-only': { kind: 'boolean', default: false,
+      description: 'run the rebalance figures only (not the split runs)' },
   },
 } as const;
 const args = parseOrExit(COMMAND, process.argv.slice(2)).values;
@@ -161,7 +174,112 @@ async function run(helper: boolean): Promise<BenchResult> {
   });
 }
 
-const results = [await run(true), await run(false)];
-printTable(results, ['name', 'splits', 'puts_per_s_wall', 'put_latency_p50_ticks',
-  'put_latency_p99_ticks', 'snapshots_offered_per_split', 'ticks_per_split',
-  'split_delay_ticks_mean']);
+/** Drives `cluster` and `nodes` on virtual time until `work` settles; returns the ticks. */
+async function drive<T>(cluster: LocalCluster, nodes: Map<number, RangeNode>,
+  waiters: { at: number; wake: () => void }[], clock: { ticks: number }, work: Promise<T>):
+  Promise<T> {
+  let finished = false;
+  const done = work.finally(() => { finished = true; });
+  done.catch(() => undefined);
+  while (!finished) {
+    cluster.tick(1);
+    for (const n of nodes.values()) n.tick();
+    clock.ticks++;
+    for (let round = 0; round < 64; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!cluster.stores.some((st) => st.scheduler.hasWork)) break;
+      cluster.settle();
+    }
+    const all = waiters.splice(0);
+    for (const w of all) {
+      if (w.at <= clock.ticks) w.wake();
+      else waiters.push(w);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return done;
+}
+
+async function runRebalance(): Promise<BenchResult> {
+  const seed = args.seed;
+  const rangeIds = new CounterRangeIdAllocator(2);
+  const nodes = new Map<number, RangeNode>();
+  const cluster = new LocalCluster({ seed, nodeIds: [1, 2, 3, 4], stateMachine: (nodeId) => {
+    const n = new RangeNode({ nodeId, random: new SeededRandom(seed + nodeId), rangeIds });
+    nodes.set(nodeId, n);
+    return n;
+  } });
+  const replicas = [1, 2, 3].map((id) => ({ nodeId: id, replicaId: id, type: ReplicaType.Voter }));
+  const descs: RangeDescriptor[] = [
+    { rangeId: META_RANGE_ID, startKey: META_KEY_MIN, endKey: META_KEY_MAX, generation: 0,
+      replicas },
+    { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX, generation: 0, replicas },
+  ];
+  for (const n of nodes.values()) {
+    n.attach(cluster.store(n.nodeId));
+    if (n.nodeId !== 4) n.bootstrap(descs);
+  }
+  cluster.store(1).campaign(META_RANGE_ID);
+  cluster.store(1).campaign(2);
+  const clock = { ticks: 0 };
+  const waiters: { at: number; wake: () => void }[] = [];
+  const wait = (n: number) => new Promise<void>((wake) => waiters.push({ at: clock.ticks + n,
+    wake }));
+  const client = new RangeClient(nodes, { clientId: 9, random: new SeededRandom(seed),
+    backoff: () => wait(1) });
+  const ranges = args.rebalances;
+  const perRange = args['rebalance-keys'];
+  const lead = async (rangeId: number): Promise<RangeNode> => {
+    for (;;) {
+      const l = leaderOf(cluster, nodes, rangeId);
+      if (l !== undefined) return l;
+      await wait(1);
+    }
+  };
+  // Data first, then the splits: every range holds `perRange` keys.
+  await drive(cluster, nodes, waiters, clock, (async () => {
+    for (let i = 0; i < ranges * perRange; i++) {
+      await client.batch([{ type: OpType.Put, key: keyOf(i), value: new Uint8Array(64) }]);
+    }
+    for (let r = 1; r < ranges; r++) {
+      const at = keyOf(r * perRange);
+      const holder = nodes.get(1)!.localRangeFor(at)!;
+      await (await lead(holder.rangeId)).split(holder.rangeId, at);
+    }
+  })());
+  const user = nodes.get(1)!.descriptors().filter((d) => d.rangeId !== META_RANGE_ID);
+  const startedMs = performance.now();
+  const cpu = process.cpuUsage();
+  const ticksBefore = clock.ticks;
+  await drive(cluster, nodes, waiters, clock, (async () => {
+    for (const d of user) {
+      let leader = await lead(d.rangeId);
+      if (leader.nodeId === 3) {
+        await leader.transferLeadership(d.rangeId, 1);
+        leader = nodes.get(1)!;
+      }
+      await leader.changeReplicas(d.rangeId, { add: 4, remove: 3 });
+    }
+  })());
+  const wallMs = performance.now() - startedMs;
+  const used = process.cpuUsage(cpu);
+  const moved = user.length;
+  const installed = nodes.get(4)!.membershipStats.snapshotsInstalled;
+  await cluster.close();
+  return emit({
+    name: 'rebalance', rebalances: moved, keys_per_range: perRange, value_bytes: 64, seed,
+    snapshots_installed: installed,
+    rebalance_ms_wall: wallMs / moved,
+    rebalance_cpu_ms: (used.user + used.system) / 1000 / moved,
+    rebalance_ticks: (clock.ticks - ticksBefore) / moved,
+  });
+}
+
+if (!args['rebalance-only']) {
+  const results = [await run(true), await run(false)];
+  printTable(results, ['name', 'splits', 'puts_per_s_wall', 'put_latency_p50_ticks',
+    'put_latency_p99_ticks', 'snapshots_offered_per_split', 'ticks_per_split',
+    'split_delay_ticks_mean']);
+}
+printTable([await runRebalance()], ['name', 'rebalances', 'keys_per_range',
+  'rebalance_ms_wall', 'rebalance_cpu_ms', 'rebalance_ticks', 'snapshots_installed']);

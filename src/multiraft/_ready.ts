@@ -6,6 +6,7 @@ import { assert } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EntryType,
+  MessageType,
   StateType,
   unmarshalConfChange,
   type ConfState,
@@ -19,6 +20,7 @@ import type { StoreContext } from './_context.js';
 import type { InFlightBatch } from './_pipeline.js';
 import { internSnapshot } from './_replicas.js';
 import { maybeRelease } from './_quiescer.js';
+import { fillSnapshotData } from './_snapshot_data.js';
 
 /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
 export function processReady(st: StoreContext, gid: GroupId): void {
@@ -39,6 +41,10 @@ export function processReady(st: StoreContext, gid: GroupId): void {
   for (let i = 0; i < rd.readStates.length && done !== undefined; i++) {
     const rs = rd.readStates[i]!;
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
+  }
+  for (let i = 0; i < rd.messages.length; i++) {
+    const m = rd.messages[i]!;
+    if (m.type === MessageType.MsgSnap) fillSnapshotData(st, gid, m);
   }
   st.stats.appendsMerged += st.staging.sendReady(rangeId, rd.messages);
   const hs = rd.hardState;
@@ -162,7 +168,7 @@ function persist(st: StoreContext, gid: GroupId, rd: Ready): void {
     const snapshot = internSnapshot(st, rd.snapshot);
     const error = storage.applySnapshot(snapshot, EMPTY_BYTES, writes);
     assert(error === null, 'Raft hands out only snapshots newer than the storage');
-    st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot);
+    st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot, writes);
     initialize(st, gid, snapshot.metadata.confState);
   }
   if (rd.entries.length > 0) storage.append(rd.entries, writes ??= st.staging.writes());
@@ -205,6 +211,7 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
   const storage = st.table.storages[gid]!;
   const writes = st.staging.writes();
   let confState = storage.appliedState().confState;
+  let peerAdded = false;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     if (entry.type === EntryType.EntryNormal) {
@@ -212,9 +219,13 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
       st.config.stateMachine.apply(rangeId, entry, writes);
       st.stats.entriesApplied++;
     } else {
+      const before = confState;
       confState = node.applyConfChange(unmarshalConfChange(entry.type, entry.data));
+      peerAdded ||= addsPeer(before, confState);
       for (const peer of confState.voters) st.liveness.addPeer(peer, st.storeTicks);
       for (const peer of confState.learners) st.liveness.addPeer(peer, st.storeTicks);
+      st.stats.confChangesApplied++;
+      st.config.stateMachine.confChanged?.(rangeId, confState, entry.index, writes);
     }
   }
   const last = entries[entries.length - 1]!.index;
@@ -224,6 +235,21 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
     storage.setApplied({ index: last, confState, descriptor: storage.appliedState().descriptor },
       writes);
   }
+  // A new peer is caught up by a snapshot, and the one the log starts from (a range's
+  // bootstrap) predates it: a peer missing from a snapshot's configuration cannot restore
+  // it, and would be sent it again and again. Compacted to the applied point, the log's
+  // snapshot is that point, with the configuration that holds the new peer.
+  if (peerAdded && storage.firstIndex() <= last) {
+    const error = storage.compact(last, writes);
+    assert(error === null, 'compact applied entries only');
+  }
+}
+
+/** Whether `after` holds a voter or learner that `before` did not. */
+function addsPeer(before: ConfState, after: ConfState): boolean {
+  const known = (id: number) => before.voters.includes(id) || before.learners.includes(id) ||
+    before.votersOutgoing.includes(id);
+  return after.voters.some((id) => !known(id)) || after.learners.some((id) => !known(id));
 }
 
 /** A lazily created replica got its snapshot: it knows its configuration and ticks. */

@@ -10,8 +10,9 @@
  *
  *   allocate -> (markInitialized) -> awake <-> quiesced -> dormant (released) -> awake ...
  *
- * and two ends besides the store's own: `markBroken` (an awake replica isolated for good)
- * and `free` (an uninitialized replica collected; its slot is reused by `allocate`).
+ * and three ends besides the store's own: `markBroken` (an awake replica isolated for good),
+ * `free` (an uninitialized replica collected) and `destroy` (any replica destroyed: removed
+ * from its range or merged away); a freed slot is reused by `allocate`.
  *
  * and, orthogonally while awake, `ReadyPending` between `markReadyPending` (Ready taken in a
  * turn) and `clearReadyPending` (advanced at the batch end).
@@ -143,6 +144,20 @@ export class ReplicaTable {
   free(id: GroupId): void {
     const flags = this.flagsOf(id);
     assert((flags & (Flag.Initialized | Flag.ReadyPending)) === 0, 'free an idle, empty replica');
+    this.release(id);
+  }
+
+  /**
+   * Empties the slot of a destroyed replica (initialized or not, awake, quiesced, dormant or
+   * broken), for reuse. Its Ready must not be in flight; the caller took it out of the ticker.
+   */
+  destroy(id: GroupId): void {
+    const flags = this.flagsOf(id);
+    assert((flags & Flag.ReadyPending) === 0, 'destroy a replica with no Ready in flight');
+    this.release(id);
+  }
+
+  private release(id: GroupId): void {
     this.slotOfRange.delete(this.rangeIds[id]!);
     this.flags[id] = 0;
     this.tickCredit[id] = 0;

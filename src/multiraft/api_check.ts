@@ -14,10 +14,20 @@
  *   between the leader (which keeps the object) and the followers (which get its encoding).
  *   It is copied, so a caller's later writes cannot change a proposed entry, and it is at
  *   most the store's `proposalBytesMax` (the transport's frame limit less its framing).
+ * - A membership change (`ConfChangeV2`): a known transition, at most `GROUP_PEERS_MAX`
+ *   changes of known types, each naming a Raft node id (never 0, which Raft reads as "skip"),
+ *   no node twice, a context of bytes within `CONTEXT_BYTES_MAX`. A copy is returned.
  */
 import { RANGE_ID_LIMIT, assert } from '../util/index.js';
-import { EMPTY_BYTES } from '../raft/index.js';
-import { GROUP_PEERS_MAX, NODE_ID_MAX } from './message_check.js';
+import {
+  ConfChangeTransition,
+  ConfChangeType,
+  EMPTY_BYTES,
+  isNodeId,
+  type ConfChangeV2,
+} from '../raft/index.js';
+import { CONTEXT_BYTES_MAX, GROUP_PEERS_MAX, NODE_ID_MAX } from './message_check.js';
+import { InvalidConfChangeError } from './membership_errors.js';
 import {
   InvalidPayloadError,
   InvalidRangeConfigError,
@@ -113,4 +123,45 @@ function describe(value: unknown): string {
   const tag = typedArrayTag.call(value) as string | undefined;
   if (tag !== undefined) return tag;
   return Object.prototype.toString.call(value).slice(8, -1);
+}
+
+const TRANSITIONS: readonly number[] = Object.values(ConfChangeTransition);
+const CHANGE_TYPES: readonly number[] = Object.values(ConfChangeType);
+
+/**
+ * Checks a membership change and returns a copy of it.
+ * @throws InvalidConfChangeError naming the first rule broken.
+ */
+export function checkConfChangeV2(change: unknown): ConfChangeV2 {
+  if (typeof change !== 'object' || change === null) {
+    throw new InvalidConfChangeError('the change is not an object');
+  }
+  const raw = change as { transition?: unknown; changes?: unknown; context?: unknown };
+  const transition = raw.transition ?? ConfChangeTransition.ConfChangeTransitionAuto;
+  if (typeof transition !== 'number' || !TRANSITIONS.includes(transition)) {
+    throw new InvalidConfChangeError(`unknown transition ${String(transition)}`);
+  }
+  if (!Array.isArray(raw.changes) || raw.changes.length > GROUP_PEERS_MAX) {
+    throw new InvalidConfChangeError(`changes is not an array of at most ${GROUP_PEERS_MAX}`);
+  }
+  const changes: { type: ConfChangeType; nodeId: number }[] = [];
+  for (let i = 0; i < raw.changes.length; i++) {
+    const c: unknown = raw.changes[i];
+    const { type, nodeId } = (typeof c === 'object' && c !== null ? c : {}) as
+      { type?: unknown; nodeId?: unknown };
+    if (typeof type !== 'number' || !CHANGE_TYPES.includes(type)) {
+      throw new InvalidConfChangeError(`changes[${i}] has no known type`);
+    }
+    if (typeof nodeId !== 'number' || !isNodeId(nodeId)) {
+      throw new InvalidConfChangeError(`changes[${i}] names no node id: ${String(nodeId)}`);
+    }
+    if (changes.some((d) => d.nodeId === nodeId)) {
+      throw new InvalidConfChangeError(`node ${nodeId} is changed twice`);
+    }
+    changes.push({ type: type as ConfChangeType, nodeId });
+  }
+  const context = raw.context === undefined ? EMPTY_BYTES
+    : checkPayload(raw.context, CONTEXT_BYTES_MAX);
+  assert(changes.length === raw.changes.length, 'every change checked');
+  return { transition: transition as ConfChangeTransition, changes, context };
 }

@@ -79,6 +79,13 @@
  *    applied. Progress: `onProgress` and an info line on the logger every `progressEvery`
  *    replicas (default 100,000) and at the end, with counts and elapsed ms. `new Store`
  *    seats nothing (an empty engine, or one whose replicas the caller does not want).
+ * 11. Membership (_conf_change.ts, _destroy.ts). `proposeConfChange` takes a ConfChangeV2 on
+ *    the leader, checked first with Raft's own rules and for quorum (every voter set it
+ *    leads to keeps a majority caught up on live nodes), so that Raft never panics on it at
+ *    apply; `StateMachine.confChanged` reports each applied change with the new ConfState.
+ *    `destroyReplica` deletes a replica's Raft state in the engine and frees its slot for
+ *    reuse; a stale message recreates only an empty uninitialized replica, which starts from
+ *    the destroyed one's last term and vote (a tombstone), so it cannot vote twice.
  */
 export { Store } from './store.js';
 export type { OpenProgress, StoreOpenOptions } from './_open.js';
@@ -92,6 +99,7 @@ export {
 } from './options.js';
 export {
   NotLeaderError,
+  RangeBusyError,
   RangeExistsError,
   RangeNotFoundError,
   RangeNotInitializedError,
@@ -123,7 +131,20 @@ export {
   newMessageCheckView,
   type MessageCheckView,
 } from './message_check.js';
-export { checkPayload, checkRangeConfig, checkRangeId } from './api_check.js';
+export {
+  checkConfChangeV2,
+  checkPayload,
+  checkRangeConfig,
+  checkRangeId,
+} from './api_check.js';
+export {
+  ConfChangeQuorumError,
+  ConfChangeRefusedError,
+  InvalidConfChangeError,
+  MembershipErrorCode,
+  ReplicaBusyError,
+} from './membership_errors.js';
+export { leavesJoint, nextConfState } from './conf_change_check.js';
 export {
   InputErrorCode,
   InvalidPayloadError,

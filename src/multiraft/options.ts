@@ -13,7 +13,7 @@ import {
   systemClock,
   type Clock,
 } from '../util/index.js';
-import type { RandomSource, Entry, Snapshot } from '../raft/index.js';
+import type { ConfState, RandomSource, Entry, Snapshot } from '../raft/index.js';
 import type { SchedulerOptions, TickerOptions } from '../scheduler/index.js';
 import { MemoryEngine, type EngineBatch, type StorageEngine } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
@@ -36,8 +36,12 @@ export interface StateMachine {
    * state elsewhere persists `entry.index` with its own writes instead.
    */
   apply(rangeId: number, entry: Entry, batch: EngineBatch): void;
-  /** Replaces the range's state with a snapshot's (a lazily created replica catching up). */
-  applySnapshot(rangeId: number, snapshot: Snapshot): void;
+  /**
+   * Replaces the range's state with a snapshot's (a lazily created replica catching up).
+   * `batch` is the engine batch that stages the snapshot's Raft state: writes staged into it
+   * commit atomically with it.
+   */
+  applySnapshot(rangeId: number, snapshot: Snapshot, batch?: EngineBatch): void;
   /**
    * Optional: whether an UNINITIALIZED replica may take this snapshot (CockroachDB's
    * `canApplySnapshot`). The ranges layer refuses the empty initial snapshot of a range born
@@ -67,6 +71,22 @@ export interface StateMachine {
    * @default read states are dropped
    */
   readIndexDone?(rangeId: number, index: number, context: Uint8Array): void;
+  /**
+   * Optional: a membership change applied on this replica at entry `index`; `confState` is
+   * the configuration from then on. Called in log order with the entries (after the ones
+   * before it, before the ones after it); `batch` is the apply's engine batch (as in
+   * `apply`). Must not call back into the store except to `propose`.
+   * @default membership changes are not reported
+   */
+  confChanged?(rangeId: number, confState: ConfState, index: number, batch: EngineBatch): void;
+  /**
+   * Optional, STOP-GAP until the engine's range snapshots: the state of the range as of its
+   * applied index, to send in a snapshot to a peer that is behind (a new learner). Called
+   * on the leader in the replica's turn; must not call back into the store. The receiver's
+   * `applySnapshot` gets it as `snapshot.data`.
+   * @default snapshots carry no application data
+   */
+  snapshotData?(rangeId: number, snapshot: Snapshot): Uint8Array;
 }
 
 /** Options of a `Store`. */

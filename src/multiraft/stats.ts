@@ -53,6 +53,12 @@ export interface StoreStats {
   replicasCollected: number;
   /** Uninitialized replicas now (a gauge), at most `uninitializedReplicasMax`. */
   uninitializedReplicasNow: number;
+  /** Membership changes handed to Raft by `proposeConfChange` (Raft may still ignore one). */
+  confChangesProposed: number;
+  /** Membership changes applied by this store's replicas. */
+  confChangesApplied: number;
+  /** Replicas destroyed by `destroyReplica` (their slots freed for reuse). */
+  replicasDestroyed: number;
   /** Replicas seated from the engine by `Store.open` (refused ones included). */
   replicasOpened: number;
   /** Storages of replicas seated dormant at open, loaded from the engine on first wake. */
@@ -69,6 +75,7 @@ export function newStoreStats(): StoreStats {
     wakes: 0, wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
-    uninitializedReplicasNow: 0, replicasOpened: 0, replicasLoaded: 0,
+    uninitializedReplicasNow: 0, confChangesProposed: 0, confChangesApplied: 0,
+    replicasDestroyed: 0, replicasOpened: 0, replicasLoaded: 0,
   };
 }

@@ -4,7 +4,7 @@
  * face; the mechanism is in the private files `_context.ts` lists, one per job.
  */
 import { assert, type TimerHandle } from '../util/index.js';
-import type { SnapshotStatus } from '../raft/index.js';
+import type { ConfChangeV2, ConfState, SnapshotStatus } from '../raft/index.js';
 import {
   WorkFlag,
   type GroupId,
@@ -13,13 +13,15 @@ import {
   type Ticker,
 } from '../scheduler/index.js';
 import type { Envelope, HeartbeatCursor, TransportHandler } from '../transport/index.js';
+import type { EngineBatch } from '../storage/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
 import type { RangeConfig } from './range_config.js';
 import type { StoreStats } from './stats.js';
 import type { RaftStatus, ReplicaStatus, StoreSummary } from './status.js';
 import { StoreContext, WakeReason } from './_context.js';
-import { createInitialized } from './_replicas.js';
+import { createInitialized, loadDormantStorage } from './_replicas.js';
+import { ReplicaBrokenError } from './input_errors.js';
 import { openReplicas, type StoreOpenOptions } from './_open.js';
 import { checkPayload } from './api_check.js';
 import { wake } from './_quiescer.js';
@@ -34,6 +36,8 @@ import {
 } from './_messages.js';
 import { finishBatch, processReady } from './_ready.js';
 import { raftStatus, readStatus, summary } from './_status_reads.js';
+import { proposeConfChange, transferLeadership } from './_conf_change.js';
+import { destroyReplica } from './_destroy.js';
 
 /**
  * The store: hosts the replicas of many Raft groups (one per range) on one node. It is the
@@ -126,7 +130,7 @@ export class Store implements GroupProcessor, TransportHandler {
    * must not happen inside the store's batch end (call it from outside `apply`).
    * Every argument is checked first; a refused call changes nothing.
    * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
-   *   StoreClosedError
+   *   StoreClosedError, RangeBusyError (that uninitialized replica's batch is in flight)
    */
   createRange(rangeId: number, range: RangeConfig): void {
     createInitialized(this.core, rangeId, range);
@@ -173,6 +177,61 @@ export class Store implements GroupProcessor, TransportHandler {
     if (node.lead === 0) throw new NotLeaderError(rangeId, 0);
     node.readIndex(context);
     core.scheduler.enqueue(id, WorkFlag.Ready);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Membership and replica lifetime (_conf_change.ts, _destroy.ts).
+
+  /**
+   * Proposes a membership change (ConfChangeV2; several changes at once go through joint
+   * consensus, and `ConfChangeTransitionJointExplicit` stays joint until an empty change
+   * leaves it). Only on the range's leader. Checked first against the applied configuration
+   * with Raft's rules and for quorum (see _conf_change.ts); a refused call changes nothing.
+   * Raft may still ignore an accepted change (another one is unapplied): the outcome is the
+   * state machine's `confChanged`, on every replica, when it applies.
+   * @throws InvalidRangeIdError, RangeNotFoundError, RangeNotInitializedError,
+   *   ReplicaBrokenError, InvalidConfChangeError (malformed, a bad node id),
+   *   NotLeaderError (not the leader; names the one it knows), ConfChangeRefusedError,
+   *   ConfChangeQuorumError, StoreClosedError
+   */
+  proposeConfChange(rangeId: number, change: ConfChangeV2): void {
+    proposeConfChange(this.core, rangeId, change);
+  }
+
+  /** The configuration the replica of `rangeId` has applied (a copy). @throws as `propose` */
+  confState(rangeId: number): ConfState {
+    const core = this.core;
+    const id = core.initializedGroup(rangeId);
+    if (!loadDormantStorage(core, id)) throw new ReplicaBrokenError(rangeId);
+    const cs = core.table.storages[id]!.appliedState().confState;
+    return { voters: [...cs.voters], learners: [...cs.learners],
+      votersOutgoing: [...cs.votersOutgoing], learnersNext: [...cs.learnersNext],
+      autoLeave: cs.autoLeave };
+  }
+
+  /**
+   * Hands the leadership of `rangeId` to `toNodeId` (Raft's leader transfer; the transferee
+   * campaigns once caught up). Only on the leader. A leader that removed itself must do this
+   * before it is destroyed: Raft keeps it leading a configuration it is not in.
+   * @throws InvalidConfChangeError (not a node id), NotLeaderError, RangeNotFoundError, ...
+   */
+  transferLeadership(rangeId: number, toNodeId: number): void {
+    transferLeadership(this.core, rangeId, toNodeId);
+  }
+
+  /**
+   * Destroys the replica of `rangeId` (removed from its range, or merged away): its Raft
+   * state is deleted in the engine, its table slot freed for the next replica. A later
+   * message of the range creates an empty uninitialized replica, never the old state (see
+   * _destroy.ts). The application deletes its own range-local rows and data in the same
+   * engine batch, staged by `stage` (called once with it, after the Raft state). Not from
+   * inside the store's batch end (call it from outside `apply`, as `createRange`).
+   * @throws InvalidRangeIdError, RangeNotFoundError, ReplicaBusyError (writes in flight:
+   *   retry after the next batch), ReplicaBrokenError (records the engine refuses: isolated,
+   *   kept), StoreClosedError
+   */
+  destroyReplica(rangeId: number, stage?: (batch: EngineBatch) => void): void {
+    destroyReplica(this.core, rangeId, stage);
   }
 
   /** Makes the replica campaign for leadership now (a no-op on a leader). */

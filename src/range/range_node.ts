@@ -4,9 +4,11 @@
  * ids and settles their promises, splits ranges behind the split-delay helper, and keeps
  * the meta range's rows up to date after its splits.
  *
- * DATA. One `KvWriter` per store holds the user keys of every range, the range-local rows
+ * DATA. One `KvStore` per store holds the user keys of every range, the range-local rows
  * and (on the meta range's replicas) the meta rows: a range owns the span of its descriptor,
- * so a split moves no data.
+ * so a split moves no data. On a real store it is an `EngineKv` over the store's own engine:
+ * every apply binds the store's apply batch, so a command's writes commit atomically with
+ * the applied index and ConfState the store stages in that batch.
  *
  * ORDER. `apply` runs in the store's batch end, in log order per range. A split creates the
  * right-hand replica on the store from inside `apply` (`Store.createRange` only allocates a
@@ -21,10 +23,20 @@
  */
 import type { Logger } from 'pino';
 import { assert, assertNever } from '../util/index.js';
-import type { Entry, RandomSource, Snapshot } from '../raft/index.js';
+import type { EngineBatch } from '../storage/index.js';
 import {
+  ProposalDroppedError,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type RandomSource,
+  type Snapshot,
+} from '../raft/index.js';
+import {
+  ConfChangeQuorumError,
   newReplicaStatus,
   NotLeaderError as StoreNotLeaderError,
+  RangeBusyError,
   RangeExistsError,
   RangeNotFoundError,
   RangeNotInitializedError,
@@ -34,17 +46,21 @@ import {
 import { CommandIdSource, type RangeIdAllocator } from './command_ids.js';
 import {
   type RangeDescriptor,
+  decodeDescriptor,
   descriptorContainsKey,
   encodeDescriptor,
+  isJoint,
   isVoterIncoming,
   ReplicaType,
 } from './descriptor.js';
 import { mergeProblem, splitKeyProblem } from './descriptor_ops.js';
 import {
+  ConditionFailedError,
   InvalidSplitKeyError,
   MergeNotAdjacentError,
   NotLeaderError,
   ProposalTimeoutError,
+  QuorumLossError,
   RangeKeyMismatchError,
   RangeUnavailableError,
 } from './errors.js';
@@ -62,7 +78,7 @@ import {
 } from './kv_command.js';
 import { applyMerge, applySubsume } from './merge_apply.js';
 import { compareKeys, metaKey } from './keys.js';
-import { MemoryKv, type KvWriter } from './kv_store.js';
+import { MemoryKv, type KvStore } from './kv_store.js';
 import { ProposalTracker } from './proposals.js';
 import { ReadIndexBatcher } from './read_index.js';
 import { RangeState } from './range_state.js';
@@ -71,6 +87,22 @@ import { applySplit } from './split_apply.js';
 import { delaySplit, type SplitDelayOptions, type SplitDelayReport } from './split_delay.js';
 import { findSizeSplitKey, sizeSplitReason, type SizeSplitOptions } from './split_decider.js';
 import type { DedupeRecord } from './dedupe.js';
+import { Membership, type MembershipStats } from './_membership.js';
+import { GcReason } from './replica_gc.js';
+import { Rebalancer, type RebalancerOptions } from './rebalancer.js';
+import { scanMeta } from './meta.js';
+import {
+  changeReplicas,
+  type ChangeReplicasOptions,
+  type ReplicaChange,
+} from './change_replicas.js';
+
+/** A meta row to bring up to date: `desc` (null: delete the row) as of `generation`. */
+interface MetaWrite {
+  key: Uint8Array;
+  desc: RangeDescriptor | null;
+  generation: number;
+}
 
 /** The range id of the meta range (it never splits). */
 export const META_RANGE_ID = 1;
@@ -92,8 +124,12 @@ export interface RangeNodeOptions {
   random: RandomSource;
   /** Where split right-hand sides get their range ids. */
   rangeIds: RangeIdAllocator;
-  /** The store's data. @default a new `MemoryKv` */
-  kv?: KvWriter;
+  /**
+   * The store's data: an `EngineKv` over the same engine as the store's `storageEngine`
+   * (durable, atomic with the applied index). @default a new `MemoryKv` (tests only: its
+   * writes are neither durable nor atomic with the store's batches)
+   */
+  kv?: KvStore;
   /** Command limits. @default `defaultKvLimits` */
   limits?: Partial<KvLimits>;
   /** Ticks a proposal may take to apply. @default 50 (ticks) */
@@ -114,6 +150,8 @@ export interface RangeNodeOptions {
    * are refused. @default none
    */
   peers?: (nodeId: number) => RangeNode | undefined;
+  /** The rebalancer loop (rebalancer.ts); null: no loop. @default null */
+  rebalance?: RebalancerOptions | null;
 }
 
 /** Counters of a `RangeNode`. */
@@ -126,7 +164,7 @@ export interface RangeNodeStats {
   splitRightExisted: number;
   /** Entries or snapshots of ranges this node never held state for (should stay 0). */
   snapshotsWithoutState: number;
-  /** Entries of ranges merged away here (their Raft group lingers: no replica GC yet). */
+  /** Entries of ranges merged away here (before replica GC destroyed their group). */
   entriesAfterMerge: number;
   /** Snapshots offered to uninitialized replicas here (a split's right side, mostly). */
   snapshotsOffered: number;
@@ -139,7 +177,7 @@ export interface RangeNodeStats {
 /** The range layer of one node (see the file header). */
 export class RangeNode implements StateMachine {
   readonly nodeId: number;
-  readonly kv: KvWriter;
+  readonly kv: KvStore;
   readonly limits: KvLimits;
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
@@ -161,9 +199,13 @@ export class RangeNode implements StateMachine {
   private readonly pendingInits: RangeDescriptor[] = [];
   private readonly reads: ReadIndexBatcher;
   private readonly scratch = newReplicaStatus();
-  /** Ranges merged away on this store (bounded by the merges; replica GC will drop it). */
+  /** Ranges merged away on this store (bounded by the merges; a merge waits on it). */
   private readonly mergedAway = new Set<number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
+  /** Membership changes, replica GC and range snapshots (_membership.ts). */
+  private readonly membership: Membership;
+  /** The rebalancer loop, if `options.rebalance`. */
+  readonly rebalancer: Rebalancer | null;
 
   constructor(private readonly options: RangeNodeOptions) {
     this.nodeId = options.nodeId;
@@ -184,6 +226,82 @@ export class RangeNode implements StateMachine {
       appliedIndex: (rangeId) =>
         this.mustStore().readStatus(rangeId, this.scratch) ? this.scratch.applied : 0,
     }, options.proposalTimeoutTicks ?? 50, options.proposalsMax ?? 65536);
+    this.membership = new Membership({ nodeId: this.nodeId, kv: this.kv, limits: this.limits,
+      dedupeEntriesMax: options.dedupeEntriesMax, replicas: this.replicas, local: this.local,
+      proposals: this.proposals as ProposalTracker<unknown>, reads: this.reads,
+      log: this.log, store: () => this.mustStore() });
+    this.rebalancer = options.rebalance ? new Rebalancer({
+      nodeId: this.nodeId,
+      knownDescriptors: () => [...(this.replicas.has(META_RANGE_ID)
+        ? scanMeta(this.kv, 1 << 20) : []), ...this.descriptors()],
+      raftStatus: (rangeId) => this.mustStore().hasRange(rangeId)
+        ? this.mustStore().raftStatus(rangeId) : undefined,
+      isNodeLive: (nodeId) => this.mustStore().isNodeLive(nodeId),
+      changeReplicas: (rangeId, change) => this.changeReplicas(rangeId, change),
+      transferLeadership: (rangeId, toNodeId) => this.transferLeadership(rangeId, toNodeId),
+    }, options.rebalance, this.log) : null;
+  }
+
+  /** Counters of membership changes, replica GC and range snapshots. */
+  get membershipStats(): Readonly<MembershipStats> {
+    return this.membership.stats;
+  }
+
+  /**
+   * Hands the leadership of `rangeId` to the voter on `toNodeId` and resolves once that
+   * node leads (as this store sees it), within `ticksMax`.
+   * @throws NotLeaderError, RangeUnavailableError (not done in time), the store's refusals
+   */
+  async transferLeadership(rangeId: number, toNodeId: number, ticksMax = 100): Promise<void> {
+    const store = this.mustStore();
+    try {
+      store.transferLeadership(rangeId, toNodeId);
+    } catch (error) {
+      throw translateStoreError(rangeId, error);
+    }
+    for (let waited = 0; waited < ticksMax; waited++) {
+      await this.sleepTicks(1);
+      if (store.raftStatus(rangeId)?.lead === toNodeId) return;
+    }
+    throw new RangeUnavailableError(rangeId, `leadership not moved to ${toNodeId} in time`);
+  }
+
+  /** Replicas waiting for replica GC on this store. */
+  get replicasAwaitingGc(): number {
+    return this.membership.gc.size;
+  }
+
+  /**
+   * Changes the replicas of `rangeId` (change_replicas.ts): a new replica is added as a
+   * learner, caught up by snapshot, then promoted while the removed voter goes, in one joint
+   * configuration that is then left; the meta range is updated. Only on the leader.
+   * @throws InvalidReplicaChangeError, NotLeaderError, QuorumLossError, LearnerTimeoutError,
+   *   ConfChangeTimeoutError, RangeUnavailableError, the store's typed refusals
+   */
+  async changeReplicas(rangeId: number, change: ReplicaChange,
+    options: ChangeReplicasOptions = {}): Promise<RangeDescriptor> {
+    const store = this.mustStore();
+    const desc = await changeReplicas({
+      rangeId, nodeId: this.nodeId,
+      descriptor: () => this.replicas.get(rangeId)?.descriptor,
+      raftStatus: () => store.raftStatus(rangeId),
+      isNodeLive: (nodeId) => store.isNodeLive(nodeId),
+      proposeConfChange: (cc: ConfChangeV2) => {
+        try {
+          store.proposeConfChange(rangeId, cc);
+        } catch (error) {
+          throw translateStoreError(rangeId, error);
+        }
+      },
+      waitDescriptor: (done, ticks) => this.membership.waitDescriptor(rangeId, done, ticks),
+      sleepTicks: (n) => this.sleepTicks(n),
+    }, change, options);
+    // The change is done: the meta row must follow, however long a leader change takes.
+    // (The meta range has no row of its own.)
+    if (rangeId !== META_RANGE_ID) {
+      await this.updateMeta([{ key: metaKey(desc.endKey), desc, generation: desc.generation }]);
+    }
+    return desc;
   }
 
   /** Binds the store whose state machine this is (once, before any range exists). */
@@ -194,14 +312,22 @@ export class RangeNode implements StateMachine {
 
   /** Creates the replicas of `descs` on this store (a new cluster's first ranges). */
   bootstrap(descs: readonly RangeDescriptor[]): void {
+    const states: RangeState[] = [];
     for (const desc of descs) {
       assert(!this.replicas.has(desc.rangeId), 'bootstrap a range once');
       const state = new RangeState(desc, this.limits, this.options.dedupeEntriesMax);
       this.replicas.set(desc.rangeId, state);
       this.local.insert(desc);
-      this.mustStore().createRange(desc.rangeId, configOf(desc));
-      if (desc.rangeId !== META_RANGE_ID) this.writeMetaRowLocally(desc);
+      states.push(state);
     }
+    // The rows first (one batch of their own), then the groups: no entry applies before.
+    this.kv.writeAlone(() => {
+      for (const state of states) {
+        state.saveDescriptor(this.kv);
+        if (state.rangeId !== META_RANGE_ID) this.writeMetaRowLocally(state.descriptor);
+      }
+    });
+    for (const desc of descs) this.mustStore().createRange(desc.rangeId, configOf(desc));
   }
 
   /** The descriptor of the local replica of `rangeId`, if any. */
@@ -282,7 +408,8 @@ export class RangeNode implements StateMachine {
     const state = this.replicas.get(rangeId);
     if (state === undefined) throw new RangeUnavailableError(rangeId, 'no replica here');
     const problem = rangeId === META_RANGE_ID ? 'the meta range does not split'
-      : splitKeyProblem(state.descriptor, splitKey);
+      : isJoint(state.descriptor) ? 'a membership change is in progress'
+        : splitKeyProblem(state.descriptor, splitKey);
     if (problem !== null) throw new InvalidSplitKeyError(rangeId, splitKey, problem);
     const delay = await delaySplit({
       raftStatus: () => this.mustStore().raftStatus(rangeId),
@@ -296,7 +423,8 @@ export class RangeNode implements StateMachine {
     const result = await this.propose(rangeId, { kind: CommandKind.Split, id: this.ids.next(),
       splitKey, rightRangeId: this.options.rangeIds.next(), generation: desc.generation });
     assert(result.kind === 'split', 'a split proposal settles with its sides');
-    await this.updateMeta([result.left, result.right]);
+    await this.updateMeta([result.left, result.right].map((d) => ({ key: metaKey(d.endKey),
+      desc: d, generation: d.generation })));
     return { left: result.left, right: result.right, delay };
   }
 
@@ -315,6 +443,8 @@ export class RangeNode implements StateMachine {
     for (const rangeId of this.sizeChecks) this.maybeSplitBySize(rangeId);
     this.sizeChecks.clear();
     this.wakeApplied();
+    this.membership.tick();
+    this.rebalancer?.tick();
   }
 
   /** Resolves once this store's replica of `rangeId` has applied `index`. */
@@ -361,23 +491,53 @@ export class RangeNode implements StateMachine {
       if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
       return node.waitApplied(right.rangeId, freezeIndex);
     }));
-    const before = left.descriptor;
-    const done = await this.proposeUntilSettled(leftRangeId, { kind: CommandKind.Merge,
-      id: this.ids.next(), right: encodeDescriptor(right), freezeIndex,
-      generation: before.generation });
-    if (done.kind === 'duplicate' && done.record.code !== '') {
-      throw new RangeUnavailableError(leftRangeId, `merge refused (${done.record.code})`);
-    }
-    const merged = left.descriptor;
-    assert(merged.generation > before.generation, 'the merge applied here');
-    if (this.replicas.has(META_RANGE_ID)) {
-      const ops: KvOp[] = [{ type: OpType.Delete, key: metaKey(before.endKey) },
-        { type: OpType.Put, key: metaKey(merged.endKey), value: encodeDescriptor(merged) }];
-      validateKvOps(ops, this.limits, true);
-      await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
-    }
-    return merged;
+    return this.mergeFrozen(right, freezeIndex);
   }
+
+  /**
+   * Merges the frozen `right` into whatever range is its left neighbour now. A frozen range
+   * never thaws (it refuses every command), so the merge must go through: the neighbour
+   * asked for may have split or merged since the freeze (its descriptor then no longer fits
+   * the merge command, which is refused), but some range always ends where `right` starts,
+   * colocated with it (its replicas are the left's or a split's copy of them). So: propose
+   * the merge on the current neighbour, and after a refusal or a lost answer look again.
+   * Each attempt has a new id; one that applied unseen shows as `right` merged away here.
+   */
+  private async mergeFrozen(right: RangeDescriptor, freezeIndex: number, attemptsMax = 500):
+    Promise<RangeDescriptor> {
+    for (let attempt = 1; ; attempt++) {
+      const left = this.leftNeighbour(right.startKey);
+      if (left !== undefined && left.frozenAt === 0 && !this.mergedAway.has(right.rangeId)) {
+        try {
+          await this.propose(left.rangeId, { kind: CommandKind.Merge, id: this.ids.next(),
+            right: encodeDescriptor(right), freezeIndex, generation: left.descriptor.generation });
+        } catch (error) {
+          if (attempt >= attemptsMax) throw error;
+        }
+      }
+      if (this.mergedAway.has(right.rangeId)) {
+        const merged = this.localRangeFor(right.startKey);
+        assert(merged !== undefined, 'the merged range holds the right\'s span');
+        await this.updateMeta([{ key: metaKey(right.startKey), desc: null,
+          generation: merged.generation }, { key: metaKey(merged.endKey), desc: merged,
+          generation: merged.generation }]);
+        return merged;
+      }
+      if (attempt >= attemptsMax) throw new RangeUnavailableError(right.rangeId, 'merge stuck');
+      await this.sleepTicks(1);
+    }
+  }
+
+  /** The local replica whose span ends at `key` (a user range). */
+  private leftNeighbour(key: Uint8Array): RangeState | undefined {
+    for (const state of this.replicas.values()) {
+      if (state.rangeId !== META_RANGE_ID && compareKeys(state.descriptor.endKey, key) === 0) {
+        return state;
+      }
+    }
+    return undefined;
+  }
+
 
   /**
    * Proposes `cmd` and, while its outcome is unknown (a timeout, no leader), proposes it
@@ -401,8 +561,20 @@ export class RangeNode implements StateMachine {
   // ---------------------------------------------------------------------------------------
   // StateMachine.
 
-  /** Applies one committed command of `rangeId` (see the file header). */
-  apply(rangeId: number, entry: Entry): void {
+  /**
+   * Applies one committed command of `rangeId` (see the file header), its writes staged into
+   * `batch`, the store's batch that also records the applied index.
+   */
+  apply(rangeId: number, entry: Entry, batch: EngineBatch): void {
+    this.kv.bind(batch);
+    try {
+      this.applyBound(rangeId, entry);
+    } finally {
+      this.kv.bind(null);
+    }
+  }
+
+  private applyBound(rangeId: number, entry: Entry): void {
     const state = this.replicas.get(rangeId);
     if (state === undefined && this.mergedAway.has(rangeId)) {
       this.stats.entriesAfterMerge++;
@@ -466,11 +638,22 @@ export class RangeNode implements StateMachine {
     this.stats.mergesApplied++;
     this.replicas.delete(out.rightRangeId);
     this.mergedAway.add(out.rightRangeId);
+    this.membership.gc.add(out.rightRangeId, GcReason.MergedAway);
     this.local.insert(out.merged);
     const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
     this.proposals.rejectRange(out.rightRangeId, gone);
     this.reads.failRange(out.rightRangeId, gone());
     this.proposals.resolve(cmd.id, { kind: 'merge', merged: out.merged });
+  }
+
+  /** A membership change applied here: the descriptor follows the configuration. */
+  confChanged(rangeId: number, confState: ConfState, _index: number, batch: EngineBatch): void {
+    this.membership.confChanged(rangeId, confState, batch);
+  }
+
+  /** The range's state at its applied point, for a snapshot (STOP-GAP, _snapshot_stopgap.ts). */
+  snapshotData(rangeId: number): Uint8Array {
+    return this.membership.snapshotData(rangeId);
   }
 
   /** Reads waiting for this replica's applied index (`Store.readIndex` answered). */
@@ -483,9 +666,12 @@ export class RangeNode implements StateMachine {
    * split-born range's empty initial snapshot must wait for the split to apply on this
    * store (see `StateMachine.acceptsSnapshot`).
    */
-  acceptsSnapshot(rangeId: number): boolean {
+  acceptsSnapshot(rangeId: number, snapshot: Snapshot): boolean {
     this.stats.snapshotsOffered++;
-    const accept = this.replicas.has(rangeId);
+    // A range state here (a split applied), or a range snapshot naming this node that is
+    // newer than the range's tombstone (a replica being added).
+    const accept = this.replicas.has(rangeId) ||
+      this.membership.acceptsRangeSnapshot(rangeId, snapshot);
     if (!accept) this.stats.snapshotsRefused++;
     return accept;
   }
@@ -496,7 +682,13 @@ export class RangeNode implements StateMachine {
    * the only snapshot is a new range's empty initial one reaching a store before the split
    * applied there; its state comes from the split.
    */
-  applySnapshot(rangeId: number, snapshot: Snapshot): void {
+  applySnapshot(rangeId: number, snapshot: Snapshot, batch?: EngineBatch): void {
+    if (batch !== undefined) this.kv.bind(batch);
+    try {
+      if (this.membership.installSnapshot(rangeId, snapshot.data)) return;
+    } finally {
+      if (batch !== undefined) this.kv.bind(null);
+    }
     if (this.replicas.has(rangeId)) return;
     this.stats.snapshotsWithoutState++;
     this.log?.warn({ rangeId, index: snapshot.metadata.index }, 'snapshot without range state');
@@ -539,6 +731,12 @@ export class RangeNode implements StateMachine {
       try {
         store.createRange(desc.rangeId, configOf(desc));
       } catch (error) {
+        // A batch of the replica in flight (a durable engine's commit not yet complete):
+        // again at the next tick.
+        if (error instanceof RangeBusyError) {
+          this.pendingInits.push(desc);
+          continue;
+        }
         // Its empty initial snapshot (accepted now that the split applied) got there first:
         // the same initial state, so nothing is lost.
         if (!(error instanceof RangeExistsError)) throw error;
@@ -578,20 +776,73 @@ export class RangeNode implements StateMachine {
     }).finally(() => this.splitting.delete(rangeId));
   }
 
-  /** Writes the descriptors' rows to the meta range (through Raft, via any replica). */
-  private async updateMeta(descs: RangeDescriptor[]): Promise<void> {
+  /**
+   * Writes meta rows after a split or merge (through Raft, via any replica), until they
+   * hold: the split or merge has applied, so its rows must follow even if a proposal is lost
+   * or the meta range is electing a leader. Each row is written only over an older one: a
+   * row already at `generation` or above belongs to a later change of that span (whose own
+   * update may have overtaken this one) and is left alone. Generations only grow along the
+   * descriptors that cover a key, so this is a compare-and-set loop on generations: read the
+   * rows (linearizably), write them with conditional puts on what was read, and on a failed
+   * condition (another update came in between) read again.
+   */
+  private async updateMeta(rows: MetaWrite[], attemptsMax = 200): Promise<void> {
     if (!this.replicas.has(META_RANGE_ID)) return;
-    const ops: KvOp[] = descs.map((d) => ({ type: OpType.Put, key: metaKey(d.endKey),
-      value: encodeDescriptor(d) }));
-    validateKvOps(ops, this.limits, true);
-    await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ops = await this.metaOps(rows);
+        if (ops.length === 0) return;
+        validateKvOps(ops, this.limits, true);
+        await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+        return;
+      } catch (error) {
+        const again = error instanceof ProposalTimeoutError || error instanceof NotLeaderError ||
+          error instanceof ConditionFailedError || error instanceof RangeUnavailableError;
+        if (!again || attempt >= attemptsMax) throw error;
+        await this.sleepTicks(1);
+      }
+    }
+  }
+
+  /** The conditional writes that bring `rows` up to date (none when they are). */
+  private async metaOps(rows: MetaWrite[]): Promise<KvOp[]> {
+    const read = await this.read(META_RANGE_ID, rows.map((r) => ({ type: OpType.Get,
+      key: r.key })));
+    assert(read.kind === 'kv' && read.results.length === rows.length, 'one read per row');
+    const ops: KvOp[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const result = read.results[i]!;
+      const current = result.type === OpType.Get ? result.value : undefined;
+      if (current !== undefined && decodeDescriptor(current).generation >= row.generation) {
+        continue;
+      }
+      if (row.desc !== null) {
+        ops.push({ type: OpType.ConditionalPut, key: row.key, value: encodeDescriptor(row.desc),
+          expected: current ?? null });
+      } else if (current !== undefined) {
+        // A conditional delete: the batch applies as a whole, so the no-op put guards it.
+        ops.push({ type: OpType.ConditionalPut, key: row.key, value: current, expected: current },
+          { type: OpType.Delete, key: row.key });
+      }
+    }
+    return ops;
   }
 
   /** The meta rows of bootstrap ranges are written on every meta replica alike. */
   private writeMetaRowLocally(desc: RangeDescriptor): void {
     assert(this.replicas.has(META_RANGE_ID), 'the meta range bootstraps first');
     assert(desc.rangeId !== META_RANGE_ID, 'the meta range has no meta row');
-    this.kv.put(metaKey(desc.endKey), encodeDescriptor(desc));
+    const key = metaKey(desc.endKey);
+    const value = encodeDescriptor(desc);
+    assert(this.kv.get(key) === undefined, 'a bootstrap row is new');
+    this.kv.put(key, value);
+    // Counted like a row written by a command: a later, shorter row (a replica removed)
+    // must not take the meta range's byte count below zero.
+    const meta = this.replicas.get(META_RANGE_ID)!;
+    meta.stats.keyCount++;
+    meta.stats.byteCount += key.length + value.length;
+    meta.saveStats(this.kv);
   }
 
   private mustStore(): Store {
@@ -618,6 +869,9 @@ function compareStart(a: RangeDescriptor, b: RangeDescriptor): number {
 /** The store's refusals as the range layer's typed errors. */
 function translateStoreError(rangeId: number, error: unknown): Error {
   if (error instanceof StoreNotLeaderError) return new NotLeaderError(rangeId, error.leaderNodeId);
+  // Dropped during a leadership transfer: no leader takes proposals now; retry elsewhere.
+  if (error instanceof ProposalDroppedError) return new NotLeaderError(rangeId, 0);
+  if (error instanceof ConfChangeQuorumError) return new QuorumLossError(rangeId, error.reason);
   if (error instanceof RangeNotFoundError || error instanceof RangeNotInitializedError) {
     return new RangeUnavailableError(rangeId, error.message);
   }

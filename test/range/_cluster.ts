@@ -1,5 +1,6 @@
 /** A three-store range cluster in one process on virtual time, for end-to-end tests. */
-import { LocalCluster } from '../../src/multiraft/index.js';
+import { LocalCluster, type ClusterStoreOptions } from '../../src/multiraft/index.js';
+import type { StorageEngine } from '../../src/storage/index.js';
 import { SeededRandom } from '../../src/raft/index.js';
 import {
   KEY_MAX,
@@ -10,6 +11,7 @@ import {
   type RangeDescriptor,
 } from '../../src/range/index.js';
 import { CounterRangeIdAllocator } from '../../src/range/command_ids.js';
+import { EngineKv } from '../../src/range/kv_store.js';
 import { RangeClient } from '../../src/range/client.js';
 import { META_RANGE_ID, RangeNode, type RangeNodeOptions } from '../../src/range/range_node.js';
 
@@ -20,14 +22,32 @@ export class RangeCluster {
   readonly client: RangeClient;
   ticks = 0;
 
-  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3]) {
+  /** Runs between ticks (an engine's writes complete here: a crash model's, LevelDB's). */
+  drive: () => void | Promise<void> = () => undefined;
+
+  /**
+   * `engines`: each store's (opened, empty) storage engine, its range node's data on it;
+   * without, the stores' default memory engines and a `MemoryKv` per range node.
+   * `replicaNodeIds`: the stores that hold the first ranges (the others start empty).
+   */
+  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3],
+    engines?: (nodeId: number) => StorageEngine, store?: ClusterStoreOptions,
+    replicaNodeIds = nodeIds) {
     const rangeIds = new CounterRangeIdAllocator(2);
     const made: RangeNode[] = [];
+    const engineOf = new Map<number, StorageEngine>();
     this.cluster = new LocalCluster({
-      nodeIds, seed,
+      nodeIds, seed, ...(store === undefined ? {} : { store }),
+      ...(engines === undefined ? {} : { storageEngine: (nodeId: number) => {
+        const engine = engines(nodeId);
+        engineOf.set(nodeId, engine);
+        return engine;
+      } }),
       stateMachine: (nodeId) => {
+        const engine = engineOf.get(nodeId);
         const n = new RangeNode({ nodeId, random: new SeededRandom(seed + nodeId), rangeIds,
-          peers: (id) => this.nodes.get(id), ...node });
+          peers: (id) => this.nodes.get(id),
+          ...(engine === undefined ? {} : { kv: EngineKv.empty(engine) }), ...node });
         made.push(n);
         return n;
       },
@@ -36,21 +56,22 @@ export class RangeCluster {
       n.attach(this.cluster.store(n.nodeId));
       this.nodes.set(n.nodeId, n);
     }
-    const replicas = nodeIds.map((id) => ({ nodeId: id, replicaId: id,
+    const replicas = replicaNodeIds.map((id) => ({ nodeId: id, replicaId: id,
       type: ReplicaType.Voter }));
     const meta: RangeDescriptor = { rangeId: META_RANGE_ID, startKey: META_KEY_MIN,
       endKey: META_KEY_MAX, generation: 0, replicas };
     const user: RangeDescriptor = { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX,
       generation: 0, replicas };
-    for (const n of made) n.bootstrap([meta, user]);
-    this.cluster.store(nodeIds[0]!).campaign(META_RANGE_ID);
-    this.cluster.store(nodeIds[0]!).campaign(2);
+    for (const n of made) if (replicaNodeIds.includes(n.nodeId)) n.bootstrap([meta, user]);
+    this.cluster.store(replicaNodeIds[0]!).campaign(META_RANGE_ID);
+    this.cluster.store(replicaNodeIds[0]!).campaign(2);
     this.client = new RangeClient(this.nodes, { clientId: 1000, random: new SeededRandom(seed),
       backoff: () => this.waitTicks(1) });
   }
 
   /** One tick of every store and range node, then lets promises run. */
   async tick(): Promise<void> {
+    await this.drive();
     this.cluster.tick(1);
     for (const n of this.nodes.values()) n.tick();
     this.ticks++;
