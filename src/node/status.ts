@@ -18,11 +18,12 @@ export interface PeerInfo {
   nodeId: number;
   /** `HOST:PORT` of its Raft transport. */
   address: string;
-  /**
-   * Its software version, once the transport reports what the handshake carried (hook: the
-   * transport does not expose it yet), else null.
-   */
+  /** `HOST:PORT` of its HTTP server, if known (given at start: `--peer-http`). */
+  http?: string | null;
+  /** Its Flotilla version, as its `/v1/node` last answered (null: not heard yet). */
   version: string | null;
+  /** The protocol version it advertises, as its `/v1/node` last answered. */
+  protocolVersion?: number | null;
   /** Live as the store's liveness pings see it. */
   live: boolean;
 }
