@@ -163,6 +163,7 @@ function breakReplica(st: StoreContext, gid: GroupId, node: RawNode, error: Raft
   t.markBroken(gid, node);
   if (st.ticker.isRegistered(gid)) st.ticker.remove(gid);
   st.laggingByGroup.delete(gid);
+  st.readPositionByGroup.delete(gid);
   st.uninitialized.delete(gid);
   st.stats.uninitializedReplicasNow = st.uninitialized.count;
   st.stats.replicasBroken++;

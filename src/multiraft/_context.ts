@@ -117,6 +117,8 @@ export class StoreContext {
   readonly raftLogger: RaftLogger;
   /** Leaders quiesced with followers left behind (sparse: only such groups). */
   readonly laggingByGroup = new Map<GroupId, number[]>();
+  /** Leaders released after serving reads: their read-queue position (sparse). */
+  readonly readPositionByGroup = new Map<GroupId, number>();
   /** Snapshots shared by every range created with the same configuration. */
   readonly internedSnapshots = new Map<string, Snapshot>();
   /** Followers of dead leaders waiting for their jittered wake-up (see _wake_schedule.ts). */

@@ -30,6 +30,7 @@ export function maybeQuiesceLeader(st: StoreContext, gid: GroupId, node: RawNode
   v.commit = facts.commit;
   v.lastIndex = facts.lastIndex;
   v.hasReady = t.isReadyPending(gid) || node.hasReady();
+  v.readsPending = facts.readsPending;
   v.selfInProgress = false;
   v.followerCount = 0;
   for (let i = 0; i < peers.count; i++) {
@@ -142,6 +143,7 @@ export function maybeRelease(st: StoreContext, gid: GroupId): void {
   if (node.hasReady() || facts.lastIndex !== storage.lastIndex()) return;
   assert(facts.applied === facts.commit, 'a quiesced group applied everything committed');
   assert(facts.term === t.term[gid] && facts.lead === t.lead[gid], 'record current');
+  if (facts.readPosition !== 0) st.readPositionByGroup.set(gid, facts.readPosition);
   storage.release();
   t.markDormant(gid, facts.applied);
   st.stats.nodesReleased++;
@@ -167,6 +169,7 @@ export function wake(st: StoreContext, gid: GroupId, reason: WakeReason): void {
   t.markAwake(gid);
   const node = t.isDormant(gid) ? rehydrate(st, gid) : st.settled(gid);
   st.laggingByGroup.delete(gid);
+  st.readPositionByGroup.delete(gid);
   const facts = st.scratch.facts;
   node.readFacts(facts);
   const leaderLive = facts.lead !== 0 && st.liveness.isLive(facts.lead);

@@ -149,7 +149,10 @@ export function rebuildNode(st: StoreContext, gid: GroupId): RawNode {
   st.enterRange(gid);
   const node = RawNode.restoreQuiesced(
     rawNodeConfig(st, t.storages[gid]!, t.applied[gid]!),
-    { term: t.term[gid]!, lead, lagging: st.laggingByGroup.get(gid) },
+    {
+      term: t.term[gid]!, lead, lagging: st.laggingByGroup.get(gid),
+      readPosition: st.readPositionByGroup.get(gid),
+    },
   );
   assert(node.lead === lead && node.term === t.term[gid], 'rebuilt in the recorded role');
   return node;

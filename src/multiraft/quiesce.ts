@@ -37,6 +37,7 @@ export const QuiesceRefusal = {
   Unapplied: 'unapplied',
   Uncommitted: 'uncommitted',
   RaftReady: 'raft-ready',
+  PendingReads: 'pending-reads',
   SelfNotInProgress: 'self-not-in-progress',
   FollowerBehind: 'follower-behind',
   FollowerNotReplicating: 'follower-not-replicating',
@@ -71,6 +72,8 @@ export interface LeaderQuiesceView {
   commit: number;
   lastIndex: number;
   hasReady: boolean;
+  /** Read requests awaiting their heartbeat round. */
+  readsPending: number;
   /** Whether this replica's own id is in its progress tracker. */
   selfInProgress: boolean;
   followerCount: number;
@@ -86,7 +89,7 @@ export function newLeaderQuiesceView(): LeaderQuiesceView {
   return {
     quiescenceEnabled: false, initialized: false, id: 0, isLeader: false, leadTransferee: 0,
     ticksSinceProposal: 0, quiesceAfterTicks: 1, applied: 0, commit: 0, lastIndex: 0,
-    hasReady: false, selfInProgress: false, followerCount: 0, followerIds: [],
+    hasReady: false, readsPending: 0, selfInProgress: false, followerCount: 0, followerIds: [],
     followerMatch: [], followerState: [], followerLive: [],
   };
 }
@@ -113,6 +116,8 @@ export function shouldLeaderQuiesce(
   if (v.applied !== v.commit) return QuiesceRefusal.Unapplied;
   if (v.commit !== v.lastIndex) return QuiesceRefusal.Uncommitted;
   if (v.hasReady) return QuiesceRefusal.RaftReady;
+  // Its heartbeats are what retry a read round whose messages were lost.
+  if (v.readsPending !== 0) return QuiesceRefusal.PendingReads;
   if (!v.selfInProgress) return QuiesceRefusal.SelfNotInProgress;
   for (let i = 0; i < v.followerCount; i++) {
     const caughtUp = v.followerMatch[i] === v.lastIndex;

@@ -24,6 +24,10 @@ export interface NodeFacts {
   electionElapsedTicks: number;
   /** Peers in the progress tracker, this node included. */
   peerCount: number;
+  /** Leader only: read requests awaiting their heartbeat round (0 elsewhere). */
+  readsPending: number;
+  /** Leader only: the read-queue position of its term so far (`QuiescedRole.readPosition`). */
+  readPosition: number;
 }
 
 /** A zeroed `NodeFacts` to fill and reuse. */
@@ -31,6 +35,7 @@ export function newNodeFacts(): NodeFacts {
   return {
     raftState: StateType.StateFollower, term: 0, vote: 0, lead: 0, leadTransferee: 0,
     commit: 0, applied: 0, lastIndex: 0, electionElapsedTicks: 0, peerCount: 0,
+    readsPending: 0, readPosition: 0,
   };
 }
 
@@ -71,6 +76,9 @@ export function fillNodeFacts(r: Raft, out: NodeFacts): void {
   out.lastIndex = log.lastIndex();
   out.electionElapsedTicks = r.electionElapsed;
   out.peerCount = r.trk.progress.size;
+  const leader = r.state === StateType.StateLeader;
+  out.readsPending = leader ? r.readOnly.pendingCount : 0;
+  out.readPosition = leader ? r.readOnly.position : 0;
   assert(out.applied <= out.commit && out.commit <= out.lastIndex, 'applied <= commit <= last');
 }
 

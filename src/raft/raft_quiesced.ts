@@ -53,6 +53,12 @@ export interface QuiescedRole {
    * the last index. @default []
    */
   lagging?: readonly number[];
+  /**
+   * Leader only: `NodeFacts.readPosition` when it was released. Its read queue continues
+   * from there: heartbeat acknowledgements of the released queue may still arrive in the
+   * same term, and must not confirm a read queued after the restore. @default 0
+   */
+  readPosition?: number;
 }
 
 /** Puts a freshly built `r` back into `role` (see the file comment for when this is safe). */
@@ -61,12 +67,13 @@ export function restoreQuiescedRole(r: Raft, role: QuiescedRole): void {
   assert(r.term === role.term, 'the storage holds the recorded term');
   assert(role.lagging === undefined || role.lagging.length === 0 || role.lead === r.id,
     'only a leader has lagging followers');
-  if (role.lead === r.id) restoreLeader(r, role.lagging ?? []);
+  assert((role.readPosition ?? 0) === 0 || role.lead === r.id, 'only a leader reads');
+  if (role.lead === r.id) restoreLeader(r, role.lagging ?? [], role.readPosition ?? 0);
   else if (role.lead !== NONE) restoreFollower(r, role.lead);
 }
 
 /** Leader of `r.term` again, without an election or a new entry. */
-function restoreLeader(r: Raft, lagging: readonly number[]): void {
+function restoreLeader(r: Raft, lagging: readonly number[], readPosition: number): void {
   const log = r.raftLog;
   const lastIndex = log.lastIndex();
   const self = r.trk.progress.get(r.id);
@@ -78,6 +85,7 @@ function restoreLeader(r: Raft, lagging: readonly number[]): void {
   r.reset(r.term);
   r.lead = r.id;
   r.state = StateType.StateLeader;
+  r.readOnly.resumeAt(readPosition);
   // As becomeLeader: treat everything in the log as a possibly pending conf change.
   r.pendingConfIndex = lastIndex;
   const ids = r.trk.progress.ids;

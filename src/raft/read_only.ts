@@ -129,6 +129,33 @@ export class ReadOnly {
     return readStates;
   }
 
+  /** Read requests queued and not yet confirmed by a quorum. */
+  get pendingCount(): number {
+    return this.unconfirmedReads.length;
+  }
+
+  /**
+   * The highest read-queue position this queue has handed out (or will hand out next for the
+   * reads queued now): acknowledgements never carry a larger one.
+   */
+  get position(): number {
+    return this.confirmedReads + this.unconfirmedReads.length;
+  }
+
+  /**
+   * Continues a queue of the same leader term whose positions reached `position` (a leader
+   * restored without an election, raft_quiesced.ts): later reads get larger positions, so a
+   * delayed acknowledgement of the old queue can neither confirm a new read nor count
+   * beyond the queued ones.
+   */
+  resumeAt(position: number): void {
+    assert(Number.isSafeInteger(position) && position >= 0, 'read position out of range');
+    assert(this.confirmedReads === 0 && this.unconfirmedReads.length === 0 &&
+      this.ackMap === null, 'resume a fresh read queue only');
+    this.confirmedReads = position;
+    assert(this.position === position, 'resumed at the position');
+  }
+
   /**
    * The context to send with heartbeats so that their acknowledgements confirm every queued
    * read; `EMPTY_BYTES` (Go's nil) when none is queued. The same array is returned until the

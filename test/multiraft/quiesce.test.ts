@@ -52,6 +52,7 @@ describe('shouldLeaderQuiesce', () => {
     ['unapplied', (v) => (v.applied = 9), QuiesceRefusal.Unapplied],
     ['uncommitted', (v) => (v.lastIndex = 11), QuiesceRefusal.Uncommitted],
     ['ready', (v) => (v.hasReady = true), QuiesceRefusal.RaftReady],
+    ['pending reads', (v) => (v.readsPending = 1), QuiesceRefusal.PendingReads],
     ['self missing', (v) => (v.selfInProgress = false), QuiesceRefusal.SelfNotInProgress],
     ['follower behind', (v) => (v.followerMatch[1] = 9), QuiesceRefusal.FollowerBehind],
     ['follower probing', (v) => (v.followerState[0] = PROBE),

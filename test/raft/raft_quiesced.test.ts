@@ -12,6 +12,7 @@ import {
   type Message,
 } from '../../src/raft/raftpb.js';
 import { SeededRandom } from '../../src/raft/rand.js';
+import type { ReadState } from '../../src/raft/read_only.js';
 import { StateType } from '../../src/raft/raft_state.js';
 import { RawNode, type QuiescedRole } from '../../src/raft/rawnode.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
@@ -55,7 +56,9 @@ function newCluster(options: Partial<ConfigOptions> = {}): Cluster {
 }
 
 /** Handles Readys (persist, send, apply) and delivers messages until nothing moves. */
-function stabilize(nodes: Cluster, drop: (m: Message) => boolean = () => false): Message[] {
+function stabilize(
+  nodes: Cluster, drop: (m: Message) => boolean = () => false, reads: ReadState[] = [],
+): Message[] {
   const sent: Message[] = [];
   for (let round = 0; round < 1000; round++) {
     const inflight: Message[] = [];
@@ -65,6 +68,7 @@ function stabilize(nodes: Cluster, drop: (m: Message) => boolean = () => false):
       if (!isEmptyHardState(rd.hardState)) storage.setHardState(rd.hardState);
       storage.append(rd.entries);
       inflight.push(...rd.messages);
+      reads.push(...rd.readStates);
       rn.advance();
     }
     if (inflight.length === 0) return sent;
@@ -158,6 +162,39 @@ describe('RawNode.restoreQuiesced', () => {
     leader.tick();
     stabilize(nodes);
     expect(raftOf(nodes.get(3)!.rn).raftLog.lastIndex()).toBe(raftOf(leader).raftLog.lastIndex());
+  });
+
+  it('a restored leader\'s reads are confirmed only by acks of its own heartbeats', () => {
+    const nodes = quiescedCluster();
+    const leader = nodes.get(1)!.rn;
+    // Two read rounds; node 3's acknowledgements are held back (delayed in the network).
+    const held: Message[] = [];
+    const reads: ReadState[] = [];
+    for (const ctx of [7, 8]) {
+      leader.readIndex(new Uint8Array([ctx]));
+      stabilize(nodes, (m) => {
+        const hold = m.type === MessageType.MsgHeartbeatResp && m.from === 3;
+        if (hold) held.push(m);
+        return hold;
+      }, reads);
+    }
+    expect(reads.map((s) => s.requestCtx[0])).toEqual([7, 8]);
+    const role = { ...roleOf(leader), readPosition: raftOf(leader).readOnly.position };
+    expect(role.readPosition).toBe(2);
+    // Released and rebuilt in the same term, then cut off from both followers: no fresh
+    // acknowledgement exists for a new read, only node 3's held ones from the old queue.
+    const restored = rebuild(nodes, 1, {}, role);
+    restored.readIndex(new Uint8Array([9]));
+    reads.length = 0;
+    const cutOff = (m: Message): boolean => m.from !== m.to && (m.from === 1 || m.to === 1);
+    stabilize(nodes, cutOff, reads);
+    for (const m of held) restored.step(m);
+    stabilize(nodes, cutOff, reads);
+    expect(reads).toEqual([]);
+    // Once the followers answer the restored leader's own round, the read is confirmed.
+    restored.tick();
+    stabilize(nodes, () => false, reads);
+    expect(reads.map((s) => s.requestCtx[0])).toEqual([9]);
   });
 
   it('a restored follower follows its leader and forwards proposals', () => {
