@@ -13,7 +13,7 @@ import {
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
 import { ReplicaCorruptError, type ReplicaStorage } from '../storage/index.js';
 import { ReplicaBrokenError } from './input_errors.js';
-import { RangeExistsError, StoreFullError } from './errors.js';
+import { RangeBusyError, RangeExistsError, StoreFullError } from './errors.js';
 import { checkRangeConfig, checkRangeId as checkRangeIdArgument } from './api_check.js';
 import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
 import { BOOTSTRAP_HARD_STATE, type StoreContext } from './_context.js';
@@ -162,7 +162,7 @@ export function rebuildNode(st: StoreContext, gid: GroupId): RawNode {
  * Creates an initialized, awake replica of a new range (see `Store.createRange`). Its
  * bootstrap writes go into the current batch's engine batch, committed at that batch's end
  * (the group is enqueued so that the batch runs); they are visible to its node at once.
- * @throws RangeExistsError, StoreFullError
+ * @throws RangeExistsError, StoreFullError, RangeBusyError
  */
 export function createInitialized(st: StoreContext, rangeId: number, range: RangeConfig): void {
   st.checkOpen();
@@ -180,8 +180,9 @@ export function createInitialized(st: StoreContext, rangeId: number, range: Rang
   // the new range from a store that applied the split first. It is initialized in place,
   // keeping the term and vote it may have cast in the new range's first election (Raft's
   // safety needs them); it holds no entries (it could match no append).
-  assert(existing === undefined || !st.table.isReadyPending(existing),
-    'an uninitialized replica is initialized outside its batch end');
+  if (existing !== undefined && st.table.isReadyPending(existing)) {
+    throw new RangeBusyError(rangeId);
+  }
   const id = existing ?? allocate(st, rangeId);
   const storage = existing === undefined ? st.engine.createReplica(rangeId)
     : st.table.storages[id]!;

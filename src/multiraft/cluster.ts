@@ -10,6 +10,7 @@ import type { Entry } from '../raft/index.js';
 import { LoopbackNetwork } from '../transport/index.js';
 import type { StateMachine, StoreOptions } from './options.js';
 import { Store } from './store.js';
+import type { StorageEngine } from '../storage/index.js';
 import { addSummary, newStoreSummary, type StoreSummary } from './status.js';
 
 /** A state machine that only counts what it applies (benchmarks, the demo). */
@@ -53,6 +54,11 @@ export interface LocalClusterOptions {
   store?: ClusterStoreOptions;
   /** The state machine of each store. @default a new `CountingStateMachine` per store */
   stateMachine?: (nodeId: number) => StateMachine;
+  /**
+   * The storage engine of each store (overrides `store.storageEngine`), asked for before
+   * the store's `stateMachine`. @default none
+   */
+  storageEngine?: (nodeId: number) => StorageEngine;
 }
 
 /** Stores in one process over an in-process network. */
@@ -79,11 +85,13 @@ export class LocalCluster {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
     for (const nodeId of this.nodeIds) {
+      const engine = options.storageEngine?.(nodeId);
       const stateMachine = options.stateMachine?.(nodeId) ?? new CountingStateMachine();
       const transport = this.network.createTransport({ nodeId, autoFlush: true });
       this.stateMachines.push(stateMachine);
       this.stores.push(new Store({
         ...options.store,
+        ...(engine === undefined ? {} : { storageEngine: engine }),
         nodeId,
         transport,
         stateMachine,

@@ -13,6 +13,7 @@ export const StoreErrorCode = {
   NotLeader: 'ERR_NOT_LEADER',
   StoreClosed: 'ERR_STORE_CLOSED',
   StoreFull: 'ERR_STORE_FULL',
+  RangeBusy: 'ERR_RANGE_BUSY',
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
@@ -64,5 +65,16 @@ export class StoreClosedError extends FlotillaError {
 export class StoreFullError extends FlotillaError {
   constructor(readonly replicasMax: number) {
     super(StoreErrorCode.StoreFull, `store is full: ${replicasMax} replicas`);
+  }
+}
+
+/**
+ * `createRange` found the range's uninitialized replica with a Ready in flight (its writes
+ * not yet durable, on an engine whose commits complete later): nothing changed; call again
+ * after that batch completes (e.g. at the next tick).
+ */
+export class RangeBusyError extends FlotillaError {
+  constructor(readonly rangeId: number) {
+    super(StoreErrorCode.RangeBusy, `range ${rangeId}: replica has a batch in flight`);
   }
 }

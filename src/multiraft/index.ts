@@ -90,6 +90,7 @@ export {
 } from './options.js';
 export {
   NotLeaderError,
+  RangeBusyError,
   RangeExistsError,
   RangeNotFoundError,
   RangeNotInitializedError,

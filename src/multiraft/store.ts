@@ -126,7 +126,7 @@ export class Store implements GroupProcessor, TransportHandler {
    * must not happen inside the store's batch end (call it from outside `apply`).
    * Every argument is checked first; a refused call changes nothing.
    * @throws InvalidRangeIdError, InvalidRangeConfigError, RangeExistsError, StoreFullError,
-   *   StoreClosedError
+   *   StoreClosedError, RangeBusyError (that uninitialized replica's batch is in flight)
    */
   createRange(rangeId: number, range: RangeConfig): void {
     createInitialized(this.core, rangeId, range);

@@ -97,7 +97,10 @@ export class RangeClient {
       const desc = lookupRange(nodes[attempt % nodes.length]!.kv, key);
       if (desc === undefined) return undefined;
       this.cache.insert(desc);
-      entry = this.cache.lookup(key)!;
+      entry = this.cache.lookup(key);
+      // The row is older than what the cache learned from an answer (the meta update of a
+      // split or merge is still on its way): no route this attempt.
+      if (entry === undefined) return undefined;
     }
     const replicas = entry.descriptor.replicas;
     const nodeId = entry.leaderNodeId !== 0 ? entry.leaderNodeId

@@ -19,7 +19,8 @@
  *    conditional put, scan with a limit, delete-range, and batches of them, encoded with
  *    msgpackr with a command id. A batch applies atomically within one range (all or
  *    nothing), deterministically, over the `KvReader`/`KvWriter` seam (kv_store.ts) that the
- *    storage engine's user data implements. Commands apply once: the dedupe table
+ *    storage engine's user data implements (`EngineKv`: each apply's writes are staged in the
+ *    store's apply batch, atomic with the applied index and ConfState). Commands apply once: the dedupe table
  *    (dedupe.ts) is replicated state, bounded, persisted with the writes and carried in
  *    snapshots.
  * 5. Proposals (proposals.ts). Each proposal's promise settles exactly once: with its outcome
@@ -92,9 +93,11 @@ export {
 export { RoutingCache, type RoutingEntry } from './routing_cache.js';
 export * from './errors.js';
 export {
+  EngineKv,
   entriesAscending,
   MemoryKv,
   type KvEntry,
+  type KvStore,
   type KvReader,
   type KvWriter,
 } from './kv_store.js';
@@ -104,6 +107,7 @@ export {
   decodeCommand,
   defaultKvLimits,
   encodeCommand,
+  KEY_BYTES_LIMIT,
   OpType,
   resolveKvLimits,
   validateKvOps,

@@ -18,6 +18,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { assert, ConfigError } from '../util/index.js';
+import { USER_KEY_BYTES_MAX } from '../storage/index.js';
 import {
   BadCommandError,
   BatchTooLargeError,
@@ -101,7 +102,10 @@ export type RangeCommand = KvCommand | SplitCommand | SubsumeCommand | MergeComm
 
 /** Size limits of commands, checked at the API boundary and again on decode. */
 export interface KvLimits {
-  /** Longest key. @default 4096 (bytes) */
+  /**
+   * Longest key. At most `KEY_BYTES_LIMIT`: a key's meta row (2 bytes of prefix before the
+   * key) must fit the storage engine's longest user key. @default 4094 (bytes)
+   */
   keyBytesMax: number;
   /** Longest value. @default 262144 (bytes: 256 KiB) */
   valueBytesMax: number;
@@ -119,8 +123,11 @@ export interface KvLimits {
 /** Longest command id. */
 export const COMMAND_ID_BYTES_MAX = 32;
 
+/** The largest `keyBytesMax`: the engine's longest user key less the meta prefix. */
+export const KEY_BYTES_LIMIT = USER_KEY_BYTES_MAX - META_KEY_MIN.length;
+
 const DEFAULT_LIMITS: KvLimits = {
-  keyBytesMax: 4096, valueBytesMax: 256 * 1024, batchOpsMax: 1024, batchBytesMax: 512 * 1024,
+  keyBytesMax: KEY_BYTES_LIMIT, valueBytesMax: 256 * 1024, batchOpsMax: 1024, batchBytesMax: 512 * 1024,
   scanLimitMax: 10_000,
 };
 
@@ -134,6 +141,9 @@ export function resolveKvLimits(options: Partial<KvLimits> = {}): KvLimits {
       throw new ConfigError(`${name} must be an integer in [1, 2^30], got ${String(value)}`);
     }
     out[name as keyof KvLimits] = value;
+  }
+  if (out.keyBytesMax > KEY_BYTES_LIMIT) {
+    throw new ConfigError(`keyBytesMax must be at most ${KEY_BYTES_LIMIT}`);
   }
   if (out.valueBytesMax + out.keyBytesMax > out.batchBytesMax) {
     throw new ConfigError('batchBytesMax must hold one key and one value');

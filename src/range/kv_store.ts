@@ -1,8 +1,9 @@
 /**
  * The seam between the KV state machine and wherever its data lives. The state machine reads
- * and writes through `KvReader`/`KvWriter` only, so the storage engine's user-data API (which
- * stages writes into the same `EngineBatch` as the Raft state, visible at once) implements it
- * by binding the batch of the current apply; `MemoryKv` implements it for tests.
+ * and writes through `KvReader`/`KvWriter` only. `EngineKv` keeps the data in the store's
+ * `StorageEngine` user data: the range node binds the apply's `EngineBatch` around every
+ * apply, so a command's writes, the applied index and the ConfState commit atomically (and a
+ * crash replays from exactly where the data stands). `MemoryKv` serves unit tests.
  *
  * Contract of an implementation:
  * - a write is visible to every later read through the same object at once;
@@ -11,6 +12,7 @@
  * - returned arrays are owned by the caller: neither side mutates them after the call.
  */
 import { assert } from '../util/index.js';
+import type { EngineBatch, StorageEngine } from '../storage/index.js';
 import { compareKeys, keyFromString, keyToString } from './keys.js';
 
 /** One key and its value. */
@@ -33,13 +35,32 @@ export interface KvWriter extends KvReader {
   delete(key: Uint8Array): void;
 }
 
+/** A `KvWriter` whose writes are staged into the batch bound around each apply. */
+export interface KvStore extends KvWriter {
+  /** Writes until the next `bind` go into `batch`; null: writes are an error until bound. */
+  bind(batch: EngineBatch | null): void;
+  /**
+   * Runs `write` with its writes in a batch of their own, committed at once (writes outside
+   * any apply: a bootstrap's rows). Only while the store has no batch open (before it runs
+   * its first batch), never from inside an apply.
+   */
+  writeAlone(write: () => void): void;
+}
+
 /**
  * An in-memory `KvWriter`: a sorted array of keys (binary strings, which order like the
  * bytes) and a map to values. Insertions cost O(n); it serves tests and simulations.
  */
-export class MemoryKv implements KvWriter {
+export class MemoryKv implements KvStore {
   private readonly keys: string[] = [];
   private readonly values = new Map<string, Uint8Array>();
+
+  /** Nothing to bind: writes apply at once (and nothing is durable). */
+  bind(): void {}
+
+  writeAlone(write: () => void): void {
+    write();
+  }
 
   /** Number of keys held. */
   get size(): number {
@@ -84,15 +105,148 @@ export class MemoryKv implements KvWriter {
   }
 
   private lowerBound(k: string): number {
-    let lo = 0;
-    let hi = this.keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.keys[mid]! < k) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.keys, k);
   }
+}
+
+/** Keys the open-time scan of an engine reads per call. */
+const OPEN_SCAN_PAGE = 4096;
+
+/**
+ * The KV data in a store's `StorageEngine` (every range's user keys, the meta rows and the
+ * range-local rows, under one engine's user data).
+ *
+ * WHY AN INDEX. Applying a command is synchronous (the store's batch end calls it) and must
+ * read what it is about to change: a conditional put's value, a scan's or delete-range's
+ * keys, the right-hand side of a split. `getUser` is synchronous on every engine (LevelDB's
+ * `getSync`), but `scanUser` is a promise, and classic-level offers no synchronous
+ * iterator. Evaluating scans at proposal time instead would make the outcome depend on the
+ * proposer's view rather than on the log, which breaks determinism across replicas. So the
+ * keys (not the values) are held in a sorted in-memory index, built once by `open` with
+ * paged `scanUser` calls and kept in step with every staged write; a scan walks the index and
+ * reads each value with `getUser`. Memory: one binary string per key (values stay in the
+ * engine). Inserting into the sorted array is O(n) moves, cheap next to the engine write
+ * at the key counts a store holds in tests, simulations and the benchmark.
+ */
+export class EngineKv implements KvStore {
+  private batch: EngineBatch | null = null;
+  private readonly keys: string[];
+  /** The first commit error of a `writeAlone` batch (the engine is broken after one). */
+  writeError: Error | null = null;
+
+  private constructor(readonly engine: StorageEngine, keys: string[]) {
+    this.keys = keys;
+  }
+
+  /** Over an opened engine: reads every user key into the index. */
+  static async open(engine: StorageEngine): Promise<EngineKv> {
+    const keys: string[] = [];
+    let from: Uint8Array | null = Uint8Array.of(0x00);
+    while (from !== null) {
+      const page = await engine.scanUser(from, null, OPEN_SCAN_PAGE);
+      for (const e of page) keys.push(keyToString(e.key));
+      from = page.length < OPEN_SCAN_PAGE ? null : keyAfter(page[page.length - 1]!.key);
+    }
+    for (let i = 1; i < keys.length; i++) assert(keys[i - 1]! < keys[i]!, 'scan is ordered');
+    return new EngineKv(engine, keys);
+  }
+
+  /** Over an engine that holds no user data yet (no scan needed). */
+  static empty(engine: StorageEngine): EngineKv {
+    return new EngineKv(engine, []);
+  }
+
+  /** Number of keys held. */
+  get size(): number {
+    return this.keys.length;
+  }
+
+  bind(batch: EngineBatch | null): void {
+    assert(batch === null || this.batch === null, 'one apply at a time');
+    this.batch = batch;
+  }
+
+  writeAlone(write: () => void): void {
+    assert(this.batch === null, 'not inside an apply');
+    const batch = this.engine.batch();
+    this.batch = batch;
+    try {
+      write();
+    } finally {
+      this.batch = null;
+    }
+    this.engine.commit(batch, (error) => {
+      if (error !== null && this.writeError === null) this.writeError = error;
+    });
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    const value = this.engine.getUser(key);
+    return value === undefined ? undefined : plain(value);
+  }
+
+  scan(start: Uint8Array, end: Uint8Array, limit: number): KvEntry[] {
+    assert(Number.isSafeInteger(limit) && limit > 0, 'scan limit');
+    const out: KvEntry[] = [];
+    const endString = keyToString(end);
+    for (let i = lowerBound(this.keys, keyToString(start)); i < this.keys.length; i++) {
+      const k = this.keys[i]!;
+      if (k >= endString || out.length >= limit) break;
+      const key = keyFromString(k);
+      const value = this.engine.getUser(key);
+      assert(value !== undefined, 'an indexed key is in the engine');
+      out.push({ key, value: plain(value) });
+    }
+    return out;
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    const batch = this.batch;
+    assert(batch !== null, 'writes happen inside an apply (or writeAlone)');
+    // The engine keeps what it is handed: copies, so that no caller's buffer aliases it.
+    this.engine.putUser(key.slice(), value.slice(), batch);
+    const k = keyToString(key);
+    const i = lowerBound(this.keys, k);
+    if (this.keys[i] !== k) this.keys.splice(i, 0, k);
+    assert(this.keys[i] === k, 'indexed');
+  }
+
+  delete(key: Uint8Array): void {
+    const batch = this.batch;
+    assert(batch !== null, 'writes happen inside an apply (or writeAlone)');
+    const k = keyToString(key);
+    const i = lowerBound(this.keys, k);
+    if (this.keys[i] !== k) return;
+    this.engine.deleteUser(key.slice(), batch);
+    this.keys.splice(i, 1);
+  }
+}
+
+/**
+ * The bytes as a plain `Uint8Array` view (LevelDB hands back Buffers): results compare and
+ * encode alike whichever engine served them. No copy.
+ */
+function plain(value: Uint8Array): Uint8Array {
+  if (value.constructor === Uint8Array) return value;
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The smallest key after `key` (for paging). */
+function keyAfter(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
+
+function lowerBound(keys: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Whether `entries` are strictly ascending by key (a check for scans' results). */

@@ -75,6 +75,7 @@ export function applyMerge(
   left.dedupe.absorb(right.dedupe, kv);
   right.destroyRows(kv);
   left.saveStats(kv);
+  left.saveDescriptor(kv);
   left.recordApplied(cmd.id, index, '', kv);
   return { ok: true, merged, rightRangeId: rightDesc.rangeId };
 }

@@ -4,9 +4,11 @@
  * ids and settles their promises, splits ranges behind the split-delay helper, and keeps
  * the meta range's rows up to date after its splits.
  *
- * DATA. One `KvWriter` per store holds the user keys of every range, the range-local rows
+ * DATA. One `KvStore` per store holds the user keys of every range, the range-local rows
  * and (on the meta range's replicas) the meta rows: a range owns the span of its descriptor,
- * so a split moves no data.
+ * so a split moves no data. On a real store it is an `EngineKv` over the store's own engine:
+ * every apply binds the store's apply batch, so a command's writes commit atomically with
+ * the applied index and ConfState the store stages in that batch.
  *
  * ORDER. `apply` runs in the store's batch end, in log order per range. A split creates the
  * right-hand replica on the store from inside `apply` (`Store.createRange` only allocates a
@@ -22,9 +24,11 @@
 import type { Logger } from 'pino';
 import { assert, assertNever } from '../util/index.js';
 import type { Entry, RandomSource, Snapshot } from '../raft/index.js';
+import type { EngineBatch } from '../storage/index.js';
 import {
   newReplicaStatus,
   NotLeaderError as StoreNotLeaderError,
+  RangeBusyError,
   RangeExistsError,
   RangeNotFoundError,
   RangeNotInitializedError,
@@ -34,6 +38,7 @@ import {
 import { CommandIdSource, type RangeIdAllocator } from './command_ids.js';
 import {
   type RangeDescriptor,
+  decodeDescriptor,
   descriptorContainsKey,
   encodeDescriptor,
   isVoterIncoming,
@@ -41,6 +46,7 @@ import {
 } from './descriptor.js';
 import { mergeProblem, splitKeyProblem } from './descriptor_ops.js';
 import {
+  ConditionFailedError,
   InvalidSplitKeyError,
   MergeNotAdjacentError,
   NotLeaderError,
@@ -62,7 +68,7 @@ import {
 } from './kv_command.js';
 import { applyMerge, applySubsume } from './merge_apply.js';
 import { compareKeys, metaKey } from './keys.js';
-import { MemoryKv, type KvWriter } from './kv_store.js';
+import { MemoryKv, type KvStore } from './kv_store.js';
 import { ProposalTracker } from './proposals.js';
 import { ReadIndexBatcher } from './read_index.js';
 import { RangeState } from './range_state.js';
@@ -71,6 +77,13 @@ import { applySplit } from './split_apply.js';
 import { delaySplit, type SplitDelayOptions, type SplitDelayReport } from './split_delay.js';
 import { findSizeSplitKey, sizeSplitReason, type SizeSplitOptions } from './split_decider.js';
 import type { DedupeRecord } from './dedupe.js';
+
+/** A meta row to bring up to date: `desc` (null: delete the row) as of `generation`. */
+interface MetaWrite {
+  key: Uint8Array;
+  desc: RangeDescriptor | null;
+  generation: number;
+}
 
 /** The range id of the meta range (it never splits). */
 export const META_RANGE_ID = 1;
@@ -92,8 +105,12 @@ export interface RangeNodeOptions {
   random: RandomSource;
   /** Where split right-hand sides get their range ids. */
   rangeIds: RangeIdAllocator;
-  /** The store's data. @default a new `MemoryKv` */
-  kv?: KvWriter;
+  /**
+   * The store's data: an `EngineKv` over the same engine as the store's `storageEngine`
+   * (durable, atomic with the applied index). @default a new `MemoryKv` (tests only: its
+   * writes are neither durable nor atomic with the store's batches)
+   */
+  kv?: KvStore;
   /** Command limits. @default `defaultKvLimits` */
   limits?: Partial<KvLimits>;
   /** Ticks a proposal may take to apply. @default 50 (ticks) */
@@ -139,7 +156,7 @@ export interface RangeNodeStats {
 /** The range layer of one node (see the file header). */
 export class RangeNode implements StateMachine {
   readonly nodeId: number;
-  readonly kv: KvWriter;
+  readonly kv: KvStore;
   readonly limits: KvLimits;
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
@@ -194,14 +211,22 @@ export class RangeNode implements StateMachine {
 
   /** Creates the replicas of `descs` on this store (a new cluster's first ranges). */
   bootstrap(descs: readonly RangeDescriptor[]): void {
+    const states: RangeState[] = [];
     for (const desc of descs) {
       assert(!this.replicas.has(desc.rangeId), 'bootstrap a range once');
       const state = new RangeState(desc, this.limits, this.options.dedupeEntriesMax);
       this.replicas.set(desc.rangeId, state);
       this.local.insert(desc);
-      this.mustStore().createRange(desc.rangeId, configOf(desc));
-      if (desc.rangeId !== META_RANGE_ID) this.writeMetaRowLocally(desc);
+      states.push(state);
     }
+    // The rows first (one batch of their own), then the groups: no entry applies before.
+    this.kv.writeAlone(() => {
+      for (const state of states) {
+        state.saveDescriptor(this.kv);
+        if (state.rangeId !== META_RANGE_ID) this.writeMetaRowLocally(state.descriptor);
+      }
+    });
+    for (const desc of descs) this.mustStore().createRange(desc.rangeId, configOf(desc));
   }
 
   /** The descriptor of the local replica of `rangeId`, if any. */
@@ -296,7 +321,8 @@ export class RangeNode implements StateMachine {
     const result = await this.propose(rangeId, { kind: CommandKind.Split, id: this.ids.next(),
       splitKey, rightRangeId: this.options.rangeIds.next(), generation: desc.generation });
     assert(result.kind === 'split', 'a split proposal settles with its sides');
-    await this.updateMeta([result.left, result.right]);
+    await this.updateMeta([result.left, result.right].map((d) => ({ key: metaKey(d.endKey),
+      desc: d, generation: d.generation })));
     return { left: result.left, right: result.right, delay };
   }
 
@@ -361,23 +387,53 @@ export class RangeNode implements StateMachine {
       if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
       return node.waitApplied(right.rangeId, freezeIndex);
     }));
-    const before = left.descriptor;
-    const done = await this.proposeUntilSettled(leftRangeId, { kind: CommandKind.Merge,
-      id: this.ids.next(), right: encodeDescriptor(right), freezeIndex,
-      generation: before.generation });
-    if (done.kind === 'duplicate' && done.record.code !== '') {
-      throw new RangeUnavailableError(leftRangeId, `merge refused (${done.record.code})`);
-    }
-    const merged = left.descriptor;
-    assert(merged.generation > before.generation, 'the merge applied here');
-    if (this.replicas.has(META_RANGE_ID)) {
-      const ops: KvOp[] = [{ type: OpType.Delete, key: metaKey(before.endKey) },
-        { type: OpType.Put, key: metaKey(merged.endKey), value: encodeDescriptor(merged) }];
-      validateKvOps(ops, this.limits, true);
-      await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
-    }
-    return merged;
+    return this.mergeFrozen(right, freezeIndex);
   }
+
+  /**
+   * Merges the frozen `right` into whatever range is its left neighbour now. A frozen range
+   * never thaws (it refuses every command), so the merge must go through: the neighbour
+   * asked for may have split or merged since the freeze (its descriptor then no longer fits
+   * the merge command, which is refused), but some range always ends where `right` starts,
+   * colocated with it (its replicas are the left's or a split's copy of them). So: propose
+   * the merge on the current neighbour, and after a refusal or a lost answer look again.
+   * Each attempt has a new id; one that applied unseen shows as `right` merged away here.
+   */
+  private async mergeFrozen(right: RangeDescriptor, freezeIndex: number, attemptsMax = 500):
+    Promise<RangeDescriptor> {
+    for (let attempt = 1; ; attempt++) {
+      const left = this.leftNeighbour(right.startKey);
+      if (left !== undefined && left.frozenAt === 0 && !this.mergedAway.has(right.rangeId)) {
+        try {
+          await this.propose(left.rangeId, { kind: CommandKind.Merge, id: this.ids.next(),
+            right: encodeDescriptor(right), freezeIndex, generation: left.descriptor.generation });
+        } catch (error) {
+          if (attempt >= attemptsMax) throw error;
+        }
+      }
+      if (this.mergedAway.has(right.rangeId)) {
+        const merged = this.localRangeFor(right.startKey);
+        assert(merged !== undefined, 'the merged range holds the right\'s span');
+        await this.updateMeta([{ key: metaKey(right.startKey), desc: null,
+          generation: merged.generation }, { key: metaKey(merged.endKey), desc: merged,
+          generation: merged.generation }]);
+        return merged;
+      }
+      if (attempt >= attemptsMax) throw new RangeUnavailableError(right.rangeId, 'merge stuck');
+      await this.sleepTicks(1);
+    }
+  }
+
+  /** The local replica whose span ends at `key` (a user range). */
+  private leftNeighbour(key: Uint8Array): RangeState | undefined {
+    for (const state of this.replicas.values()) {
+      if (state.rangeId !== META_RANGE_ID && compareKeys(state.descriptor.endKey, key) === 0) {
+        return state;
+      }
+    }
+    return undefined;
+  }
+
 
   /**
    * Proposes `cmd` and, while its outcome is unknown (a timeout, no leader), proposes it
@@ -401,8 +457,20 @@ export class RangeNode implements StateMachine {
   // ---------------------------------------------------------------------------------------
   // StateMachine.
 
-  /** Applies one committed command of `rangeId` (see the file header). */
-  apply(rangeId: number, entry: Entry): void {
+  /**
+   * Applies one committed command of `rangeId` (see the file header), its writes staged into
+   * `batch`, the store's batch that also records the applied index.
+   */
+  apply(rangeId: number, entry: Entry, batch: EngineBatch): void {
+    this.kv.bind(batch);
+    try {
+      this.applyBound(rangeId, entry);
+    } finally {
+      this.kv.bind(null);
+    }
+  }
+
+  private applyBound(rangeId: number, entry: Entry): void {
     const state = this.replicas.get(rangeId);
     if (state === undefined && this.mergedAway.has(rangeId)) {
       this.stats.entriesAfterMerge++;
@@ -539,6 +607,12 @@ export class RangeNode implements StateMachine {
       try {
         store.createRange(desc.rangeId, configOf(desc));
       } catch (error) {
+        // A batch of the replica in flight (a durable engine's commit not yet complete):
+        // again at the next tick.
+        if (error instanceof RangeBusyError) {
+          this.pendingInits.push(desc);
+          continue;
+        }
         // Its empty initial snapshot (accepted now that the split applied) got there first:
         // the same initial state, so nothing is lost.
         if (!(error instanceof RangeExistsError)) throw error;
@@ -578,13 +652,57 @@ export class RangeNode implements StateMachine {
     }).finally(() => this.splitting.delete(rangeId));
   }
 
-  /** Writes the descriptors' rows to the meta range (through Raft, via any replica). */
-  private async updateMeta(descs: RangeDescriptor[]): Promise<void> {
+  /**
+   * Writes meta rows after a split or merge (through Raft, via any replica), until they
+   * hold: the split or merge has applied, so its rows must follow even if a proposal is lost
+   * or the meta range is electing a leader. Each row is written only over an older one: a
+   * row already at `generation` or above belongs to a later change of that span (whose own
+   * update may have overtaken this one) and is left alone. Generations only grow along the
+   * descriptors that cover a key, so this is a compare-and-set loop on generations: read the
+   * rows (linearizably), write them with conditional puts on what was read, and on a failed
+   * condition (another update came in between) read again.
+   */
+  private async updateMeta(rows: MetaWrite[], attemptsMax = 200): Promise<void> {
     if (!this.replicas.has(META_RANGE_ID)) return;
-    const ops: KvOp[] = descs.map((d) => ({ type: OpType.Put, key: metaKey(d.endKey),
-      value: encodeDescriptor(d) }));
-    validateKvOps(ops, this.limits, true);
-    await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ops = await this.metaOps(rows);
+        if (ops.length === 0) return;
+        validateKvOps(ops, this.limits, true);
+        await this.propose(META_RANGE_ID, { kind: CommandKind.Kv, id: this.ids.next(), ops });
+        return;
+      } catch (error) {
+        const again = error instanceof ProposalTimeoutError || error instanceof NotLeaderError ||
+          error instanceof ConditionFailedError || error instanceof RangeUnavailableError;
+        if (!again || attempt >= attemptsMax) throw error;
+        await this.sleepTicks(1);
+      }
+    }
+  }
+
+  /** The conditional writes that bring `rows` up to date (none when they are). */
+  private async metaOps(rows: MetaWrite[]): Promise<KvOp[]> {
+    const read = await this.read(META_RANGE_ID, rows.map((r) => ({ type: OpType.Get,
+      key: r.key })));
+    assert(read.kind === 'kv' && read.results.length === rows.length, 'one read per row');
+    const ops: KvOp[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const result = read.results[i]!;
+      const current = result.type === OpType.Get ? result.value : undefined;
+      if (current !== undefined && decodeDescriptor(current).generation >= row.generation) {
+        continue;
+      }
+      if (row.desc !== null) {
+        ops.push({ type: OpType.ConditionalPut, key: row.key, value: encodeDescriptor(row.desc),
+          expected: current ?? null });
+      } else if (current !== undefined) {
+        // A conditional delete: the batch applies as a whole, so the no-op put guards it.
+        ops.push({ type: OpType.ConditionalPut, key: row.key, value: current, expected: current },
+          { type: OpType.Delete, key: row.key });
+      }
+    }
+    return ops;
   }
 
   /** The meta rows of bootstrap ranges are written on every meta replica alike. */

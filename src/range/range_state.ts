@@ -11,9 +11,11 @@
  *   local(rangeId, 'd', id) → dedupe record (dedupe.ts)
  *   local(rangeId, 's')     → statistics: f64 keyCount, f64 byteCount (exact integers)
  *   local(rangeId, 'f')     → freeze index (f64), once a merge froze the range
+ *   local(rangeId, 'r')     → the descriptor (descriptor.ts codec), as of the last split,
+ *                             merge or bootstrap: what a restart rebuilds the replica from
  */
 import { assert, FlotillaError } from '../util/index.js';
-import { type RangeDescriptor } from './descriptor.js';
+import { decodeDescriptor, encodeDescriptor, type RangeDescriptor } from './descriptor.js';
 import { DedupeTable, type DedupeRecord } from './dedupe.js';
 import { BadCommandError } from './errors.js';
 import { applyKvOps, type KvOutcome, type RangeStats } from './kv_apply.js';
@@ -34,6 +36,8 @@ import type { KvReader, KvWriter } from './kv_store.js';
 export const STATS_TAG = 0x73;
 /** Tag byte of the freeze row (`f`). */
 export const FREEZE_TAG = 0x66;
+/** Tag byte of the descriptor row (`r`). */
+export const DESCRIPTOR_TAG = 0x72;
 
 /** What applying one entry did. */
 export type ApplyOutcome =
@@ -114,6 +118,21 @@ export class RangeState {
     writer.put(localKey(this.rangeId, STATS_TAG, new Uint8Array(0)), encodeStats(this.stats));
   }
 
+  /** Writes the descriptor row (in the batch of the change that made the descriptor). */
+  saveDescriptor(writer: KvWriter): void {
+    writer.put(localKey(this.rangeId, DESCRIPTOR_TAG, new Uint8Array(0)),
+      encodeDescriptor(this.descriptor));
+  }
+
+  /** The descriptor row of `rangeId`, if any (a restart's view of the range). */
+  static storedDescriptor(reader: KvReader, rangeId: number): RangeDescriptor | undefined {
+    const row = reader.get(localKey(rangeId, DESCRIPTOR_TAG, new Uint8Array(0)));
+    if (row === undefined) return undefined;
+    const desc = decodeDescriptor(row);
+    assert(desc.rangeId === rangeId, 'a descriptor row names its range');
+    return desc;
+  }
+
   /** Freezes the range as of entry `index` (a subsume command applied). */
   freeze(index: number, writer: KvWriter): void {
     assert(this.frozenAt === 0 && index > 0, 'a range freezes once');
@@ -128,6 +147,7 @@ export class RangeState {
     this.dedupe.clear(writer);
     writer.delete(localKey(this.rangeId, STATS_TAG, new Uint8Array(0)));
     writer.delete(localKey(this.rangeId, FREEZE_TAG, new Uint8Array(0)));
+    writer.delete(localKey(this.rangeId, DESCRIPTOR_TAG, new Uint8Array(0)));
   }
 
   /** Rebuilds statistics and dedupe table from the range-local rows (restart, snapshot). */

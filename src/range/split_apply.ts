@@ -44,6 +44,8 @@ export function applySplit(
   assert(state.stats.keyCount >= 0 && state.stats.byteCount >= 0, 'sides add up');
   state.saveStats(kv);
   rightState.saveStats(kv);
+  state.saveDescriptor(kv);
+  rightState.saveDescriptor(kv);
   state.recordApplied(cmd.id, index, '', kv);
   return { ok: true, left, right, rightState };
 }

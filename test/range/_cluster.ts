@@ -1,5 +1,6 @@
 /** A three-store range cluster in one process on virtual time, for end-to-end tests. */
-import { LocalCluster } from '../../src/multiraft/index.js';
+import { LocalCluster, type ClusterStoreOptions } from '../../src/multiraft/index.js';
+import type { StorageEngine } from '../../src/storage/index.js';
 import { SeededRandom } from '../../src/raft/index.js';
 import {
   KEY_MAX,
@@ -10,6 +11,7 @@ import {
   type RangeDescriptor,
 } from '../../src/range/index.js';
 import { CounterRangeIdAllocator } from '../../src/range/command_ids.js';
+import { EngineKv } from '../../src/range/kv_store.js';
 import { RangeClient } from '../../src/range/client.js';
 import { META_RANGE_ID, RangeNode, type RangeNodeOptions } from '../../src/range/range_node.js';
 
@@ -20,14 +22,30 @@ export class RangeCluster {
   readonly client: RangeClient;
   ticks = 0;
 
-  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3]) {
+  /** Runs between ticks (an engine's writes complete here: a crash model's, LevelDB's). */
+  drive: () => void | Promise<void> = () => undefined;
+
+  /**
+   * `engines`: each store's (opened, empty) storage engine, its range node's data on it;
+   * without, the stores' default memory engines and a `MemoryKv` per range node.
+   */
+  constructor(seed: number, node: Partial<RangeNodeOptions> = {}, nodeIds = [1, 2, 3],
+    engines?: (nodeId: number) => StorageEngine, store?: ClusterStoreOptions) {
     const rangeIds = new CounterRangeIdAllocator(2);
     const made: RangeNode[] = [];
+    const engineOf = new Map<number, StorageEngine>();
     this.cluster = new LocalCluster({
-      nodeIds, seed,
+      nodeIds, seed, ...(store === undefined ? {} : { store }),
+      ...(engines === undefined ? {} : { storageEngine: (nodeId: number) => {
+        const engine = engines(nodeId);
+        engineOf.set(nodeId, engine);
+        return engine;
+      } }),
       stateMachine: (nodeId) => {
+        const engine = engineOf.get(nodeId);
         const n = new RangeNode({ nodeId, random: new SeededRandom(seed + nodeId), rangeIds,
-          peers: (id) => this.nodes.get(id), ...node });
+          peers: (id) => this.nodes.get(id),
+          ...(engine === undefined ? {} : { kv: EngineKv.empty(engine) }), ...node });
         made.push(n);
         return n;
       },
@@ -51,6 +69,7 @@ export class RangeCluster {
 
   /** One tick of every store and range node, then lets promises run. */
   async tick(): Promise<void> {
+    await this.drive();
     this.cluster.tick(1);
     for (const n of this.nodes.values()) n.tick();
     this.ticks++;

@@ -44,9 +44,12 @@ describe('applySplit', () => {
     expect(state.stats).toEqual({ keyCount: 2, byteCount: 6 });
     expect(out.rightState.stats).toEqual({ keyCount: 3, byteCount: 9 });
     expect(state.descriptor.generation).toBe(4);
-    // Only range-local rows were added (the right's statistics and the split's dedupe row).
+    // Only range-local rows were added (the right's statistics, the split's dedupe row and
+    // both sides' descriptor rows).
     expect(kv.get(k('n'))).toEqual(k('vv'));
-    expect(kv.entries().length).toBe(before + 2);
+    expect(kv.entries().length).toBe(before + 4);
+    expect(RangeState.storedDescriptor(kv, 5)).toEqual(out.right);
+    expect(RangeState.storedDescriptor(kv, state.rangeId)).toEqual(out.left);
   });
 
   it('refuses a split computed from an older descriptor, changing nothing', () => {
