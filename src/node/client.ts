@@ -63,6 +63,13 @@ const RETRY_LATER = new Set([
   'ERR_PROPOSAL_DROPPED', 'ERR_BAD_ANSWER',
 ]);
 
+/** The client was closed (`close()`) before the request completed. */
+export class ClientClosedError extends FlotillaError {
+  constructor() {
+    super('ERR_CLIENT_CLOSED', 'the client is closed');
+  }
+}
+
 const encoder = new TextEncoder();
 const bytes = (k: Uint8Array | string): Uint8Array => typeof k === 'string' ? encoder.encode(k)
   : k;
@@ -81,6 +88,7 @@ export class FlotillaClient implements KvService {
   private readonly backoffMs: number;
   private readonly timeoutMs: number;
   private turn = 0;
+  private closed = false;
 
   constructor(options: FlotillaClientOptions) {
     this.nodes = [...options.nodes];
@@ -91,6 +99,11 @@ export class FlotillaClient implements KvService {
     assert(Number.isSafeInteger(this.attemptsMax) && this.attemptsMax > 0, 'attempts');
     const clientId = options.clientId ?? randomInt(1, 2 ** 32 - 1);
     this.ids = new CommandIdSource(clientId, new SeededRandom(randomInt(0, 2 ** 31)));
+  }
+
+  /** Stops retrying: every request pending or later rejects with `ERR_CLIENT_CLOSED`. */
+  close(): void {
+    this.closed = true;
   }
 
   async get(key: Uint8Array | string): Promise<Uint8Array | null> {
@@ -135,6 +148,7 @@ export class FlotillaClient implements KvService {
     let wait = 0;
     for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
       if (wait > 0) await sleep(wait);
+      if (this.closed) throw new ClientClosedError();
       const entry = key === undefined ? undefined : this.cache.lookup(key);
       const leader = entry?.leaderNodeId ?? 0;
       const direct = leader !== 0 && this.addresses.has(leader) ? entry!.descriptor : undefined;

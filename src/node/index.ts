@@ -84,7 +84,12 @@ export {
   type KvPair,
   type KvService,
 } from './kv.js';
-export { NodeMetrics, type MetricsSource, type NodeMetricsOptions } from './metrics.js';
+export {
+  NodeMetrics,
+  type MetricsSource,
+  type NodeMetricsOptions,
+  type RangeCounters,
+} from './metrics.js';
 export { CountingTransport, type MessageCounts } from './counting_transport.js';
 export {
   STATUS_RANGES_DEFAULT,

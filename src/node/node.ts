@@ -5,11 +5,12 @@
  * it (`RangeKv`, forwarding to leaders through the `PeerDirectory`), the metrics and the
  * HTTP server.
  *
- * Storage: the memory engine's semantics for now (the store keeps each replica's log and the
- * KV data in memory; the data directory holds the identity only). When the LevelDB engine
- * and the KV data on it land, the store opens it from `<data>/engine` and a restart recovers
- * its replicas from there; until then a restarted node recreates its ranges empty and its
- * peers' leaders catch it up from their logs (no log truncation yet).
+ * Storage: LevelDB in `<data>/engine` (`LevelEngine`): every replica's Raft state and the
+ * ranges' KV data (`EngineKv`), written in one batch per scheduler batch. A restart opens it
+ * with `Store.open` (replicas seated dormant, loaded on first use), reloads the KV index and
+ * the range states (`RangeNode.restore`), and serves once its groups have leaders again; a
+ * directory whose engine holds no replica (a new cluster, or a crash before the bootstrap
+ * committed) gets the bootstrap ranges.
  *
  * ORDER at start: every check that can refuse (data directory, addresses) runs before
  * anything is served; the Raft listener is bound before the HTTP one, so that a node whose
@@ -17,11 +18,13 @@
  * requests), then the store (its current batch completes), then the transport.
  */
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { assert } from '../util/index.js';
 import { SeededRandom } from '../raft/index.js';
 import { Store, type StoreOptions } from '../multiraft/index.js';
-import { RangeNode, type SizeSplitOptions } from '../range/index.js';
+import { EngineKv, RangeNode, type SizeSplitOptions } from '../range/index.js';
+import { LevelEngine } from '../storage/index.js';
 import {
   PROTOCOL_VERSION_CURRENT,
   TcpTransport,
@@ -33,11 +36,11 @@ import { openDataDir, type DataIdentity, type Member } from './data_dir.js';
 import { NodeErrorCode, StartupError } from './errors.js';
 import { NodeHttpServer } from './http_server.js';
 import type { KvService } from './kv.js';
-import { NodeMetrics } from './metrics.js';
+import { NodeMetrics, type RangeCounters } from './metrics.js';
 import { NodeRangeIdAllocator, bootstrapDescriptors } from './node_ranges.js';
 import { PeerDirectory, type NodeInfo } from './peers.js';
 import { RangeKv, kvErrorDetails } from './range_kv.js';
-import { nudgeLostReplicas } from './rejoin.js';
+import { DeferredKv } from './deferred_kv.js';
 import type { PeerInfo, StatusSource } from './status.js';
 import { packageVersion } from './version.js';
 
@@ -89,7 +92,7 @@ export class FlotillaNode {
     readonly http: NodeHttpServer,
     readonly httpAddress: HostPort,
     private readonly rangeTicker: NodeJS.Timeout,
-    private readonly stopNudging: () => void,
+    private readonly engine: LevelEngine,
     private readonly log: Logger,
   ) {}
 
@@ -123,33 +126,43 @@ export class FlotillaNode {
     const random = new SeededRandom(config.seed ?? config.nodeId);
     // The allocator reads the store, which needs the range node first: a late binding.
     const rangeIds = { next: (): number => ids.next() };
+    const data = new DeferredKv();
     const ranges = new RangeNode({ nodeId: config.nodeId, random, logger: config.logger,
-      rangeIds, sizeSplit: config.sizeSplit ?? null });
-    const store = new Store({
+      rangeIds, sizeSplit: config.sizeSplit ?? null, kv: data });
+    const engine = new LevelEngine({ location: join(config.dataDir, 'engine'),
+      storeId: config.nodeId, clusterId: identity.clusterId });
+    const store = await Store.open({
       ...config.store, nodeId: config.nodeId, transport, logger: config.logger,
-      stateMachine: ranges, random,
+      stateMachine: ranges, random, storageEngine: engine,
     });
+    data.set(await EngineKv.open(engine));
     const ids = new NodeRangeIdAllocator(store);
     ranges.attach(store);
+    const restored = ranges.restore();
+    const closeAll = async (): Promise<void> => {
+      await store.close();
+      await tcp.close();
+      await engine.close();
+    };
     const members = identity.members.filter((m) => m.nodeId !== config.nodeId);
     for (const m of members) tcp.setPeer(m.nodeId, { host: m.host, port: m.port });
-    await listenOrRefuse(tcp, config.listen, store);
+    await listenOrRefuse(tcp, config.listen, closeAll);
     const peers = new PeerDirectory({ nodeId: config.nodeId, clusterId: identity.clusterId,
       logger: log, peers: members.map((m) => ({ nodeId: m.nodeId, raft: `${m.host}:${m.port}`,
         http: config.peerHttp?.get(m.nodeId) ?? null })) });
     const wiring = { nodeId: config.nodeId, identity, store, tcp, ranges, peers, config };
-    const { http, httpAddress, kv, metrics } = await serveHttp(wiring, transport, log);
-    createRanges(store, ranges, identity);
+    const { http, httpAddress, kv, metrics } = await serveHttp(wiring, transport, log, closeAll);
+    let replicas = 0;
+    store.forEachRange(() => replicas++);
+    if (replicas === 0) createRanges(store, ranges, identity);
     store.start();
     peers.start();
     const rangeTicker = setInterval(() => ranges.tick(), store.ticker.config.tickIntervalMs);
-    // The engine keeps nothing across processes yet: a restart lost this node's Raft state.
-    const stopNudging = bootstrapped ? () => undefined : nudgeLostReplicas(store, log);
     log.info({ listen: `${config.listen.host}:${tcp.address()!.port}`,
-      http: `${httpAddress.host}:${httpAddress.port}`, ranges: identity.ranges,
-      members: identity.members.length }, 'node started');
+      http: `${httpAddress.host}:${httpAddress.port}`, ranges: identity.ranges, replicas,
+      restored, bootstrapped, members: identity.members.length }, 'node started');
     return new FlotillaNode(identity, store, tcp, ranges, kv, peers, metrics, http, httpAddress,
-      rangeTicker, stopNudging, log);
+      rangeTicker, engine, log);
   }
 
   /** Stops serving HTTP (in-flight requests finish), then the store, then the transport. */
@@ -158,11 +171,11 @@ export class FlotillaNode {
     this.stopped = (async () => {
       this.log.info({ why }, 'node stopping');
       this.peers.stop();
-      this.stopNudging();
       await this.http.close();
       clearInterval(this.rangeTicker);
       await this.store.close();
       await this.transport.close();
+      await this.engine.close();
       this.log.info({ why }, 'node stopped');
     })();
     return this.stopped;
@@ -192,25 +205,27 @@ interface Wiring {
 }
 
 /** The KV service, the metrics, `/status`, `/v1/node` and the HTTP server, listening. */
-async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger): Promise<{
+async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger,
+  closeAll: () => Promise<void>): Promise<{
   http: NodeHttpServer; httpAddress: HostPort; kv: RangeKv; metrics: NodeMetrics;
 }> {
   const { nodeId, store, tcp, peers, config } = w;
   const self = { http: '' };
   const kv = new RangeKv({ rangeNode: w.ranges, store, peers, logger: log,
     selfHttp: () => self.http });
+  const rangeCounters = (): RangeCounters => ({ splits: w.ranges.stats.splitsApplied,
+    merges: w.ranges.stats.mergesApplied, kvServedLocally: kv.stats.servedLocally,
+    kvForwarded: kv.stats.forwarded, kvForwardsFailed: kv.stats.forwardsFailed });
   const metrics = new NodeMetrics({
     nodeId, store, messageCounts: transport.counts, transportStats: () => tcp.stats(),
     knownPeers: () => peers.list().map((p) => p.nodeId),
-    rangeCounters: () => ({ splits: w.ranges.stats.splitsApplied,
-      merges: w.ranges.stats.mergesApplied, kvServedLocally: kv.stats.servedLocally,
-      kvForwarded: kv.stats.forwarded, kvForwardsFailed: kv.stats.forwardsFailed }),
+    rangeCounters,
   });
   const status: StatusSource = {
     identity: { nodeId, clusterId: w.identity.clusterId, version: packageVersion(),
       listen: `${config.listen.host}:${tcp.address()!.port}`, http: '',
       startedAtMs: Date.now() },
-    store, nowMs: () => Date.now(),
+    store, nowMs: () => Date.now(), rangeCounters,
     peers: (): PeerInfo[] => peers.list().map((p) => ({ nodeId: p.nodeId, address: p.raft,
       http: p.http, version: p.info?.version ?? null,
       protocolVersion: p.info?.protocolVersion ?? null, live: store.isNodeLive(p.nodeId) })),
@@ -221,7 +236,7 @@ async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger): 
   const http = new NodeHttpServer({ host: config.http.host, port: config.http.port, status,
     metrics, kv: config.kv === undefined ? kv : config.kv, logger: log, nodeInfo,
     errorDetails: kvErrorDetails(peers, () => self.http, nodeId) });
-  const httpAddress = await listenHttpOrRefuse(http, tcp, store);
+  const httpAddress = await listenHttpOrRefuse(http, closeAll);
   self.http = `${httpAddress.host}:${httpAddress.port}`;
   status.identity.http = self.http;
   return { http, httpAddress, kv, metrics };
@@ -247,25 +262,24 @@ async function probeListen(what: string, at: HostPort): Promise<void> {
   await new Promise((resolve) => server.close(resolve));
 }
 
-async function listenOrRefuse(tcp: TcpTransport, at: HostPort, store: Store): Promise<void> {
+async function listenOrRefuse(tcp: TcpTransport, at: HostPort,
+  closeAll: () => Promise<void>): Promise<void> {
   try {
     await tcp.listen();
   } catch (error) {
-    await store.close();
-    await tcp.close();
+    await closeAll();
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new StartupError(NodeErrorCode.ListenFailed,
       `cannot listen for peers on ${at.host}:${at.port}: ${code}`, { cause: error });
   }
 }
 
-async function listenHttpOrRefuse(http: NodeHttpServer, tcp: TcpTransport, store: Store):
+async function listenHttpOrRefuse(http: NodeHttpServer, closeAll: () => Promise<void>):
   Promise<HostPort> {
   try {
     return await http.listen();
   } catch (error) {
-    await store.close();
-    await tcp.close();
+    await closeAll();
     throw error;
   }
 }

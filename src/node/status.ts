@@ -12,6 +12,7 @@ import {
   type Store,
   type StoreSummary,
 } from '../multiraft/index.js';
+import type { RangeCounters } from './metrics.js';
 
 /** A peer as the node knows it. */
 export interface PeerInfo {
@@ -73,6 +74,8 @@ export interface NodeStatusJson {
   ranges: RangeStatusJson[];
   /** More ranges exist than were listed. */
   rangesTruncated: boolean;
+  /** The range layer's counters (splits, merges, KV calls), when the node runs one. */
+  rangeCounters?: RangeCounters;
 }
 
 /** What `/status` reads. */
@@ -82,6 +85,8 @@ export interface StatusSource {
   peers(): PeerInfo[];
   /** Wall clock, ms since the epoch. */
   nowMs(): number;
+  /** The range layer's counters. @default none (not shown) */
+  rangeCounters?(): RangeCounters;
 }
 
 /** Ranges listed by default; the rest are counted in the summary. */
@@ -108,6 +113,7 @@ export function buildStatus(source: StatusSource, rangesMax = STATUS_RANGES_DEFA
     counters: countersOf(store),
     ranges,
     rangesTruncated: ids.length > listed.length,
+    ...(source.rangeCounters === undefined ? {} : { rangeCounters: source.rangeCounters() }),
   };
 }
 

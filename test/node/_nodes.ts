@@ -91,10 +91,13 @@ export class ProcessCluster {
       all = await Promise.all(this.ids.map((id) => this.status(id)));
       if (all.every((s) => s !== null)) {
         const first = all[0]!;
+        // A replica reopened dormant knows no leader until its group next talks: it agrees
+        // with the others by not disagreeing.
+        const lead = (k: number): number => Math.max(...all.map((s) => s!.ranges[k]?.lead ?? 0));
         const ok = all.every((s) => s!.peers.every((p) => p.live) &&
           s!.ranges.length === first.ranges.length && s!.ranges.every((r, k) =>
-            r.rangeId === first.ranges[k]!.rangeId && r.lead !== 0 &&
-            r.lead === first.ranges[k]!.lead));
+            r.rangeId === first.ranges[k]!.rangeId && lead(k) !== 0 &&
+            (r.lead === lead(k) || (r.lead === 0 && r.dormant))));
         if (ok && extra(all as NodeStatusJson[])) return all as NodeStatusJson[];
       }
       await sleep(250);
