@@ -5,7 +5,8 @@
  * - `flotilla start`: run one node (see start_command.ts);
  * - `flotilla status --node HOST:PORT`: a terminal summary of a running node's `/status`;
  * - `flotilla cluster`: a local cluster of node processes with a live view (`npm start`);
- * - `flotilla demo`: the in-process demo of the multiraft layer.
+ * - `flotilla demo`: the in-process demo of the multiraft layer;
+ * - `flotilla bench NAME`: a benchmark with progress, a table, JSON and SVG charts.
  *
  * `flotilla --help` lists the commands, `flotilla COMMAND --help` a command's flags,
  * `flotilla --version` prints the version. A refused command line or configuration prints
@@ -32,6 +33,10 @@ const COMMANDS: Record<string, Command> = {
   cluster: {
     summary: 'a local cluster of node processes with a live view (npm start)',
     run: async (argv) => (await import('./cluster_command.js')).clusterCommand(argv),
+  },
+  bench: {
+    summary: 'run a benchmark (bench/NAME.bench.ts): progress, table, JSON, SVG charts',
+    run: async (argv) => (await import('./bench_command.js')).benchCommand(argv),
   },
   demo: {
     summary: 'three stores in one process with a live view',

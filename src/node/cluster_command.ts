@@ -2,7 +2,10 @@
  * `npm start` (`flotilla cluster`): a local cluster of real node processes on 127.0.0.1, each
  * a `flotilla start` with its own data directory and log file, and a live view of all of
  * them read from their `/status` once a second (on a terminal, on the alternate screen; else
- * one line per second). It prints each node's status page URL.
+ * one line per second). It prints each node's status page URL. Unless `--keys 0`, a KV
+ * workload (cluster_workload.ts) writes and reads back `--keys` keys through every node with
+ * a progress bar, and ranges split under it (`--split-range-keys`); the view lists the
+ * splits as they happen.
  *
  * Ctrl-C (SIGINT) or SIGTERM stops every child cleanly (each gets SIGTERM, finishes its
  * in-flight requests and exits 0), then removes the temporary data directory it created,
@@ -17,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseOrExit } from './cli_args.js';
 import { LOG_LEVEL_FLAG, resolveLogLevel } from './log.js';
 import type { NodeStatusJson } from './status.js';
+import { progressBar, startWorkload, type WorkloadProgress } from './cluster_workload.js';
 
 /** The flags of the local cluster. */
 export const CLUSTER_COMMAND = {
@@ -25,8 +29,14 @@ export const CLUSTER_COMMAND = {
     'stops them all. (`npm run demo` runs the in-process multiraft demo instead.)',
   flags: {
     nodes: { kind: 'integer', min: 1, max: 7, default: 3, description: 'node processes' },
-    ranges: { kind: 'integer', min: 0, max: 1_000_000, default: 64,
-      description: 'ranges created at bootstrap, each on every node' },
+    ranges: { kind: 'integer', min: 2, max: 1_000_000, default: 16,
+      description: 'ranges created at bootstrap (the meta range and N-1 user ranges)' },
+    keys: { kind: 'integer', min: 0, max: 10_000_000, default: 5000,
+      description: 'keys the KV workload writes and reads back (0: no workload)' },
+    concurrency: { kind: 'integer', min: 1, max: 1024, default: 16,
+      description: 'requests the workload keeps in flight' },
+    'split-range-keys': { kind: 'integer', min: 1, max: 1_000_000_000, default: 200,
+      description: 'a range holding more than N keys splits' },
     data: { kind: 'string', valueName: 'DIR',
       description: 'data directory of the cluster (default: a new temporary one)' },
     keep: { kind: 'boolean', description: 'keep the temporary data directory at exit' },
@@ -67,15 +77,17 @@ function cliCommand(): { file: string; execArgv: string[] } {
 }
 
 function spawnNode(nodeId: number, ports: number[], n: number, dir: string, ranges: number,
-  logLevel: string | undefined): Child {
+  splitKeys: number, logLevel: string | undefined): Child {
   const raft = (i: number): string => `127.0.0.1:${ports[i - 1]}`;
   const http = `127.0.0.1:${ports[n + nodeId - 1]}`;
-  const peers = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i !== nodeId)
-    .map((i) => `${i}@${raft(i)}`).join(',');
+  const others = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i !== nodeId);
+  const peers = others.map((i) => `${i}@${raft(i)}`).join(',');
+  const peerHttp = others.map((i) => `${i}@127.0.0.1:${ports[n + i - 1]}`).join(',');
   const { file, execArgv } = cliCommand();
   const args = [...execArgv, file, 'start', '--node-id', String(nodeId), '--listen',
-    raft(nodeId), '--http', http, '--data', join(dir, `n${nodeId}`), '--ranges', String(ranges)];
-  if (peers !== '') args.push('--join', peers);
+    raft(nodeId), '--http', http, '--data', join(dir, `n${nodeId}`), '--ranges', String(ranges),
+    '--split-range-keys', String(splitKeys)];
+  if (peers !== '') args.push('--join', peers, '--peer-http', peerHttp);
   if (logLevel !== undefined) args.push('--log-level', logLevel);
   const log = createWriteStream(join(dir, `n${nodeId}.log`), { flags: 'a' });
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,7 +99,7 @@ function spawnNode(nodeId: number, ports: number[], n: number, dir: string, rang
 
 async function readStatus(child: Child): Promise<NodeStatusJson | null> {
   try {
-    const res = await fetch(`http://${child.http}/status?ranges=12`,
+    const res = await fetch(`http://${child.http}/status?ranges=1000`,
       { signal: AbortSignal.timeout(900) });
     return res.ok ? await res.json() as NodeStatusJson : null;
   } catch {
@@ -95,9 +107,17 @@ async function readStatus(child: Child): Promise<NodeStatusJson | null> {
   }
 }
 
+/** What the view shows besides the nodes: the workload and the range events seen so far. */
+interface ViewExtras {
+  workload: WorkloadProgress | null;
+  /** Range events (splits), newest last, as lines. */
+  events: string[];
+}
+
 /** The live view's lines, from the last answer of every node (null: not answering). */
 export function renderCluster(children: readonly Child[], statuses: (NodeStatusJson | null)[],
-  previous: (NodeStatusJson | null)[], seconds: number): string[] {
+  previous: (NodeStatusJson | null)[], seconds: number,
+  extras: ViewExtras = { workload: null, events: [] }): string[] {
   const lines = [`Flotilla local cluster: ${children.length} node processes   (Ctrl-C stops ` +
     'them all)', '', 'node  pid     raft              status page               ranges  ' +
     'leaders  quiesced  leaderless  proposals/s  applied/s  peers live'];
@@ -115,10 +135,18 @@ export function renderCluster(children: readonly Child[], statuses: (NodeStatusJ
         rate((x) => x.counters.entriesApplied).padStart(11) + live.padStart(12) : ''));
   });
   const first = statuses.find((s) => s !== null) ?? null;
+  if (extras.workload !== null) lines.push('', progressBar(extras.workload, Date.now()));
+  if (first?.rangeCounters !== undefined) {
+    const c = first.rangeCounters;
+    lines.push(`ranges ${first.summary.replicas}  splits ${c.splits}  merges ${c.merges}  ` +
+      `(as n${first.node.nodeId} applied them)`);
+  }
+  if (extras.events.length > 0) lines.push(...extras.events.slice(-5).map((e) => `  ${e}`));
   if (first !== null) {
-    lines.push('', `ranges as n${first.node.nodeId} sees them (first ${first.ranges.length}):`,
+    const shown = first.ranges.slice(0, 12);
+    lines.push('', `ranges as n${first.node.nodeId} sees them (first ${shown.length}):`,
       'range  leader  term  commit  followers (from the leader)');
-    for (const r of first.ranges) {
+    for (const r of shown) {
       const leader = statuses.find((s) => s?.node.nodeId === r.lead) ?? null;
       const followers = leader?.ranges.find((x) => x.rangeId === r.rangeId)?.progress
         .filter((p) => p.nodeId !== r.lead)
@@ -139,14 +167,28 @@ export async function clusterCommand(argv: readonly string[]): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const ports = await freePorts(2 * v.nodes);
   const children = Array.from({ length: v.nodes }, (_, i) =>
-    spawnNode(i + 1, ports, v.nodes, dir, v.ranges, v['log-level']));
+    spawnNode(i + 1, ports, v.nodes, dir, v.ranges, v['split-range-keys'], v['log-level']));
   const out = process.stdout;
   const tty = out.isTTY === true;
   out.write(`data directory ${dir}\n` + children.map((c) =>
     `n${c.nodeId}: status page http://${c.http}/   log ${join(dir, `n${c.nodeId}.log`)}\n`)
     .join(''));
   if (tty) out.write('\x1b[?1049h');
-  const why = await watch(children, v['duration-s'], tty);
+  const extras: ViewExtras = { workload: null, events: [] };
+  let stopWorkload = (): void => undefined;
+  let stopping = false;
+  if (v.keys > 0) {
+    void waitServing(children).then(() => {
+      if (stopping) return;
+      const w = startWorkload({ nodes: children.map((c) => c.http), keys: v.keys,
+        concurrency: v.concurrency });
+      extras.workload = w.progress;
+      stopWorkload = w.stop;
+    });
+  }
+  const why = await watch(children, v['duration-s'], tty, extras);
+  stopping = true;
+  stopWorkload();
   if (tty) out.write('\x1b[?1049l');
   for (const c of children) if (c.process.exitCode === null) c.process.kill('SIGTERM');
   const codes = await Promise.all(children.map((c) => c.exit));
@@ -169,8 +211,31 @@ function statusLine(children: readonly Child[], statuses: (NodeStatusJson | null
   }).join(' | ');
 }
 
-function watch(children: Child[], durationS: number | undefined, tty: boolean):
-  Promise<string> {
+/** Resolves once every node answers `/status` (bounded: 60 s, then the workload starts). */
+async function waitServing(children: readonly Child[]): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    const all = await Promise.all(children.map(readStatus));
+    if (all.every((s) => s !== null && s.summary.leaderless === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Appends to `events` a line per range that appeared since `before` (a split's right side). */
+function noteSplits(before: Set<number>, now: NodeStatusJson | null, events: string[]): void {
+  if (now === null) return;
+  const time = new Date().toISOString().slice(11, 19);
+  for (const r of now.ranges) {
+    if (before.size > 0 && !before.has(r.rangeId)) {
+      events.push(`${time}  split: new range r${r.rangeId} (leader n${r.lead})`);
+    }
+    before.add(r.rangeId);
+  }
+  if (events.length > 100) events.splice(0, events.length - 100);
+}
+
+function watch(children: Child[], durationS: number | undefined, tty: boolean,
+  extras: ViewExtras): Promise<string> {
+  const seen = new Set<number>();
   return new Promise((done) => {
     let previous: (NodeStatusJson | null)[] = children.map(() => null);
     let last = performance.now();
@@ -186,11 +251,15 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean):
       void Promise.all(children.map(readStatus)).then((statuses) => {
         if (finished) return;
         const now = performance.now();
-        const lines = renderCluster(children, statuses, previous, (now - last) / 1000);
+        noteSplits(seen, statuses.find((x) => x !== null) ?? null, extras.events);
+        const lines = renderCluster(children, statuses, previous, (now - last) / 1000, extras);
         previous = statuses;
         last = now;
         if (tty) process.stdout.write(`\x1b[H\x1b[2J${lines.join('\n')}\n`);
-        else process.stdout.write(`${statusLine(children, statuses)}\n`);
+        else {
+          const w = extras.workload === null ? '' : ` | ${progressBar(extras.workload, Date.now(), 10)}`;
+          process.stdout.write(`${statusLine(children, statuses)}${w}\n`);
+        }
       });
     }, REFRESH_MS);
     const deadline = durationS === undefined ? null

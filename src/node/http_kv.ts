@@ -12,10 +12,24 @@
  * than mangled). Every argument is checked here, before the service sees it: key size,
  * value size (the body limit), scan limit, batch length; a refusal is a JSON error with a
  * stable code (http_util.ts).
+ *
+ * Routing headers (what `FlotillaClient` sends; plain callers need none):
+ *
+ *     x-flotilla-command-id: HEX    a write's id (1 to 32 bytes); a retry with the same id
+ *                                   applies once
+ *     x-flotilla-range-id: N        "this node leads range N, which holds the key": served
+ *                                   here or refused (ERR_RANGE_NOT_LEADER with the leader,
+ *                                   ERR_RANGE_KEY_MISMATCH with the range now holding the
+ *                                   key), never forwarded
+ *
+ * and every successful answer says which range served it, for the client's cache:
+ *
+ *     x-flotilla-range: {"rangeId", "generation", "start", "end" (base64), "servedBy",
+ *                        "servedHttp"}
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assert } from '../util/index.js';
-import type { KvOp, KvOpResult, KvService } from './kv.js';
+import type { KvCallContext, KvOp, KvOpResult, KvService } from './kv.js';
 import {
   HttpError,
   HttpErrorCode,
@@ -50,6 +64,15 @@ export const KV_LIMITS_DEFAULT: Readonly<KvLimits> = {
 type Encoding = 'utf8' | 'base64';
 
 const KEY_PREFIX = '/v1/kv/';
+
+/** Request header: a write's command id, in hex. */
+export const HEADER_COMMAND_ID = 'x-flotilla-command-id';
+/** Request header: the range the caller believes this node leads (no forwarding). */
+export const HEADER_RANGE_ID = 'x-flotilla-range-id';
+/** Answer header: the range that served the request (JSON). */
+export const HEADER_RANGE = 'x-flotilla-range';
+/** Longest command id a request may carry (the range layer's bound). */
+const COMMAND_ID_BYTES_MAX = 32;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Whether `path` belongs to the KV API. */
@@ -63,41 +86,78 @@ export async function handleKv(req: IncomingMessage, res: ServerResponse, url: U
   const rest = url.pathname.slice(KEY_PREFIX.length);
   assert(url.pathname.startsWith(KEY_PREFIX), 'routed by isKvPath');
   const method = req.method ?? 'GET';
+  const ctx = callContext(req);
   if (rest === 'scan' || rest === 'batch') {
     if (method !== 'POST') throw notAllowed(method, url.pathname, 'POST');
     const body = parseJsonObject(await readBody(req, limits.bodyBytesMax));
-    const answer = rest === 'scan' ? await scan(body, service, limits)
-      : await batch(body, service, limits);
-    sendJson(res, 200, answer);
+    const answer = rest === 'scan' ? await scan(body, service, limits, ctx)
+      : await batch(body, service, limits, ctx);
+    sendServed(res, ctx, answer);
     return;
   }
   const key = checkKey(percentDecode(rest), limits);
   const encoding = encodingOf(url.searchParams.get('encoding') ?? undefined);
   switch (method) {
     case 'GET': {
-      const value = await service.get(key);
+      const value = await service.get(key, ctx);
       if (value === null) {
         throw new HttpError(HttpErrorCode.KeyNotFound, `no key ${JSON.stringify(rest)}`);
       }
-      sendJson(res, 200, { key: encode(key, encoding), value: encode(value, encoding) });
+      sendServed(res, ctx, { key: encode(key, encoding), value: encode(value, encoding) });
       return;
     }
     case 'PUT': {
       const value = await readBody(req, limits.bodyBytesMax);
-      await service.put(key, new Uint8Array(value.buffer, value.byteOffset, value.length));
-      sendJson(res, 200, { ok: true });
+      await service.put(key, new Uint8Array(value.buffer, value.byteOffset, value.length), ctx);
+      sendServed(res, ctx, { ok: true });
       return;
     }
     case 'DELETE':
-      sendJson(res, 200, { deleted: await service.delete(key) });
+      sendServed(res, ctx, { deleted: await service.delete(key, ctx) });
       return;
     default:
       throw notAllowed(method, url.pathname, 'GET, PUT, DELETE');
   }
 }
 
-async function scan(body: Record<string, unknown>, service: KvService, limits: KvLimits):
-  Promise<unknown> {
+/** The routing headers of a request, checked (a bad one is `ERR_BAD_REQUEST`). */
+function callContext(req: IncomingMessage): KvCallContext {
+  const ctx: KvCallContext = {};
+  const id = req.headers[HEADER_COMMAND_ID];
+  if (id !== undefined) {
+    if (typeof id !== 'string' || !/^([0-9a-f]{2}){1,32}$/i.test(id)) {
+      throw new HttpError(HttpErrorCode.BadRequest,
+        `${HEADER_COMMAND_ID} must be 1 to ${COMMAND_ID_BYTES_MAX} bytes in hex`);
+    }
+    ctx.commandId = new Uint8Array(Buffer.from(id, 'hex'));
+  }
+  const range = req.headers[HEADER_RANGE_ID];
+  if (range !== undefined) {
+    const n = Number(range);
+    if (typeof range !== 'string' || !/^[0-9]{1,10}$/.test(range) || n < 1 || n >= 2 ** 32) {
+      throw new HttpError(HttpErrorCode.BadRequest, `${HEADER_RANGE_ID} must be a range id`);
+    }
+    ctx.directRangeId = n;
+  }
+  assert(ctx.commandId === undefined || ctx.commandId.length <= COMMAND_ID_BYTES_MAX,
+    'a bounded command id');
+  return ctx;
+}
+
+/** Answers 200 with `body` and the range that served it, if the service said. */
+function sendServed(res: ServerResponse, ctx: KvCallContext, body: unknown): void {
+  const s = ctx.served;
+  if (s !== undefined) {
+    res.setHeader(HEADER_RANGE, JSON.stringify({ rangeId: s.rangeId,
+      generation: s.generation, start: Buffer.from(s.startKey).toString('base64'),
+      end: Buffer.from(s.endKey).toString('base64'), servedBy: s.servedBy,
+      servedHttp: s.servedHttp }));
+  }
+  sendJson(res, 200, body);
+}
+
+async function scan(body: Record<string, unknown>, service: KvService, limits: KvLimits,
+  ctx: KvCallContext): Promise<unknown> {
   const encoding = encodingOf(body['encoding']);
   const start = body['start'] === undefined ? new Uint8Array(0)
     : decode('start', body['start'], encoding);
@@ -109,7 +169,7 @@ async function scan(body: Record<string, unknown>, service: KvService, limits: K
       `limit must be an integer in [1, ${limits.scanLimitMax}]`);
   }
   // One more than asked tells whether the answer is complete.
-  const pairs = await service.scan(start, end, limitRaw + 1);
+  const pairs = await service.scan(start, end, limitRaw + 1, ctx);
   const shown = pairs.slice(0, limitRaw);
   return {
     pairs: shown.map((p) => ({ key: encode(p.key, encoding), value: encode(p.value, encoding) })),
@@ -117,8 +177,8 @@ async function scan(body: Record<string, unknown>, service: KvService, limits: K
   };
 }
 
-async function batch(body: Record<string, unknown>, service: KvService, limits: KvLimits):
-  Promise<unknown> {
+async function batch(body: Record<string, unknown>, service: KvService, limits: KvLimits,
+  ctx: KvCallContext): Promise<unknown> {
   const encoding = encodingOf(body['encoding']);
   const raw = body['ops'];
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > limits.batchOpsMax) {
@@ -126,7 +186,7 @@ async function batch(body: Record<string, unknown>, service: KvService, limits: 
       `ops must be an array of 1 to ${limits.batchOpsMax} operations`);
   }
   const ops = raw.map((op, i) => batchOp(op, i, encoding, limits));
-  const results = await service.batch(ops);
+  const results = await service.batch(ops, ctx);
   assert(results.length === ops.length, 'one result per operation');
   return { results: results.map((r) => resultJson(r, encoding)) };
 }
@@ -149,7 +209,6 @@ function batchOp(raw: unknown, i: number, encoding: Encoding, limits: KvLimits):
 function resultJson(r: KvOpResult, encoding: Encoding): unknown {
   if (r.op !== 'get') return r;
   return { op: 'get', value: r.value === null ? null : encode(r.value, encoding) };
-  return r;
 }
 
 function encodingOf(raw: unknown): Encoding {

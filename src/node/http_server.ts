@@ -1,6 +1,7 @@
 /**
  * The node's HTTP server (node:http): the status page at `/`, `/status` (JSON), `/metrics`
- * (Prometheus text) and the KV API under `/v1/kv/` (http_kv.ts).
+ * (Prometheus text), `/v1/node` (who this node is: its peers ask, peers.ts) and the KV API
+ * under `/v1/kv/` (http_kv.ts).
  *
  * Lifecycle: `listen` (an address that cannot be bound is a `StartupError`), then `close`:
  * stop accepting, answer requests that arrive on kept-alive connections meanwhile with
@@ -10,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { ConfigError, assert } from '../util/index.js';
+import { ConfigError, FlotillaError, assert } from '../util/index.js';
 import type { HostPort } from './cli_args.js';
 import { NodeErrorCode, StartupError } from './errors.js';
 import { HttpError, HttpErrorCode, sendError, sendJson } from './http_util.js';
@@ -34,6 +35,10 @@ export interface NodeHttpServerOptions {
   kv?: KvService | null;
   /** @default KV_LIMITS_DEFAULT */
   kvLimits?: Partial<KvLimits>;
+  /** Fields an error answer carries beside its code (a leader, a range). @default none */
+  errorDetails?: (error: unknown) => Record<string, unknown> | undefined;
+  /** What `/v1/node` answers; without it the route is not found. @default none */
+  nodeInfo?: () => unknown;
   /** Time `close` lets in-flight requests finish. @default 10000 (milliseconds) */
   drainTimeoutMs?: number;
   /** @default silent */
@@ -121,10 +126,13 @@ export class NodeHttpServer {
       if (this.stopping) this.server.closeIdleConnections();
     });
     this.route(req, res).catch((error: unknown) => {
-      if (!(error instanceof HttpError)) {
+      // A typed refusal is an answer (a routing hint, bad input); anything else is a bug.
+      if (!(error instanceof FlotillaError)) {
         this.options.logger?.warn({ err: error, url: req.url }, 'request failed');
+      } else if (!(error instanceof HttpError)) {
+        this.options.logger?.debug({ code: error.code, url: req.url }, 'request refused');
       }
-      sendError(res, error);
+      sendError(res, error, this.options.errorDetails?.(error));
     });
   }
 
@@ -146,6 +154,12 @@ export class NodeHttpServer {
           'cache-control': 'no-store' });
         res.end(STATUS_PAGE_HTML);
         return;
+      case '/v1/node': {
+        const info = this.options.nodeInfo;
+        if (info === undefined) throw new HttpError(HttpErrorCode.RouteNotFound, 'no /v1/node');
+        sendJson(res, 200, info());
+        return;
+      }
       case '/status':
         sendJson(res, 200, buildStatus(this.options.status, rangesParam(url)));
         return;

@@ -37,12 +37,28 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_NODE_STOPPING: 503,
   ERR_KV_UNAVAILABLE: 503,
+  ERR_BATCH_SPANS_RANGES: 400,
   // The store's errors: the client should retry elsewhere or later.
   ERR_NOT_LEADER: 503,
   ERR_RANGE_NOT_FOUND: 503,
   ERR_RANGE_NOT_INITIALIZED: 503,
   ERR_STORE_CLOSED: 503,
   ERR_PROPOSAL_DROPPED: 503,
+  // The range layer's: routing answers a client acts on, then refused input.
+  ERR_RANGE_NOT_LEADER: 503,
+  ERR_RANGE_KEY_MISMATCH: 409,
+  ERR_PROPOSAL_TIMEOUT: 503,
+  ERR_RANGE_UNAVAILABLE: 503,
+  ERR_PROPOSALS_FULL: 503,
+  ERR_DUPLICATE_PROPOSAL: 409,
+  ERR_NODE_UNREACHABLE: 502,
+  ERR_KEY_OUTSIDE_RANGE: 400,
+  ERR_KEY_OUTSIDE_KEY_SPACE: 400,
+  ERR_KEY_TOO_LARGE: 400,
+  ERR_VALUE_TOO_LARGE: 413,
+  ERR_BATCH_TOO_LARGE: 413,
+  ERR_BAD_COMMAND: 400,
+  ERR_CONDITION_FAILED: 409,
 };
 
 /** The HTTP status an error code maps to. */
@@ -62,10 +78,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 /**
- * Answers with the error's code and message. A typed `FlotillaError` keeps its code; anything
- * else is a bug below and becomes `ERR_INTERNAL` without its details.
+ * Answers with the error's code and message, plus `details` (fields beside them: a routing
+ * answer's leader or range). A typed `FlotillaError` keeps its code; anything else is a bug
+ * below and becomes `ERR_INTERNAL` without its details.
  */
-export function sendError(res: ServerResponse, error: unknown): void {
+export function sendError(res: ServerResponse, error: unknown,
+  details?: Record<string, unknown>): void {
   const known = error instanceof FlotillaError;
   const code = known ? error.code : HttpErrorCode.Internal;
   const message = known ? error.message : 'internal error';
@@ -73,7 +91,8 @@ export function sendError(res: ServerResponse, error: unknown): void {
     res.destroy();
     return;
   }
-  sendJson(res, statusOfCode(code), { error: { code, message } });
+  const extra = known && details !== undefined ? details : {};
+  sendJson(res, statusOfCode(code), { error: { ...extra, code, message } });
 }
 
 /**

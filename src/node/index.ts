@@ -13,12 +13,21 @@
  *    node id that differs from its data, an address that cannot be bound) is a
  *    `StartupError` with a stable `code`, raised before the node serves anything.
  * 4. A node. `FlotillaNode.start` wires the data directory's identity, the TCP transport
- *    (behind `CountingTransport`, which counts messages by type), the store and its
- *    bootstrap ranges, `NodeMetrics` and `NodeHttpServer`; `stop` drains HTTP, then closes
- *    the store and the transport.
+ *    (behind `CountingTransport`, which counts messages by type), the store whose state
+ *    machine is a `RangeNode` with the bootstrap ranges of node_ranges.ts, the KV service
+ *    `RangeKv`, the `PeerDirectory`, `NodeMetrics` and `NodeHttpServer`; `stop` drains
+ *    HTTP, then closes the store and the transport.
  * 5. HTTP. `/` (status page), `/status` (`NodeStatusJson`, a contract: fields are added,
- *    never renamed), `/metrics` (Prometheus text), and the KV API over `KvService`, which
- *    the ranges layer implements; errors are JSON with stable codes.
+ *    never renamed), `/metrics` (Prometheus text), `/v1/node` (who the node is; its peers
+ *    poll it), and the KV API over `KvService`; errors are JSON with stable codes and, for
+ *    routing answers, the leader or the range beside them.
+ * 6. KV routing (range_kv.ts). A call goes to its range's leader: served here if this node
+ *    leads (or no leader is known), else forwarded once over HTTP to the leader's address
+ *    (`--peer-http`), falling back to this replica if the leader cannot be reached. Writes
+ *    carry command ids, so a retry applies once.
+ * 7. Client (client.ts). `FlotillaClient` caches ranges and leaders from the answers,
+ *    goes straight to a cached leader, and retries on not-leader, key-mismatch and
+ *    unknown-outcome answers with the same command id.
  */
 export {
   EXIT_USAGE,
@@ -49,9 +58,25 @@ export { FlotillaNode, type NodeConfig } from './node.js';
 export { NodeHttpServer, type NodeHttpServerOptions } from './http_server.js';
 export { KV_LIMITS_DEFAULT, type KvLimits } from './http_kv.js';
 export { HttpError, HttpErrorCode, statusOfCode } from './http_util.js';
+export { FlotillaClient, type FlotillaClientOptions, type FlotillaClientStats } from './client.js';
 export {
+  KvWireErrorCode,
+  NodeUnreachableError,
+  RemoteKvError,
+  kvCall,
+  type KvAnswer,
+  type KvCall,
+  type KvCallHeaders,
+} from './kv_wire.js';
+export { RangeKv, type RangeKvOptions, type RangeKvStats } from './range_kv.js';
+export { PeerDirectory, type NodeInfo, type PeerEntry } from './peers.js';
+export { RANGE_ID_STRIDE, bootstrapDescriptors, NodeRangeIdAllocator } from './node_ranges.js';
+export {
+  BatchSpansRangesError,
   KvErrorCode,
   KvUnavailableError,
+  type KvCallContext,
+  type ServedRange,
   MemoryKv,
   compareBytes,
   type KvOp,
@@ -59,7 +84,12 @@ export {
   type KvPair,
   type KvService,
 } from './kv.js';
-export { NodeMetrics, type MetricsSource, type NodeMetricsOptions } from './metrics.js';
+export {
+  NodeMetrics,
+  type MetricsSource,
+  type NodeMetricsOptions,
+  type RangeCounters,
+} from './metrics.js';
 export { CountingTransport, type MessageCounts } from './counting_transport.js';
 export {
   STATUS_RANGES_DEFAULT,

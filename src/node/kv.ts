@@ -27,25 +27,67 @@ export interface KvPair {
   value: Uint8Array;
 }
 
+/** The range that served a call, as the HTTP API reports it to clients (their cache). */
+export interface ServedRange {
+  rangeId: number;
+  generation: number;
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+  /** The node that served it (the range's leader when the call went through one). */
+  servedBy: number;
+  /** That node's HTTP address (`HOST:PORT`; '' if unknown). */
+  servedHttp: string;
+}
+
+/**
+ * What a request says beyond its operations (HTTP headers, see http_kv.ts); every field is
+ * optional and a service that does not route (MemoryKv) ignores them all.
+ */
+export interface KvCallContext {
+  /** The write's command id (a retry reuses it, so that the write applies once). */
+  commandId?: Uint8Array;
+  /**
+   * The caller believes this node leads range `rangeId` and the key is in it: serve here
+   * or refuse (not leader, key mismatch) without forwarding.
+   */
+  directRangeId?: number;
+  /** Set by the service: the range that served the call. */
+  served?: ServedRange;
+}
+
 /** What the KV API needs from the layer below. Every method may reject with a typed error. */
 export interface KvService {
   /** The value of `key`, or null. */
-  get(key: Uint8Array): Promise<Uint8Array | null>;
+  get(key: Uint8Array, ctx?: KvCallContext): Promise<Uint8Array | null>;
   /** Sets `key` to `value`. */
-  put(key: Uint8Array, value: Uint8Array): Promise<void>;
+  put(key: Uint8Array, value: Uint8Array, ctx?: KvCallContext): Promise<void>;
   /** Removes `key`; resolves to whether it existed. */
-  delete(key: Uint8Array): Promise<boolean>;
+  delete(key: Uint8Array, ctx?: KvCallContext): Promise<boolean>;
   /** Pairs with `start <= key < end` (an empty `end`: no bound), in key order, at most `limit`. */
-  scan(start: Uint8Array, end: Uint8Array, limit: number): Promise<KvPair[]>;
-  /** Runs `ops` in order and atomically (all or none), resolving to one result per op. */
-  batch(ops: readonly KvOp[]): Promise<KvOpResult[]>;
+  scan(start: Uint8Array, end: Uint8Array, limit: number, ctx?: KvCallContext):
+    Promise<KvPair[]>;
+  /**
+   * Runs `ops` in order and atomically (all or none), resolving to one result per op. A
+   * service over ranges requires the keys of one batch to lie in one range.
+   */
+  batch(ops: readonly KvOp[], ctx?: KvCallContext): Promise<KvOpResult[]>;
 }
 
 /** Stable codes of the KV API's own errors. */
 export const KvErrorCode = {
   /** No service behind the API (the ranges layer is not wired into this node yet). */
   Unavailable: 'ERR_KV_UNAVAILABLE',
+  /** The keys of one batch lie in more than one range (a batch is atomic in one range). */
+  BatchSpansRanges: 'ERR_BATCH_SPANS_RANGES',
 } as const;
+
+/** A batch's keys are not all in the range of its first key. */
+export class BatchSpansRangesError extends FlotillaError {
+  constructor(readonly rangeId: number) {
+    super(KvErrorCode.BatchSpansRanges, `the batch's keys are not all in range ${rangeId} ` +
+      '(that of its first key): a batch is atomic within one range');
+  }
+}
 
 /** The node serves no KV service. */
 export class KvUnavailableError extends FlotillaError {

@@ -30,6 +30,17 @@ export interface MetricsSource {
   transportStats(): TransportStats;
   /** Node ids of the peers this node knows (configured or joined), itself excluded. */
   knownPeers(): readonly number[];
+  /** The range layer's counters, when the node runs one. @default none (not exported) */
+  rangeCounters?(): RangeCounters;
+}
+
+/** Monotonic counters of the node's range layer and KV service. */
+export interface RangeCounters {
+  splits: number;
+  merges: number;
+  kvServedLocally: number;
+  kvForwarded: number;
+  kvForwardsFailed: number;
 }
 
 /** Options of `NodeMetrics`. */
@@ -59,6 +70,7 @@ export class NodeMetrics {
     this.storeCounters(p);
     this.messages(p);
     this.transport(p);
+    this.ranges(p);
     this.commits = new Counter({ name: `${p}raft_commits_total`, registers: [r],
       help: 'Entries committed by this node\'s replicas (hook: countCommits; not yet fed)' });
     this.heartbeatFrames = new Counter({ name: `${p}heartbeat_frames_total`, registers: [r],
@@ -206,6 +218,22 @@ export class NodeMetrics {
     for (const [name, help, read] of counters) this.monotonic(`${p}${name}`, help, read);
     new Gauge({ name: `${p}transport_queued_bytes`, registers: [this.registry],
       help: 'Bytes waiting in send queues', collect() { this.set(t().queuedBytesNow); } });
+  }
+
+  private ranges(p: string): void {
+    const read = this.source.rangeCounters?.bind(this.source);
+    if (read === undefined) return;
+    const counters: [string, string, () => number][] = [
+      ['range_splits_total', 'Splits applied by this node\'s replicas', () => read().splits],
+      ['range_merges_total', 'Merges applied by this node\'s replicas', () => read().merges],
+      ['kv_served_locally_total', 'KV calls served by this node\'s replicas',
+        () => read().kvServedLocally],
+      ['kv_forwarded_total', 'KV calls forwarded to a range\'s leader',
+        () => read().kvForwarded],
+      ['kv_forwards_failed_total', 'Forwards whose leader could not be reached',
+        () => read().kvForwardsFailed],
+    ];
+    for (const [name, help, pick] of counters) this.monotonic(`${p}${name}`, help, pick);
   }
 
   /** A counter that follows a monotonic source (a reset of the source restarts it). */

@@ -1,12 +1,16 @@
 /**
  * `FlotillaNode`: one running node, wired from its parts: the data directory's identity, the
- * TCP transport (behind the `CountingTransport`), the store with the ranges created at
- * bootstrap, the metrics and the HTTP server.
+ * TCP transport (behind the `CountingTransport`), the store whose state machine is the
+ * node's `RangeNode` (the ranges of node_ranges.ts created at bootstrap), the KV service over
+ * it (`RangeKv`, forwarding to leaders through the `PeerDirectory`), the metrics and the
+ * HTTP server.
  *
- * Storage: the memory engine's semantics for now (the store keeps each replica's log in
- * memory; the data directory holds the identity only). When the LevelDB engine lands, the
- * store opens it from `<data>/engine` and a restart recovers its replicas from there; until
- * then a restarted node recreates its ranges empty and its peers catch it up by snapshot.
+ * Storage: LevelDB in `<data>/engine` (`LevelEngine`): every replica's Raft state and the
+ * ranges' KV data (`EngineKv`), written in one batch per scheduler batch. A restart opens it
+ * with `Store.open` (replicas seated dormant, loaded on first use), reloads the KV index and
+ * the range states (`RangeNode.restore`), and serves once its groups have leaders again; a
+ * directory whose engine holds no replica (a new cluster, or a crash before the bootstrap
+ * committed) gets the bootstrap ranges.
  *
  * ORDER at start: every check that can refuse (data directory, addresses) runs before
  * anything is served; the Raft listener is bound before the HTTP one, so that a node whose
@@ -14,18 +18,29 @@
  * requests), then the store (its current batch completes), then the transport.
  */
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { assert } from '../util/index.js';
-import { SeededRandom, type Entry } from '../raft/index.js';
-import { Store, type StateMachine, type StoreOptions } from '../multiraft/index.js';
-import { TcpTransport, type TcpTransportOptions } from '../transport/index.js';
+import { SeededRandom } from '../raft/index.js';
+import { Store, type StoreOptions } from '../multiraft/index.js';
+import { EngineKv, RangeNode, type SizeSplitOptions } from '../range/index.js';
+import { LevelEngine } from '../storage/index.js';
+import {
+  PROTOCOL_VERSION_CURRENT,
+  TcpTransport,
+  type TcpTransportOptions,
+} from '../transport/index.js';
 import type { HostPort } from './cli_args.js';
 import { CountingTransport } from './counting_transport.js';
 import { openDataDir, type DataIdentity, type Member } from './data_dir.js';
 import { NodeErrorCode, StartupError } from './errors.js';
 import { NodeHttpServer } from './http_server.js';
 import type { KvService } from './kv.js';
-import { NodeMetrics } from './metrics.js';
+import { NodeMetrics, type RangeCounters } from './metrics.js';
+import { NodeRangeIdAllocator, bootstrapDescriptors } from './node_ranges.js';
+import { PeerDirectory, type NodeInfo } from './peers.js';
+import { RangeKv, kvErrorDetails } from './range_kv.js';
+import { DeferredKv } from './deferred_kv.js';
 import type { PeerInfo, StatusSource } from './status.js';
 import { packageVersion } from './version.js';
 
@@ -47,8 +62,12 @@ export interface NodeConfig {
   seed?: number;
   /** Store options beyond the wiring. @default store defaults */
   store?: Partial<Omit<StoreOptions, 'nodeId' | 'transport' | 'stateMachine' | 'random'>>;
-  /** What serves the KV API. @default none (503 ERR_KV_UNAVAILABLE) */
+  /** What serves the KV API. @default the node's `RangeKv` over its ranges */
   kv?: KvService | null;
+  /** HTTP addresses of the other members, by node id (forwarding). @default none known */
+  peerHttp?: ReadonlyMap<number, string>;
+  /** Size thresholds that split a range; null: none. @default null */
+  sizeSplit?: SizeSplitOptions | null;
   /**
    * The advertised protocol version and the cluster's version window, for the transport.
    * @default the newest version, no window
@@ -56,18 +75,6 @@ export interface NodeConfig {
   versions?: Pick<TcpTransportOptions, 'protocolVersionMax' | 'versionWindow'>;
   /** pino logger of the node (which adds `nodeId`), its store and its transport. */
   logger: Logger;
-}
-
-/** A state machine that counts what it applies (the ranges layer's KV machine replaces it). */
-class AppliedCounter implements StateMachine {
-  entriesApplied = 0;
-  snapshotsApplied = 0;
-  apply(_rangeId: number, _entry: Entry): void {
-    this.entriesApplied++;
-  }
-  applySnapshot(): void {
-    this.snapshotsApplied++;
-  }
 }
 
 /** One running node. */
@@ -78,9 +85,14 @@ export class FlotillaNode {
     readonly identity: DataIdentity,
     readonly store: Store,
     readonly transport: TcpTransport,
+    readonly ranges: RangeNode,
+    readonly kv: RangeKv,
+    readonly peers: PeerDirectory,
     readonly metrics: NodeMetrics,
     readonly http: NodeHttpServer,
     readonly httpAddress: HostPort,
+    private readonly rangeTicker: NodeJS.Timeout,
+    private readonly engine: LevelEngine,
     private readonly log: Logger,
   ) {}
 
@@ -111,35 +123,46 @@ export class FlotillaNode {
       listenHost: config.listen.host, listenPort: config.listen.port, ...config.versions,
     });
     const transport = new CountingTransport(tcp);
-    const store = new Store({
+    const random = new SeededRandom(config.seed ?? config.nodeId);
+    // The allocator reads the store, which needs the range node first: a late binding.
+    const rangeIds = { next: (): number => ids.next() };
+    const data = new DeferredKv();
+    const ranges = new RangeNode({ nodeId: config.nodeId, random, logger: config.logger,
+      rangeIds, sizeSplit: config.sizeSplit ?? null, kv: data });
+    const engine = new LevelEngine({ location: join(config.dataDir, 'engine'),
+      storeId: config.nodeId, clusterId: identity.clusterId });
+    const store = await Store.open({
       ...config.store, nodeId: config.nodeId, transport, logger: config.logger,
-      stateMachine: new AppliedCounter(), random: new SeededRandom(config.seed ?? config.nodeId),
+      stateMachine: ranges, random, storageEngine: engine,
     });
-    const peers = identity.members.filter((m) => m.nodeId !== config.nodeId);
-    for (const m of peers) tcp.setPeer(m.nodeId, { host: m.host, port: m.port });
-    await listenOrRefuse(tcp, config.listen, store);
-    const metrics = new NodeMetrics({
-      nodeId: config.nodeId, store, messageCounts: transport.counts,
-      transportStats: () => tcp.stats(), knownPeers: () => peers.map((m) => m.nodeId),
-    });
-    const startedAtMs = Date.now();
-    const status: StatusSource = {
-      identity: { nodeId: config.nodeId, clusterId: identity.clusterId,
-        version: packageVersion(), listen: `${config.listen.host}:${tcp.address()!.port}`,
-        http: '', startedAtMs },
-      store, nowMs: () => Date.now(),
-      peers: (): PeerInfo[] => peers.map((m) => ({ nodeId: m.nodeId,
-        address: `${m.host}:${m.port}`, version: null, live: store.isNodeLive(m.nodeId) })),
+    data.set(await EngineKv.open(engine));
+    const ids = new NodeRangeIdAllocator(store);
+    ranges.attach(store);
+    const restored = ranges.restore();
+    const closeAll = async (): Promise<void> => {
+      await store.close();
+      await tcp.close();
+      await engine.close();
     };
-    const http = new NodeHttpServer({ host: config.http.host, port: config.http.port,
-      status, metrics, kv: config.kv ?? null, logger: log });
-    const httpAddress = await listenHttpOrRefuse(http, tcp, store);
-    status.identity.http = `${httpAddress.host}:${httpAddress.port}`;
-    createRanges(store, identity);
+    const members = identity.members.filter((m) => m.nodeId !== config.nodeId);
+    for (const m of members) tcp.setPeer(m.nodeId, { host: m.host, port: m.port });
+    await listenOrRefuse(tcp, config.listen, closeAll);
+    const peers = new PeerDirectory({ nodeId: config.nodeId, clusterId: identity.clusterId,
+      logger: log, peers: members.map((m) => ({ nodeId: m.nodeId, raft: `${m.host}:${m.port}`,
+        http: config.peerHttp?.get(m.nodeId) ?? null })) });
+    const wiring = { nodeId: config.nodeId, identity, store, tcp, ranges, peers, config };
+    const { http, httpAddress, kv, metrics } = await serveHttp(wiring, transport, log, closeAll);
+    let replicas = 0;
+    store.forEachRange(() => replicas++);
+    if (replicas === 0) createRanges(store, ranges, identity);
     store.start();
-    log.info({ listen: status.identity.listen, http: status.identity.http,
-      ranges: identity.ranges, members: identity.members.length }, 'node started');
-    return new FlotillaNode(identity, store, tcp, metrics, http, httpAddress, log);
+    peers.start();
+    const rangeTicker = setInterval(() => ranges.tick(), store.ticker.config.tickIntervalMs);
+    log.info({ listen: `${config.listen.host}:${tcp.address()!.port}`,
+      http: `${httpAddress.host}:${httpAddress.port}`, ranges: identity.ranges, replicas,
+      restored, bootstrapped, members: identity.members.length }, 'node started');
+    return new FlotillaNode(identity, store, tcp, ranges, kv, peers, metrics, http, httpAddress,
+      rangeTicker, engine, log);
   }
 
   /** Stops serving HTTP (in-flight requests finish), then the store, then the transport. */
@@ -147,9 +170,12 @@ export class FlotillaNode {
     if (this.stopped !== null) return this.stopped;
     this.stopped = (async () => {
       this.log.info({ why }, 'node stopping');
+      this.peers.stop();
       await this.http.close();
+      clearInterval(this.rangeTicker);
       await this.store.close();
       await this.transport.close();
+      await this.engine.close();
       this.log.info({ why }, 'node stopped');
     })();
     return this.stopped;
@@ -157,13 +183,63 @@ export class FlotillaNode {
 }
 
 /** Every member holds every bootstrap range; the leaders are spread over the members. */
-function createRanges(store: Store, identity: DataIdentity): void {
+function createRanges(store: Store, ranges: RangeNode, identity: DataIdentity): void {
   const voters = identity.members.map((m) => m.nodeId).sort((a, b) => a - b);
   assert(voters.includes(store.nodeId), 'a member hosts the bootstrap ranges');
-  for (let rangeId = 1; rangeId <= identity.ranges; rangeId++) {
-    store.createRange(rangeId, { voters });
-    if (voters[rangeId % voters.length] === store.nodeId) store.campaign(rangeId);
+  const descs = bootstrapDescriptors(identity.ranges, voters);
+  ranges.bootstrap(descs);
+  for (const d of descs) {
+    if (voters[d.rangeId % voters.length] === store.nodeId) store.campaign(d.rangeId);
   }
+  assert(descs.length === identity.ranges, 'every bootstrap range created');
+}
+
+interface Wiring {
+  nodeId: number;
+  identity: DataIdentity;
+  store: Store;
+  tcp: TcpTransport;
+  ranges: RangeNode;
+  peers: PeerDirectory;
+  config: NodeConfig;
+}
+
+/** The KV service, the metrics, `/status`, `/v1/node` and the HTTP server, listening. */
+async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger,
+  closeAll: () => Promise<void>): Promise<{
+  http: NodeHttpServer; httpAddress: HostPort; kv: RangeKv; metrics: NodeMetrics;
+}> {
+  const { nodeId, store, tcp, peers, config } = w;
+  const self = { http: '' };
+  const kv = new RangeKv({ rangeNode: w.ranges, store, peers, logger: log,
+    selfHttp: () => self.http });
+  const rangeCounters = (): RangeCounters => ({ splits: w.ranges.stats.splitsApplied,
+    merges: w.ranges.stats.mergesApplied, kvServedLocally: kv.stats.servedLocally,
+    kvForwarded: kv.stats.forwarded, kvForwardsFailed: kv.stats.forwardsFailed });
+  const metrics = new NodeMetrics({
+    nodeId, store, messageCounts: transport.counts, transportStats: () => tcp.stats(),
+    knownPeers: () => peers.list().map((p) => p.nodeId),
+    rangeCounters,
+  });
+  const status: StatusSource = {
+    identity: { nodeId, clusterId: w.identity.clusterId, version: packageVersion(),
+      listen: `${config.listen.host}:${tcp.address()!.port}`, http: '',
+      startedAtMs: Date.now() },
+    store, nowMs: () => Date.now(), rangeCounters,
+    peers: (): PeerInfo[] => peers.list().map((p) => ({ nodeId: p.nodeId, address: p.raft,
+      http: p.http, version: p.info?.version ?? null,
+      protocolVersion: p.info?.protocolVersion ?? null, live: store.isNodeLive(p.nodeId) })),
+  };
+  const nodeInfo = (): NodeInfo => ({ nodeId, clusterId: w.identity.clusterId,
+    version: packageVersion(), listen: status.identity.listen, http: self.http,
+    protocolVersion: config.versions?.protocolVersionMax ?? PROTOCOL_VERSION_CURRENT });
+  const http = new NodeHttpServer({ host: config.http.host, port: config.http.port, status,
+    metrics, kv: config.kv === undefined ? kv : config.kv, logger: log, nodeInfo,
+    errorDetails: kvErrorDetails(peers, () => self.http, nodeId) });
+  const httpAddress = await listenHttpOrRefuse(http, closeAll);
+  self.http = `${httpAddress.host}:${httpAddress.port}`;
+  status.identity.http = self.http;
+  return { http, httpAddress, kv, metrics };
 }
 
 /**
@@ -186,25 +262,24 @@ async function probeListen(what: string, at: HostPort): Promise<void> {
   await new Promise((resolve) => server.close(resolve));
 }
 
-async function listenOrRefuse(tcp: TcpTransport, at: HostPort, store: Store): Promise<void> {
+async function listenOrRefuse(tcp: TcpTransport, at: HostPort,
+  closeAll: () => Promise<void>): Promise<void> {
   try {
     await tcp.listen();
   } catch (error) {
-    await store.close();
-    await tcp.close();
+    await closeAll();
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new StartupError(NodeErrorCode.ListenFailed,
       `cannot listen for peers on ${at.host}:${at.port}: ${code}`, { cause: error });
   }
 }
 
-async function listenHttpOrRefuse(http: NodeHttpServer, tcp: TcpTransport, store: Store):
+async function listenHttpOrRefuse(http: NodeHttpServer, closeAll: () => Promise<void>):
   Promise<HostPort> {
   try {
     return await http.listen();
   } catch (error) {
-    await store.close();
-    await tcp.close();
+    await closeAll();
     throw error;
   }
 }

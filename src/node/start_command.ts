@@ -39,6 +39,13 @@ export const START_COMMAND = {
     data: { kind: 'string', valueName: 'DIR', description: 'the data directory (required)' },
     ranges: { kind: 'integer', min: 0, max: 1_000_000, default: 16,
       description: 'ranges created when the cluster bootstraps' },
+    'peer-http': { kind: 'string', valueName: 'ID@HOST:PORT,...',
+      description: 'the other members\' HTTP addresses: a KV request is forwarded to its ' +
+        'range\'s leader there (without: served by this node\'s replica)' },
+    'split-range-keys': { kind: 'integer', min: 1, max: 1_000_000_000, valueName: 'N',
+      description: 'a range holding more than N keys splits (default: no size splits)' },
+    'split-range-bytes': { kind: 'integer', min: 1, max: 2 ** 40, valueName: 'BYTES',
+      description: 'a range holding more than BYTES of keys and values splits' },
     'cluster-id': { kind: 'string', valueName: 'ID',
       description: 'the cluster id (default: derived from --cluster-token and the members)' },
     'cluster-token': { kind: 'string', default: 'flotilla', valueName: 'TOKEN',
@@ -72,6 +79,17 @@ export function parseJoin(text: string | undefined): (HostPort & { nodeId?: numb
     }
     return { ...parseAddress('--join', part.slice(at + 1)), nodeId: id };
   });
+}
+
+/** Parses `--peer-http` (`ID@HOST:PORT,...`). @throws UsageError */
+export function parsePeerHttp(text: string | undefined): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const p of parseJoin(text)) {
+    if (p.nodeId === undefined) throw new UsageError('--peer-http entries are ID@HOST:PORT');
+    if (out.has(p.nodeId)) throw new UsageError(`--peer-http names node ${p.nodeId} twice`);
+    out.set(p.nodeId, `${p.host}:${p.port}`);
+  }
+  return out;
 }
 
 /**
@@ -110,9 +128,21 @@ export async function startCommand(argv: readonly string[]): Promise<void> {
   const members = membersOf(nodeId, v.listen, parseJoin(v.join));
   if (typeof members === 'string') throw new UsageError(members);
   const versions = versionFlags(v.version, v['cluster-version'], v['downgrade-target']);
+  const peerHttp = parsePeerHttp(v['peer-http']);
+  for (const id of peerHttp.keys()) {
+    if (id === nodeId || !members.some((m) => m.nodeId === id)) {
+      throw new UsageError(`--peer-http: node ${id} is not another member`);
+    }
+  }
+  const keysMax = v['split-range-keys'];
+  const bytesMax = v['split-range-bytes'];
+  const sizeSplit = keysMax === undefined && bytesMax === undefined ? null
+    : { rangeKeysMax: keysMax ?? Number.MAX_SAFE_INTEGER,
+      rangeBytesMax: bytesMax ?? Number.MAX_SAFE_INTEGER };
   const logger = createLogger({ level: v['log-level'] });
   const node = await FlotillaNode.start({
-    nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data),
+    nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data), peerHttp,
+    sizeSplit,
     ranges: v.ranges, clusterId: v['cluster-id'] ?? deriveClusterId(v['cluster-token'], members),
     logger, versions,
   });

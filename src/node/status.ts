@@ -12,17 +12,19 @@ import {
   type Store,
   type StoreSummary,
 } from '../multiraft/index.js';
+import type { RangeCounters } from './metrics.js';
 
 /** A peer as the node knows it. */
 export interface PeerInfo {
   nodeId: number;
   /** `HOST:PORT` of its Raft transport. */
   address: string;
-  /**
-   * Its software version, once the transport reports what the handshake carried (hook: the
-   * transport does not expose it yet), else null.
-   */
+  /** `HOST:PORT` of its HTTP server, if known (given at start: `--peer-http`). */
+  http?: string | null;
+  /** Its Flotilla version, as its `/v1/node` last answered (null: not heard yet). */
   version: string | null;
+  /** The protocol version it advertises, as its `/v1/node` last answered. */
+  protocolVersion?: number | null;
   /** Live as the store's liveness pings see it. */
   live: boolean;
 }
@@ -72,6 +74,8 @@ export interface NodeStatusJson {
   ranges: RangeStatusJson[];
   /** More ranges exist than were listed. */
   rangesTruncated: boolean;
+  /** The range layer's counters (splits, merges, KV calls), when the node runs one. */
+  rangeCounters?: RangeCounters;
 }
 
 /** What `/status` reads. */
@@ -81,6 +85,8 @@ export interface StatusSource {
   peers(): PeerInfo[];
   /** Wall clock, ms since the epoch. */
   nowMs(): number;
+  /** The range layer's counters. @default none (not shown) */
+  rangeCounters?(): RangeCounters;
 }
 
 /** Ranges listed by default; the rest are counted in the summary. */
@@ -107,6 +113,7 @@ export function buildStatus(source: StatusSource, rangesMax = STATUS_RANGES_DEFA
     counters: countersOf(store),
     ranges,
     rangesTruncated: ids.length > listed.length,
+    ...(source.rangeCounters === undefined ? {} : { rangeCounters: source.rangeCounters() }),
   };
 }
 

@@ -27,6 +27,9 @@ export function renderStatus(s: NodeStatusJson, rangesShown: number): string[] {
     `  raft ${n.listen}   http ${n.http}`,
     `peers  ${s.peers.map((p) => `n${p.nodeId} ${p.address} ${p.live ? 'live' : 'DOWN'}`)
       .join('   ') || '(none)'}`,
+    `  peers' versions and HTTP  ${s.peers.map((p) => `n${p.nodeId} ${p.version ?? '?'}` +
+      `${p.protocolVersion == null ? '' : `/p${p.protocolVersion}`} ${p.http ?? '-'}`)
+      .join('   ') || '(none)'}`,
     `replicas ${m.replicas}: ${m.leaders} leading, ${m.followers} following, ` +
       `${m.candidates} campaigning, ${m.leaderless} without a leader; ${m.awake} awake, ` +
       `${m.quiesced} quiesced (${m.dormant} dormant)`,

@@ -101,6 +101,9 @@ export class ReadOnly {
   recvAck(from: number, ctx: Uint8Array): void {
     if (ctx.length === 0) return;
     const position = decodePosition(ctx);
+    // A position this queue never issued: an ack sent to an earlier ReadOnly of this term (a
+    // leader rebuilt after its group went dormant). It confirms nothing here.
+    if (position > this.confirmedReads + this.unconfirmedReads.length) return;
     if (this.ackMap === null) this.ackMap = new Map();
     const prev = this.ackMap.get(from);
     if (prev === undefined || position > prev) this.ackMap.set(from, position);

@@ -35,6 +35,7 @@ import {
 import {
   ConfChangeQuorumError,
   newReplicaStatus,
+  newStoreSummary,
   NotLeaderError as StoreNotLeaderError,
   RangeBusyError,
   RangeExistsError,
@@ -328,6 +329,28 @@ export class RangeNode implements StateMachine {
       }
     });
     for (const desc of descs) this.mustStore().createRange(desc.rangeId, configOf(desc));
+  }
+
+  /**
+   * Rebuilds the state of the replicas a reopened store holds (a restart): each range's
+   * descriptor, statistics and dedupe table from its rows in `kv`. Ranges without a
+   * descriptor row (uninitialized, or merged away) get no state. Call once, after
+   * `Store.open` and before the store runs.
+   * @returns the ranges restored
+   */
+  restore(): number {
+    const store = this.mustStore();
+    assert(this.replicas.size === 0, 'restore into an empty range node');
+    store.forEachRange((rangeId) => {
+      const desc = RangeState.storedDescriptor(this.kv, rangeId);
+      if (desc === undefined) return;
+      const state = new RangeState(desc, this.limits, this.options.dedupeEntriesMax);
+      state.load(this.kv);
+      this.replicas.set(rangeId, state);
+      this.local.insert(desc);
+    });
+    assert(this.replicas.size <= store.summary(newStoreSummary()).replicas, 'one per replica');
+    return this.replicas.size;
   }
 
   /** The descriptor of the local replica of `rangeId`, if any. */

@@ -25,8 +25,8 @@ function settledLine(line: string): boolean {
 
 describe('npm start', () => {
   it('runs three node processes, shows them settled, and stops them all on SIGINT', async () => {
-    const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--log-level',
-      'warn'], {}, 80_000);
+    const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--keys', '0',
+      '--log-level', 'warn'], {}, 80_000);
     let settled = false;
     for (let i = 0; i < 600 && !settled && run.child.exitCode === null; i++) {
       settled = run.output().out.split('\n').some(settledLine);
@@ -43,4 +43,22 @@ describe('npm start', () => {
     expect(outcome.out).toContain('stopped (SIGINT): n1 exit 0, n2 exit 0, n3 exit 0');
     expect(existsSync(dir)).toBe(false);
   }, 90_000);
+
+  it('runs a KV workload to its end: every key read back, ranges split under it', async () => {
+    const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--keys', '240',
+      '--split-range-keys', '40', '--log-level', 'warn'], {}, 110_000);
+    let done: string | undefined;
+    for (let i = 0; i < 1000 && done === undefined && run.child.exitCode === null; i++) {
+      done = run.output().out.split('\n').find((l) => / workload \[#+\] done /.test(l));
+      if (done === undefined) await sleep(100);
+    }
+    expect(done, run.output().out + run.output().err).toBeDefined();
+    expect(done).toMatch(/written 240\/240 +read 240\/240 .* errors 0 +mismatches 0 /);
+    // Splits made ranges: every node holds more than it was bootstrapped with.
+    const replicas = [...done!.matchAll(/replicas=(\d+)/g)].map((m) => Number(m[1]));
+    expect(replicas).toHaveLength(3);
+    for (const r of replicas) expect(r).toBeGreaterThan(RANGES);
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(0);
+  }, 120_000);
 });

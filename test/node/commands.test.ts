@@ -8,7 +8,7 @@ import { expectRefusal, runAll, runScript } from './_process.js';
 const CASES: [string, string[], string, NodeJS.ProcessEnv?][] = [
   ['src/node/main.ts', ['--bogus'], 'unknown flag --bogus'],
   ['src/node/main.ts', ['--ranges', '0.5'],
-    "--ranges must be an integer in [0, 1000000], got '0.5'"],
+    "--ranges must be an integer in [2, 1000000], got '0.5'"],
   ['src/node/main.ts', ['--nodes', '8'], "--nodes must be an integer in [1, 7], got '8'"],
   ['src/node/cli.ts', ['demo', '--ranges', '0'], "--ranges must be an integer in [1, 1000000]"],
   ['src/node/main.ts', ['--ranges'], '--ranges needs a value'],

@@ -34,7 +34,7 @@ function linesOf(node: Running, ...fragments: string[]): string[] {
 }
 
 async function until(what: string, predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !predicate(); i++) await sleep(100);
+  for (let i = 0; i < 600 && !predicate(); i++) await sleep(100);
   if (!predicate()) throw new Error(`timed out waiting for ${what}`);
 }
 
@@ -48,7 +48,7 @@ describe('flotilla start with mixed versions', () => {
         '--join', `${3 - n}@127.0.0.1:${raft[2 - n]}`, '--data', join(dir, `n${n}`),
         '--ranges', '2', '--log-level', 'info', ...extra];
       const start = (n: number, extra: string[]): Running => {
-        const r = startScript('src/node/cli.ts', args(n, extra));
+        const r = startScript('src/node/cli.ts', args(n, extra), {}, 160_000);
         running.push(r);
         return r;
       };
@@ -83,5 +83,5 @@ describe('flotilla start with mixed versions', () => {
       for (const r of [one, two]) r.child.kill('SIGTERM');
       expect((await one.done).code).toBe(0);
       expect((await two.done).code).toBe(0);
-    }, 90_000);
+    }, 170_000);
 });

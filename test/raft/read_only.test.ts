@@ -52,7 +52,15 @@ describe('ReadOnly (safe mode)', () => {
     const ro = new ReadOnly(ReadOnlyOption.ReadOnlySafe);
     ro.recvAck(1, EMPTY_BYTES);
     expect(ro.acks.size).toBe(0);
+    ro.confirmedReads = 2 ** 32 + 1;
     ro.recvAck(1, Uint8Array.from([1, 0, 0, 0, 1, 0, 0, 0]));
     expect(ro.ackedIndex(1)).toBe(2 ** 32 + 1);
+  });
+
+  it('ignores a position it never issued (an ack meant for an earlier ReadOnly)', () => {
+    const ro = new ReadOnly(ReadOnlyOption.ReadOnlySafe);
+    ro.recvAck(2, Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0]));
+    expect(ro.ackedIndex(2)).toBeUndefined();
+    expect(ro.maybeAdvance(voters(1, 2, 3))).toHaveLength(0);
   });
 });
