@@ -180,6 +180,8 @@ export class RangeNode implements StateMachine {
   private readonly scratch = newReplicaStatus();
   /** Ranges merged away on this store (bounded by the merges; replica GC will drop it). */
   private readonly mergedAway = new Set<number>();
+  /** Right-hand ranges of the merges this node coordinates now. */
+  private readonly merging = new Set<number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
 
   constructor(private readonly options: RangeNodeOptions) {
@@ -375,6 +377,19 @@ export class RangeNode implements StateMachine {
     if (problem !== null) throw problem;
     const peers = this.options.peers;
     if (peers === undefined) throw new RangeUnavailableError(leftRangeId, 'merges need peers');
+    if (this.merging.has(right.rangeId)) {
+      throw new RangeUnavailableError(right.rangeId, 'a merge of it is in progress here');
+    }
+    this.merging.add(right.rangeId);
+    try {
+      return await this.subsumeAndMerge(right, peers);
+    } finally {
+      this.merging.delete(right.rangeId);
+    }
+  }
+
+  private async subsumeAndMerge(right: RangeDescriptor,
+    peers: (nodeId: number) => RangeNode | undefined): Promise<RangeDescriptor> {
     // Once proposed, a subsume must be seen through (a frozen range serves nothing): it is
     // retried with the same id until it settles; a duplicate answer carries its index.
     const frozen = await this.proposeUntilSettled(right.rangeId, { kind: CommandKind.Subsume,
@@ -621,6 +636,11 @@ export class RangeNode implements StateMachine {
   }
 
   private async propose(rangeId: number, cmd: RangeCommand): Promise<ProposalResult> {
+    // A range merged away here lingers as a Raft group whose entries apply to nothing: a
+    // proposal to it would only time out (and a retry loop would spin for its bound).
+    if (this.mergedAway.has(rangeId)) {
+      throw new RangeKeyMismatchError(rangeId, new Uint8Array(0), undefined);
+    }
     const promise = this.proposals.track(rangeId, cmd.id);
     try {
       this.mustStore().propose(rangeId, encodeCommand(cmd));
