@@ -75,7 +75,13 @@ import { RangeState } from './range_state.js';
 import { RoutingCache } from './routing_cache.js';
 import { applySplit } from './split_apply.js';
 import { delaySplit, type SplitDelayOptions, type SplitDelayReport } from './split_delay.js';
-import { findSizeSplitKey, sizeSplitReason, type SizeSplitOptions } from './split_decider.js';
+import {
+  findSizeSplitKey,
+  LoadSplitDecider,
+  sizeSplitReason,
+  type LoadSplitOptions,
+  type SizeSplitOptions,
+} from './split_decider.js';
 import type { DedupeRecord } from './dedupe.js';
 
 /** A meta row to bring up to date: `desc` (null: delete the row) as of `generation`. */
@@ -121,6 +127,15 @@ export interface RangeNodeOptions {
   splitDelay?: SplitDelayOptions;
   /** Size thresholds that trigger splits; null: no size-triggered splits. @default null */
   sizeSplit?: SizeSplitOptions | null;
+  /**
+   * Load-based splits: every request this node serves is recorded in its range's
+   * `LoadSplitDecider`; when it suggests a key, the range splits there, started on the
+   * leader's node (this one, or through `peers`) behind the split-delay helper.
+   * null: no load-based splits. @default null
+   */
+  loadSplit?: LoadSplitOptions | null;
+  /** Milliseconds one tick stands for (the load decider's clock). @default 200 (ms) */
+  tickMs?: number;
   /** Dedupe table bound per range. @default 4096 (ids) */
   dedupeEntriesMax?: number;
   /** Structured logger (adds `nodeId`; ranges are logged as `rangeId`). @default silent */
@@ -150,6 +165,7 @@ export interface RangeNodeStats {
   /** Of those, refused: the split had not applied here yet. */
   snapshotsRefused: number;
   sizeSplitsStarted: number;
+  loadSplitsStarted: number;
   mergesApplied: number;
 }
 
@@ -161,7 +177,7 @@ export class RangeNode implements StateMachine {
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
     splitRightExisted: 0, snapshotsWithoutState: 0, snapshotsOffered: 0, snapshotsRefused: 0,
-    sizeSplitsStarted: 0, mergesApplied: 0, entriesAfterMerge: 0,
+    sizeSplitsStarted: 0, loadSplitsStarted: 0, mergesApplied: 0, entriesAfterMerge: 0,
   };
   private store: Store | null = null;
   private readonly replicas = new Map<number, RangeState>();
@@ -183,6 +199,8 @@ export class RangeNode implements StateMachine {
   /** Right-hand ranges of the merges this node coordinates now. */
   private readonly merging = new Set<number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
+  /** Load deciders of the ranges this node served requests of (load splits on). */
+  private readonly loadDeciders = new Map<number, LoadSplitDecider>();
 
   constructor(private readonly options: RangeNodeOptions) {
     this.nodeId = options.nodeId;
@@ -278,6 +296,7 @@ export class RangeNode implements StateMachine {
       throw new RangeKeyMismatchError(state.rangeId, key, this.localRangeFor(key) ??
         state.descriptor);
     }
+    if (this.options.loadSplit) this.recordLoad(state.rangeId, ops);
     if (ops.every((op) => op.type === OpType.Get || op.type === OpType.Scan)) {
       return this.read(state.rangeId, ops);
     }
@@ -547,6 +566,8 @@ export class RangeNode implements StateMachine {
       return;
     }
     this.stats.mergesApplied++;
+    this.loadDeciders.delete(out.rightRangeId);
+    this.loadDeciders.delete(state.rangeId);
     this.replicas.delete(out.rightRangeId);
     this.mergedAway.add(out.rightRangeId);
     this.local.insert(out.merged);
@@ -597,6 +618,8 @@ export class RangeNode implements StateMachine {
     }
     this.stats.splitsApplied++;
     const { left, right, rightState } = out;
+    // The left's load was sampled over its old span: it starts afresh (the right has none).
+    this.loadDeciders.delete(left.rangeId);
     assert(!this.replicas.has(right.rangeId), 'a split creates a new range');
     this.replicas.set(right.rangeId, rightState);
     this.local.insert(left);
@@ -652,6 +675,38 @@ export class RangeNode implements StateMachine {
 
   private sleepTicks(ticks: number): Promise<void> {
     return new Promise((wake) => this.sleepers.push({ atTick: this.nowTick + ticks, wake }));
+  }
+
+  /**
+   * Records a request in its range's load decider (one request per batch, spanning the
+   * batch's keys) and starts a split at the suggested key when this node leads the range.
+   */
+  private recordLoad(rangeId: number, ops: readonly KvOp[]): void {
+    const o = this.options.loadSplit;
+    if (!o || rangeId === META_RANGE_ID) return;
+    let decider = this.loadDeciders.get(rangeId);
+    if (decider === undefined) {
+      decider = new LoadSplitDecider(this.options.random, o);
+      this.loadDeciders.set(rangeId, decider);
+    }
+    const { start, end } = spanOf(ops);
+    const nowMs = this.nowTick * (this.options.tickMs ?? 200);
+    if (!decider.record(nowMs, 1, start, end)) return;
+    const key = decider.splitKey();
+    const state = this.replicas.get(rangeId);
+    if (key === undefined || state === undefined || this.splitting.has(rangeId)) return;
+    if (splitKeyProblem(state.descriptor, key) !== null) return;
+    // Requests reach any replica (a follower forwards its proposals), so the load seen here
+    // may be a follower's: the split is started on the leader's node, which runs the
+    // split-delay helper over its own RaftStatus.
+    const lead = this.mustStore().raftStatus(rangeId)?.lead ?? 0;
+    const leader = lead === this.nodeId ? this : this.options.peers?.(lead);
+    if (leader === undefined || leader.splitting.has(rangeId)) return;
+    leader.splitting.add(rangeId);
+    this.stats.loadSplitsStarted++;
+    leader.split(rangeId, key).catch((error: unknown) => {
+      this.log?.debug({ rangeId, err: error }, 'load split failed');
+    }).finally(() => leader.splitting.delete(rangeId));
   }
 
   /** Starts a split of a range over its size thresholds, if this node leads it. */
@@ -743,6 +798,25 @@ function configOf(desc: RangeDescriptor): { voters: number[]; learners: number[]
     voters: desc.replicas.filter((r) => isVoterIncoming(r.type)).map((r) => r.nodeId),
     learners: desc.replicas.filter((r) => r.type === ReplicaType.Learner).map((r) => r.nodeId),
   };
+}
+
+/** The keys a batch touches: its first key and, for a span, the largest end. */
+function spanOf(ops: readonly KvOp[]): { start: Uint8Array; end: Uint8Array | undefined } {
+  let start = firstKey(ops[0]!);
+  let end: Uint8Array | undefined;
+  for (const op of ops) {
+    const k = firstKey(op);
+    if (compareKeys(k, start) < 0) start = k;
+    const e = op.type === OpType.Scan || op.type === OpType.DeleteRange ? op.end : undefined;
+    if (e !== undefined && (end === undefined || compareKeys(e, end) > 0)) end = e;
+  }
+  // A batch of points over several keys straddles the keys between them.
+  if (end === undefined && ops.length > 1) {
+    let last = start;
+    for (const op of ops) if (compareKeys(firstKey(op), last) > 0) last = firstKey(op);
+    if (compareKeys(last, start) > 0) end = last;
+  }
+  return { start, end };
 }
 
 function firstKey(op: KvOp): Uint8Array {
