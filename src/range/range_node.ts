@@ -290,7 +290,10 @@ export class RangeNode implements StateMachine {
     const key = firstKey(ops[0]!);
     const rangeId = options.rangeId ?? this.localRangeFor(key)?.rangeId;
     const state = rangeId === undefined ? undefined : this.replicas.get(rangeId);
-    if (state === undefined) throw new RangeKeyMismatchError(rangeId ?? 0, key, undefined);
+    if (state === undefined) {
+      // Name the local range that holds the key, if any: the client routes there next.
+      throw new RangeKeyMismatchError(rangeId ?? 0, key, this.localRangeFor(key));
+    }
     if (!descriptorContainsKey(state.descriptor, key)) {
       // Name the local range that holds the key now, if any: the client routes there next.
       throw new RangeKeyMismatchError(state.rangeId, key, this.localRangeFor(key) ??
@@ -456,6 +459,12 @@ export class RangeNode implements StateMachine {
       if (attempt >= attemptsMax) throw new RangeUnavailableError(right.rangeId, 'merge stuck');
       await this.sleepTicks(1);
     }
+  }
+
+  /** Whether the local replica of `desc`'s range is gone or at a later generation. */
+  private outdated(desc: RangeDescriptor): boolean {
+    const state = this.replicas.get(desc.rangeId);
+    return state === undefined || state.descriptor.generation > desc.generation;
   }
 
   /** The local replica whose span ends at `key` (a user range). */
@@ -768,6 +777,10 @@ export class RangeNode implements StateMachine {
       if (current !== undefined && decodeDescriptor(current).generation >= row.generation) {
         continue;
       }
+      // A descriptor this node's replica has moved past (split or merged again, or merged
+      // away) is not written: the later change's own update owns its span's rows, and a late
+      // write here would bring back a row that update deleted.
+      if (row.desc !== null && this.outdated(row.desc)) continue;
       if (row.desc !== null) {
         ops.push({ type: OpType.ConditionalPut, key: row.key, value: encodeDescriptor(row.desc),
           expected: current ?? null });

@@ -59,7 +59,7 @@ export type RangeBug = (typeof RANGE_BUGS)[number];
 /** Options of one range seed. */
 export interface RangeSimOptions {
   seed: number;
-  /** Ticks of chaos. @default drawn (25 to 50) */
+  /** Ticks of chaos. @default drawn (20 to 40) */
   steps?: number;
   bug?: RangeBug;
   /** Prints events. @default none */
@@ -129,7 +129,7 @@ export function drawRangeScenario(o: RangeSimOptions): RangeScenario {
   const keys: string[] = [];
   for (let i = 0; i < keyCount; i++) keys.push(String.fromCharCode(98 + 3 * i));
   return {
-    steps: o.steps ?? 25 + r.intn(26), keys,
+    steps: o.steps ?? 20 + r.intn(21), keys,
     dropRate: [0, 0.02, 0.08][r.intn(3)]!, duplicateRate: [0, 0.02, 0.05][r.intn(3)]!,
     faultRate: [0.02, 0.05, 0.1][r.intn(3)]!, splitRate: [0.1, 0.2, 0.3][r.intn(3)]!,
     mergeRate: [0, 0.05, 0.1][r.intn(3)]!, clients: 2 + r.intn(2),
@@ -525,7 +525,7 @@ class RangeWorld {
 }
 
 /** Microtask turns per drain: deeper than any promise chain of a client request. */
-const DRAIN_TURNS = 200;
+const DRAIN_TURNS = 64;
 
 /**
  * Lets the promises run that the last batches settled: turns of the microtask queue only,
