@@ -13,6 +13,9 @@
  * 3. The applied state is written in the batch of the state-machine writes it covers.
  * 4. A failed write fails its batch and every later one with `StorageWriteError`.
  * 5. Nothing outside this folder constructs a storage or reads its internals.
+ * 6. Range-local application keys (`getLocal`/`putLocal`/`deleteLocal`/`scanLocal`/
+ *    `clearLocal`) are synchronous, per range, staged in the same batch, and deleted by
+ *    `destroyReplica`.
  *
  * ENGINES
  * - `MemoryEngine`: nothing on disk, commits complete synchronously.
@@ -42,3 +45,4 @@ export {
 } from './errors.js';
 export { USER_KEY_BYTES_MAX } from './_keys.js';
 export { USER_VALUE_BYTES_MAX } from './_user_data.js';
+export { LOCAL_VALUE_BYTES_MAX } from './_local_keys.js';
