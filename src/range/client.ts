@@ -9,6 +9,8 @@
  *   again;
  * - `ProposalTimeoutError`, `RangeUnavailableError` → wait a step and retry, with the SAME
  *   command id, so that a request whose first attempt did apply still applies once.
+ * - no meta row for the key, or one older than the cache's knowledge (a split's or merge's
+ *   meta update not yet applied) → the node's local descriptor of the key's range.
  * Other errors (bad input, a failed condition) are final. At most `attemptsMax` attempts.
  */
 import { assert } from '../util/index.js';
@@ -94,13 +96,20 @@ export class RangeClient {
     let entry = this.cache.lookup(key);
     if (entry === undefined) {
       const nodes = [...this.nodes.values()];
-      const desc = lookupRange(nodes[attempt % nodes.length]!.kv, key);
-      if (desc === undefined) return undefined;
-      this.cache.insert(desc);
+      const node = nodes[attempt % nodes.length]!;
+      const desc = lookupRange(node.kv, key);
+      if (desc !== undefined) this.cache.insert(desc);
       entry = this.cache.lookup(key);
-      // The row is older than what the cache learned from an answer (the meta update of a
-      // split or merge is still on its way): no route this attempt.
-      if (entry === undefined) return undefined;
+      if (entry === undefined) {
+        // No row, or one older than what the cache learned from an answer (the meta update
+        // of a split or merge is on its way, or a late one left a stale row): the node's own
+        // replicas know the span; a stale one answers with its successor.
+        const local = node.localRangeFor(key);
+        if (local === undefined) return undefined;
+        this.cache.insert(local);
+        entry = this.cache.lookup(key);
+        if (entry === undefined) return undefined;
+      }
     }
     const replicas = entry.descriptor.replicas;
     const nodeId = entry.leaderNodeId !== 0 ? entry.leaderNodeId

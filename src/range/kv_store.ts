@@ -13,7 +13,13 @@
  */
 import { assert } from '../util/index.js';
 import type { EngineBatch, StorageEngine } from '../storage/index.js';
-import { compareKeys, keyFromString, keyToString } from './keys.js';
+import {
+  compareKeys,
+  keyFromString,
+  keyToString,
+  LOCAL_KEY_PREFIX_BYTES,
+  localPrefix,
+} from './keys.js';
 
 /** One key and its value. */
 export interface KvEntry {
@@ -113,8 +119,12 @@ export class MemoryKv implements KvStore {
 const OPEN_SCAN_PAGE = 4096;
 
 /**
- * The KV data in a store's `StorageEngine` (every range's user keys, the meta rows and the
- * range-local rows, under one engine's user data).
+ * The KV data in a store's `StorageEngine`: every range's user keys and the meta rows under
+ * the engine's user data; the range-local rows (`localKey(rangeId, tag, suffix)`: statistics,
+ * dedupe table, freeze index, descriptor) under the engine's range-local keys of that range
+ * (key `tag + suffix`), which travel in the range's snapshots and which `destroyReplica`
+ * deletes. The split is invisible to the state machine: it addresses both through the same
+ * key space (keys.ts), and this class routes by prefix.
  *
  * WHY AN INDEX. Applying a command is synchronous (the store's batch end calls it) and must
  * read what it is about to change: a conditional put's value, a scan's or delete-range's
@@ -181,12 +191,17 @@ export class EngineKv implements KvStore {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const value = this.engine.getUser(key);
+    const rangeId = localRangeOf(key);
+    const value = rangeId === 0 ? this.engine.getUser(key)
+      : this.engine.getLocal(rangeId, key.subarray(LOCAL_KEY_PREFIX_BYTES));
     return value === undefined ? undefined : plain(value);
   }
 
   scan(start: Uint8Array, end: Uint8Array, limit: number): KvEntry[] {
     assert(Number.isSafeInteger(limit) && limit > 0, 'scan limit');
+    const rangeId = localRangeOf(start);
+    if (rangeId !== 0) return this.scanLocal(rangeId, start, end, limit);
+    assert(localRangeOf(end) === 0, 'a user scan does not end among range-local keys');
     const out: KvEntry[] = [];
     const endString = keyToString(end);
     for (let i = lowerBound(this.keys, keyToString(start)); i < this.keys.length; i++) {
@@ -200,9 +215,32 @@ export class EngineKv implements KvStore {
     return out;
   }
 
+  /** A scan within one range's local rows (the dedupe table's load). */
+  private scanLocal(rangeId: number, start: Uint8Array, end: Uint8Array, limit: number):
+    KvEntry[] {
+    const endRange = localRangeOf(end);
+    // An end past this range's local keys (its prefix's end) bounds nothing within them.
+    assert(endRange === rangeId || compareKeys(end, localPrefix(rangeId)) > 0,
+      'a local scan stays within one range');
+    const prefix = localPrefix(rangeId);
+    const rows = this.engine.scanLocal(rangeId, start.subarray(LOCAL_KEY_PREFIX_BYTES),
+      endRange === rangeId ? end.subarray(LOCAL_KEY_PREFIX_BYTES) : null, limit);
+    return rows.map((row) => {
+      const key = new Uint8Array(LOCAL_KEY_PREFIX_BYTES + row.key.length);
+      key.set(prefix);
+      key.set(row.key, LOCAL_KEY_PREFIX_BYTES);
+      return { key, value: plain(row.value) };
+    });
+  }
+
   put(key: Uint8Array, value: Uint8Array): void {
     const batch = this.batch;
     assert(batch !== null, 'writes happen inside an apply (or writeAlone)');
+    const rangeId = localRangeOf(key);
+    if (rangeId !== 0) {
+      this.engine.putLocal(rangeId, key.slice(LOCAL_KEY_PREFIX_BYTES), value.slice(), batch);
+      return;
+    }
     // The engine keeps what it is handed: copies, so that no caller's buffer aliases it.
     this.engine.putUser(key.slice(), value.slice(), batch);
     const k = keyToString(key);
@@ -214,6 +252,11 @@ export class EngineKv implements KvStore {
   delete(key: Uint8Array): void {
     const batch = this.batch;
     assert(batch !== null, 'writes happen inside an apply (or writeAlone)');
+    const rangeId = localRangeOf(key);
+    if (rangeId !== 0) {
+      this.engine.deleteLocal(rangeId, key.slice(LOCAL_KEY_PREFIX_BYTES), batch);
+      return;
+    }
     const k = keyToString(key);
     const i = lowerBound(this.keys, k);
     if (this.keys[i] !== k) return;
@@ -229,6 +272,16 @@ export class EngineKv implements KvStore {
 function plain(value: Uint8Array): Uint8Array {
   if (value.constructor === Uint8Array) return value;
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/**
+ * The range id of a range-local key (keys.ts: 0x00 0x00, the id in 8 bytes, then at least a
+ * tag byte), or 0 for any other key.
+ */
+function localRangeOf(key: Uint8Array): number {
+  if (key.length <= LOCAL_KEY_PREFIX_BYTES || key[0] !== 0x00 || key[1] !== 0x00) return 0;
+  const view = new DataView(key.buffer, key.byteOffset, LOCAL_KEY_PREFIX_BYTES);
+  return view.getUint32(2) * 0x100000000 + view.getUint32(6);
 }
 
 /** The smallest key after `key` (for paging). */

@@ -86,7 +86,13 @@ import { RangeState } from './range_state.js';
 import { RoutingCache } from './routing_cache.js';
 import { applySplit } from './split_apply.js';
 import { delaySplit, type SplitDelayOptions, type SplitDelayReport } from './split_delay.js';
-import { findSizeSplitKey, sizeSplitReason, type SizeSplitOptions } from './split_decider.js';
+import {
+  findSizeSplitKey,
+  LoadSplitDecider,
+  sizeSplitReason,
+  type LoadSplitOptions,
+  type SizeSplitOptions,
+} from './split_decider.js';
 import type { DedupeRecord } from './dedupe.js';
 import { Membership, type MembershipStats } from './_membership.js';
 import { GcReason } from './replica_gc.js';
@@ -141,6 +147,15 @@ export interface RangeNodeOptions {
   splitDelay?: SplitDelayOptions;
   /** Size thresholds that trigger splits; null: no size-triggered splits. @default null */
   sizeSplit?: SizeSplitOptions | null;
+  /**
+   * Load-based splits: every request this node serves is recorded in its range's
+   * `LoadSplitDecider`; when it suggests a key, the range splits there, started on the
+   * leader's node (this one, or through `peers`) behind the split-delay helper.
+   * null: no load-based splits. @default null
+   */
+  loadSplit?: LoadSplitOptions | null;
+  /** Milliseconds one tick stands for (the load decider's clock). @default 200 (ms) */
+  tickMs?: number;
   /** Dedupe table bound per range. @default 4096 (ids) */
   dedupeEntriesMax?: number;
   /** Structured logger (adds `nodeId`; ranges are logged as `rangeId`). @default silent */
@@ -172,6 +187,7 @@ export interface RangeNodeStats {
   /** Of those, refused: the split had not applied here yet. */
   snapshotsRefused: number;
   sizeSplitsStarted: number;
+  loadSplitsStarted: number;
   mergesApplied: number;
 }
 
@@ -183,7 +199,7 @@ export class RangeNode implements StateMachine {
   readonly stats: RangeNodeStats = {
     commandsApplied: 0, duplicatesSkipped: 0, badCommands: 0, splitsApplied: 0,
     splitRightExisted: 0, snapshotsWithoutState: 0, snapshotsOffered: 0, snapshotsRefused: 0,
-    sizeSplitsStarted: 0, mergesApplied: 0, entriesAfterMerge: 0,
+    sizeSplitsStarted: 0, loadSplitsStarted: 0, mergesApplied: 0, entriesAfterMerge: 0,
   };
   private store: Store | null = null;
   private readonly replicas = new Map<number, RangeState>();
@@ -202,11 +218,15 @@ export class RangeNode implements StateMachine {
   private readonly scratch = newReplicaStatus();
   /** Ranges merged away on this store (bounded by the merges; a merge waits on it). */
   private readonly mergedAway = new Set<number>();
+  /** Right-hand ranges of the merges this node coordinates now. */
+  private readonly merging = new Set<number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
   /** Membership changes, replica GC and range snapshots (_membership.ts). */
   private readonly membership: Membership;
   /** The rebalancer loop, if `options.rebalance`. */
   readonly rebalancer: Rebalancer | null;
+  /** Load deciders of the ranges this node served requests of (load splits on). */
+  private readonly loadDeciders = new Map<number, LoadSplitDecider>();
 
   constructor(private readonly options: RangeNodeOptions) {
     this.nodeId = options.nodeId;
@@ -394,12 +414,16 @@ export class RangeNode implements StateMachine {
     const key = firstKey(ops[0]!);
     const rangeId = options.rangeId ?? this.localRangeFor(key)?.rangeId;
     const state = rangeId === undefined ? undefined : this.replicas.get(rangeId);
-    if (state === undefined) throw new RangeKeyMismatchError(rangeId ?? 0, key, undefined);
+    if (state === undefined) {
+      // Name the local range that holds the key, if any: the client routes there next.
+      throw new RangeKeyMismatchError(rangeId ?? 0, key, this.localRangeFor(key));
+    }
     if (!descriptorContainsKey(state.descriptor, key)) {
       // Name the local range that holds the key now, if any: the client routes there next.
       throw new RangeKeyMismatchError(state.rangeId, key, this.localRangeFor(key) ??
         state.descriptor);
     }
+    if (this.options.loadSplit) this.recordLoad(state.rangeId, ops);
     if (ops.every((op) => op.type === OpType.Get || op.type === OpType.Scan)) {
       return this.read(state.rangeId, ops);
     }
@@ -502,6 +526,19 @@ export class RangeNode implements StateMachine {
     if (problem !== null) throw problem;
     const peers = this.options.peers;
     if (peers === undefined) throw new RangeUnavailableError(leftRangeId, 'merges need peers');
+    if (this.merging.has(right.rangeId)) {
+      throw new RangeUnavailableError(right.rangeId, 'a merge of it is in progress here');
+    }
+    this.merging.add(right.rangeId);
+    try {
+      return await this.subsumeAndMerge(right, peers);
+    } finally {
+      this.merging.delete(right.rangeId);
+    }
+  }
+
+  private async subsumeAndMerge(right: RangeDescriptor,
+    peers: (nodeId: number) => RangeNode | undefined): Promise<RangeDescriptor> {
     // Once proposed, a subsume must be seen through (a frozen range serves nothing): it is
     // retried with the same id until it settles; a duplicate answer carries its index.
     const frozen = await this.proposeUntilSettled(right.rangeId, { kind: CommandKind.Subsume,
@@ -549,6 +586,12 @@ export class RangeNode implements StateMachine {
       if (attempt >= attemptsMax) throw new RangeUnavailableError(right.rangeId, 'merge stuck');
       await this.sleepTicks(1);
     }
+  }
+
+  /** Whether the local replica of `desc`'s range is gone or at a later generation. */
+  private outdated(desc: RangeDescriptor): boolean {
+    const state = this.replicas.get(desc.rangeId);
+    return state === undefined || state.descriptor.generation > desc.generation;
   }
 
   /** The local replica whose span ends at `key` (a user range). */
@@ -659,6 +702,8 @@ export class RangeNode implements StateMachine {
       return;
     }
     this.stats.mergesApplied++;
+    this.loadDeciders.delete(out.rightRangeId);
+    this.loadDeciders.delete(state.rangeId);
     this.replicas.delete(out.rightRangeId);
     this.mergedAway.add(out.rightRangeId);
     this.membership.gc.add(out.rightRangeId, GcReason.MergedAway);
@@ -729,6 +774,8 @@ export class RangeNode implements StateMachine {
     }
     this.stats.splitsApplied++;
     const { left, right, rightState } = out;
+    // The left's load was sampled over its old span: it starts afresh (the right has none).
+    this.loadDeciders.delete(left.rangeId);
     assert(!this.replicas.has(right.rangeId), 'a split creates a new range');
     this.replicas.set(right.rangeId, rightState);
     this.local.insert(left);
@@ -768,6 +815,11 @@ export class RangeNode implements StateMachine {
   }
 
   private async propose(rangeId: number, cmd: RangeCommand): Promise<ProposalResult> {
+    // A range merged away here lingers as a Raft group whose entries apply to nothing: a
+    // proposal to it would only time out (and a retry loop would spin for its bound).
+    if (this.mergedAway.has(rangeId)) {
+      throw new RangeKeyMismatchError(rangeId, new Uint8Array(0), undefined);
+    }
     const promise = this.proposals.track(rangeId, cmd.id);
     try {
       this.mustStore().propose(rangeId, encodeCommand(cmd));
@@ -779,6 +831,38 @@ export class RangeNode implements StateMachine {
 
   private sleepTicks(ticks: number): Promise<void> {
     return new Promise((wake) => this.sleepers.push({ atTick: this.nowTick + ticks, wake }));
+  }
+
+  /**
+   * Records a request in its range's load decider (one request per batch, spanning the
+   * batch's keys) and starts a split at the suggested key when this node leads the range.
+   */
+  private recordLoad(rangeId: number, ops: readonly KvOp[]): void {
+    const o = this.options.loadSplit;
+    if (!o || rangeId === META_RANGE_ID) return;
+    let decider = this.loadDeciders.get(rangeId);
+    if (decider === undefined) {
+      decider = new LoadSplitDecider(this.options.random, o);
+      this.loadDeciders.set(rangeId, decider);
+    }
+    const { start, end } = spanOf(ops);
+    const nowMs = this.nowTick * (this.options.tickMs ?? 200);
+    if (!decider.record(nowMs, 1, start, end)) return;
+    const key = decider.splitKey();
+    const state = this.replicas.get(rangeId);
+    if (key === undefined || state === undefined || this.splitting.has(rangeId)) return;
+    if (splitKeyProblem(state.descriptor, key) !== null) return;
+    // Requests reach any replica (a follower forwards its proposals), so the load seen here
+    // may be a follower's: the split is started on the leader's node, which runs the
+    // split-delay helper over its own RaftStatus.
+    const lead = this.mustStore().raftStatus(rangeId)?.lead ?? 0;
+    const leader = lead === this.nodeId ? this : this.options.peers?.(lead);
+    if (leader === undefined || leader.splitting.has(rangeId)) return;
+    leader.splitting.add(rangeId);
+    this.stats.loadSplitsStarted++;
+    leader.split(rangeId, key).catch((error: unknown) => {
+      this.log?.debug({ rangeId, err: error }, 'load split failed');
+    }).finally(() => leader.splitting.delete(rangeId));
   }
 
   /** Starts a split of a range over its size thresholds, if this node leads it. */
@@ -840,6 +924,10 @@ export class RangeNode implements StateMachine {
       if (current !== undefined && decodeDescriptor(current).generation >= row.generation) {
         continue;
       }
+      // A descriptor this node's replica has moved past (split or merged again, or merged
+      // away) is not written: the later change's own update owns its span's rows, and a late
+      // write here would bring back a row that update deleted.
+      if (row.desc !== null && this.outdated(row.desc)) continue;
       if (row.desc !== null) {
         ops.push({ type: OpType.ConditionalPut, key: row.key, value: encodeDescriptor(row.desc),
           expected: current ?? null });
@@ -879,6 +967,25 @@ function configOf(desc: RangeDescriptor): { voters: number[]; learners: number[]
     voters: desc.replicas.filter((r) => isVoterIncoming(r.type)).map((r) => r.nodeId),
     learners: desc.replicas.filter((r) => r.type === ReplicaType.Learner).map((r) => r.nodeId),
   };
+}
+
+/** The keys a batch touches: its first key and, for a span, the largest end. */
+function spanOf(ops: readonly KvOp[]): { start: Uint8Array; end: Uint8Array | undefined } {
+  let start = firstKey(ops[0]!);
+  let end: Uint8Array | undefined;
+  for (const op of ops) {
+    const k = firstKey(op);
+    if (compareKeys(k, start) < 0) start = k;
+    const e = op.type === OpType.Scan || op.type === OpType.DeleteRange ? op.end : undefined;
+    if (e !== undefined && (end === undefined || compareKeys(e, end) > 0)) end = e;
+  }
+  // A batch of points over several keys straddles the keys between them.
+  if (end === undefined && ops.length > 1) {
+    let last = start;
+    for (const op of ops) if (compareKeys(firstKey(op), last) > 0) last = firstKey(op);
+    if (compareKeys(last, start) > 0) end = last;
+  }
+  return { start, end };
 }
 
 function firstKey(op: KvOp): Uint8Array {

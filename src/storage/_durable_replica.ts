@@ -28,7 +28,7 @@ import {
   type StorageError,
 } from '../raft/index.js';
 import type { DurableBatch, EngineCore, StagingReplica } from './_durable_core.js';
-import { ENTRY_OVERHEAD_BYTES, type CachedRun } from './_entry_cache.js';
+import { ENTRY_OVERHEAD_BYTES, scaledLogBytes, type CachedRun } from './_entry_cache.js';
 import { MetaKind, keyHex } from './_keys.js';
 import { decodeEntry, decodeSnapshot, type LogState } from './_records.js';
 import type { AppliedState, EngineBatch, ReplicaStorage } from './engine.js';
@@ -81,6 +81,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   /** The RaftState / Applied record must be written when the open batch is sealed. */
   private raftStateDirty = false;
   private appliedDirty = false;
+  private logBytesEstimate = 0;
 
   constructor(readonly rangeId: number, private readonly core: EngineCore, s: ReplicaState) {
     this.hs = s.hardState;
@@ -179,6 +180,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
       const key = keys.logKey(this.rangeId, e.index);
       this.core.put(b, key, codec.entry(key, e));
     }
+    for (let k = from; k < entries.length; k++) this.logBytesEstimate += cost(entries[k]!);
     this.cacheAppend(entries, from, start);
     this.last = lastNew;
     this.pinFrom = Math.min(this.pinFrom, start);
@@ -209,6 +211,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.truncatedIndex = md.index;
     this.truncatedTerm = md.term;
     this.last = md.index;
+    this.logBytesEstimate = 0;
     this.snap = snapshot;
     this.snapIndex = md.index;
     this.snapSeq = b.seq;
@@ -240,6 +243,8 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.core.touch(b, this);
     const term = this.entryAt(index).term;
     this.deleteLog(b, this.truncatedIndex + 1, index);
+    this.logBytesEstimate = scaledLogBytes(this.logBytesEstimate,
+      this.last - this.truncatedIndex, this.last - index);
     const cacheLo = this.last - this.ents.length + 1;
     if (index >= cacheLo) this.dropCache(index - cacheLo + 1);
     this.truncatedIndex = index;
@@ -247,6 +252,10 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.stageLogState(b);
     assert(this.firstIndex() === index + 1, 'compaction moves the first index');
     return null;
+  }
+
+  logBytes(): number {
+    return this.logBytesEstimate;
   }
 
   /**

@@ -62,3 +62,9 @@ export class EntryCache {
 
 /** The estimated heap cost of one cached entry beyond its data (object, array slot). */
 export const ENTRY_OVERHEAD_BYTES = 64;
+
+/** A log byte estimate after `before` entries became `after` (a compaction). */
+export function scaledLogBytes(bytes: number, before: number, after: number): number {
+  assert(after <= before, 'a compaction only removes entries');
+  return before <= 0 || after <= 0 ? 0 : Math.round(bytes * (after / before));
+}

@@ -6,11 +6,14 @@
  *   0x02 | rangeId u64 BE | kind u8        a replica's metadata records (MetaKind)
  *   0x03 | rangeId u64 BE | index u64 BE   a replica's log entries
  *   0x04 | user key bytes                  user data, once per store across all ranges
+ *   0x05 | rangeId u64 BE | app key bytes  a range's range-local application keys
  *
  * Fixed-width big-endian numbers make byte order equal numeric order, so a replica's log is
  * one ordered range and a restart lists every replica by scanning the 0x02 range (three
  * records per replica, never a log entry). User keys carry no range id: a range owns a span
- * of them through its descriptor, and a split moves no data.
+ * of them through its descriptor, and a split moves no data. Range-local application keys (the
+ranges layer's descriptor and dedupe table) carry the range id: they belong to one replica,
+travel in its snapshots and go with it when it is destroyed.
  *
  * No key is built as a string: each `KeyBuilder` owns one scratch buffer per key kind and
  * returns it (valid until its next call); the backends copy what they keep.
@@ -18,7 +21,7 @@
 import { assert } from '../util/index.js';
 
 /** The first byte of every key. */
-export const KeyPrefix = { Identity: 0x01, Meta: 0x02, Log: 0x03, User: 0x04, End: 0x05 } as const;
+export const KeyPrefix = { Identity: 0x01, Meta: 0x02, Log: 0x03, User: 0x04, Local: 0x05, End: 0x06 } as const;
 
 /** The kind byte of a metadata record. */
 export const MetaKind = {
@@ -38,6 +41,8 @@ export const MetaKind = {
 export const META_KEY_BYTES = 10;
 /** Bytes of a log key. */
 export const LOG_KEY_BYTES = 17;
+/** Bytes before the application key in a range-local key (prefix and range id). */
+export const LOCAL_KEY_PREFIX_BYTES = 9;
 /** The largest user key (bytes), so a key buffer is allocated once. @default 4096 */
 export const USER_KEY_BYTES_MAX = 4096;
 
@@ -63,12 +68,15 @@ export class KeyBuilder {
   private readonly logView = new DataView(this.log.buffer);
   private readonly user = new Uint8Array(USER_KEY_BYTES_MAX + 1);
   private readonly bound = new Uint8Array(USER_KEY_BYTES_MAX + 1);
+  private readonly local = new Uint8Array(LOCAL_KEY_PREFIX_BYTES + USER_KEY_BYTES_MAX);
+  private readonly localView = new DataView(this.local.buffer);
 
   constructor() {
     this.meta[0] = KeyPrefix.Meta;
     this.log[0] = KeyPrefix.Log;
     this.user[0] = KeyPrefix.User;
     this.bound[0] = KeyPrefix.User;
+    this.local[0] = KeyPrefix.Local;
   }
 
   /** The key of a metadata record (the shared buffer: copy it to keep it). */
@@ -98,6 +106,14 @@ export class KeyBuilder {
     this.bound.set(key, 1);
     return this.bound.subarray(0, key.length + 1);
   }
+
+  /** The stored key of range-local key `key` of `rangeId` (a view of the shared buffer). */
+  localKey(rangeId: number, key: Uint8Array): Uint8Array {
+    assert(key.length <= USER_KEY_BYTES_MAX, 'range-local keys are checked at the boundary');
+    writeU64(this.localView, 1, rangeId);
+    this.local.set(key, LOCAL_KEY_PREFIX_BYTES);
+    return this.local.subarray(0, LOCAL_KEY_PREFIX_BYTES + key.length);
+  }
 }
 
 /** The key of the engine identity record. */
@@ -107,7 +123,11 @@ export const META_START: Uint8Array = Uint8Array.of(KeyPrefix.Meta);
 /** The first key after the metadata range. */
 export const META_END: Uint8Array = Uint8Array.of(KeyPrefix.Log);
 /** The first key after the user data range. */
-export const USER_END: Uint8Array = Uint8Array.of(KeyPrefix.End);
+export const USER_END: Uint8Array = Uint8Array.of(KeyPrefix.Local);
+/** The first key of the range-local application keys. */
+export const LOCAL_START: Uint8Array = Uint8Array.of(KeyPrefix.Local);
+/** The first key after the range-local application keys. */
+export const LOCAL_END: Uint8Array = Uint8Array.of(KeyPrefix.End);
 
 /** The range id of a metadata or log key. */
 export function rangeIdOfKey(key: Uint8Array): number {

@@ -36,6 +36,10 @@ import {
   decodeSnapshot,
 } from './_records.js';
 import { getUser, readSpan, stageUser } from './_user_data.js';
+import { clearLocal, loadLocal, stageLocal } from './_durable_local.js';
+import {
+  LocalKeys, checkLocalKey, checkLocalScan, checkLocalValue, checkRangeId,
+} from './_local_keys.js';
 import type {
   EngineBatch, EngineOpenOptions, EngineStats, ReplicaStorage, ReplicaSummary, SpanReader,
   StorageEngine, UserEntry,
@@ -65,6 +69,9 @@ export class DurableEngine implements StorageEngine {
   /** @internal shared with the replicas */
   protected readonly core: EngineCore;
   private readonly replicas = new Map<number, DurableReplica>();
+  private readonly local = new LocalKeys();
+  /** Ranges whose range-local records were damaged at open (refused by `loadReplica`). */
+  private localRefused = new Map<number, ReplicaCorruptError>();
   private readonly storeId: number;
   private readonly clusterId: string;
   private readonly onOpenProgress: ((n: number) => void) | null;
@@ -100,6 +107,7 @@ export class DurableEngine implements StorageEngine {
       throw error;
     }
     this.opened = true;
+    this.localRefused = await loadLocal(this.core, this.local);
     const manifest = readManifest(this.core.backend);
     if (manifest === null) return this.listReplicas(options);
     // Consumed before anything else is written: from now on only a scan is trustworthy,
@@ -283,6 +291,8 @@ export class DurableEngine implements StorageEngine {
     assert(!this.replicas.has(rangeId), 'load a replica once');
     let state: ReplicaState;
     try {
+      const refused = this.localRefused.get(rangeId);
+      if (refused !== undefined) throw refused;
       state = this.readReplica(rangeId);
     } catch (error) {
       if (error instanceof ReplicaCorruptError && !this.refusedAtOpen.has(rangeId)) {
@@ -344,7 +354,9 @@ export class DurableEngine implements StorageEngine {
     this.live();
     assert(storage instanceof DurableReplica, 'a replica of this engine');
     assert(this.replicas.get(storage.rangeId) === storage, 'destroy a live replica');
-    storage.destroy(this.core.asOpen(batch));
+    const b = this.core.asOpen(batch);
+    storage.destroy(b);
+    clearLocal(this.core, this.local, b, storage.rangeId);
     this.replicas.delete(storage.rangeId);
     this.destroyed.add(storage.rangeId);
   }
@@ -398,6 +410,41 @@ export class DurableEngine implements StorageEngine {
   readSpan(start: Uint8Array, end: Uint8Array | null): SpanReader {
     this.live();
     return readSpan(this.core, start, end);
+  }
+
+  getLocal(rangeId: number, key: Uint8Array): Uint8Array | undefined {
+    this.live();
+    checkRangeId(rangeId);
+    checkLocalKey(key);
+    return this.local.get(rangeId, key);
+  }
+
+  putLocal(rangeId: number, key: Uint8Array, value: Uint8Array, batch: EngineBatch): void {
+    this.live();
+    checkRangeId(rangeId);
+    checkLocalKey(key);
+    checkLocalValue(value);
+    stageLocal(this.core, this.local, this.core.asOpen(batch), rangeId, key, value);
+  }
+
+  deleteLocal(rangeId: number, key: Uint8Array, batch: EngineBatch): void {
+    this.live();
+    checkRangeId(rangeId);
+    checkLocalKey(key);
+    stageLocal(this.core, this.local, this.core.asOpen(batch), rangeId, key, null);
+  }
+
+  scanLocal(rangeId: number, start: Uint8Array, end: Uint8Array | null, limit: number):
+    UserEntry[] {
+    this.live();
+    checkLocalScan(rangeId, start, end, limit);
+    return this.local.scan(rangeId, start, end, limit);
+  }
+
+  clearLocal(rangeId: number, batch: EngineBatch): void {
+    this.live();
+    checkRangeId(rangeId);
+    clearLocal(this.core, this.local, this.core.asOpen(batch), rangeId);
   }
 
   stats(): EngineStats {

@@ -33,6 +33,14 @@
  * synchronous turn as `appliedState()`, the pair is a consistent snapshot of a range.
  * Keys are 1 to `USER_KEY_BYTES_MAX` (4096) bytes, in byte order; keys and values handed to
  * the engine must not be mutated afterwards.
+ *
+ * RANGE-LOCAL KEYS. Small per-range application state (the ranges layer's descriptor and
+ * dedupe table) lives under range-local keys: `(rangeId, key)`, separate from user keys and
+ * from every other range's. `getLocal` / `putLocal` / `deleteLocal` / `scanLocal` are all
+ * synchronous (the engine mirrors them in memory, see _local_keys.ts); writes stage into the
+ * same batch as the Raft writes and are visible at once. They travel in the range's
+ * snapshots, `clearLocal` stages the deletion of all of a range's, and `destroyReplica`
+ * clears them too. Keys are 1 to 4096 bytes, values at most `LOCAL_VALUE_BYTES_MAX` (1 MiB).
  */
 import type {
   ConfState,
@@ -135,6 +143,13 @@ export interface ReplicaStorage extends Storage {
    */
   compact(index: number, batch: EngineBatch): StorageError | null;
   /**
+   * An estimate of the bytes of the entries from the first index to the last (payloads plus
+   * a fixed overhead per entry): exact over appends, scaled in proportion by a compaction,
+   * an over-estimate after a suffix is replaced, 0 after a load (the count bound still holds).
+   * Log truncation reads it against its byte bound.
+   */
+  logBytes(): number;
+  /**
    * The replica went dormant: drop what it holds in memory beyond a fixed few fields. Reads
    * stay correct afterwards (they may go to the engine).
    */
@@ -214,6 +229,20 @@ export interface StorageEngine {
   scanUser(start: Uint8Array, end: Uint8Array | null, limit: number): Promise<UserEntry[]>;
   /** A point-in-time reader of `[start, end)` (see the file header). */
   readSpan(start: Uint8Array, end: Uint8Array | null): SpanReader;
+  /** The value of range-local key `key` of `rangeId` (staged writes included), or undefined. */
+  getLocal(rangeId: number, key: Uint8Array): Uint8Array | undefined;
+  /** Stages range-local `key = value` of `rangeId`. `StorageArgumentError` on bad arguments. */
+  putLocal(rangeId: number, key: Uint8Array, value: Uint8Array, batch: EngineBatch): void;
+  /** Stages the deletion of range-local `key` of `rangeId` (a no-op if absent). */
+  deleteLocal(rangeId: number, key: Uint8Array, batch: EngineBatch): void;
+  /**
+   * Up to `limit` range-local entries of `rangeId` with `start <= key < end` in key order
+   * (`end` null: no upper bound), staged writes included; synchronous.
+   */
+  scanLocal(rangeId: number, start: Uint8Array, end: Uint8Array | null, limit: number):
+    UserEntry[];
+  /** Stages the deletion of every range-local key of `rangeId`. */
+  clearLocal(rangeId: number, batch: EngineBatch): void;
   /** The engine's counters. */
   stats(): EngineStats;
 }

@@ -18,6 +18,9 @@
  *    clean close wrote (consumed by that open), or else scans the metadata once
  *    (_open_scan.ts, _manifest.ts); `loadReplica` builds and checks a storage later.
  *    `release()` leaves a storage holding no log entry and no snapshot data.
+ * 7. Range-local application keys (`getLocal`/`putLocal`/`deleteLocal`/`scanLocal`/
+ *    `clearLocal`) are synchronous, per range, staged in the same batch, and deleted by
+ *    `destroyReplica`.
  *
  * ENGINES
  * - `MemoryEngine`: nothing on disk, commits complete synchronously.
@@ -50,3 +53,4 @@ export {
 export { USER_KEY_BYTES_MAX } from './_keys.js';
 export { ENGINE_FORMAT_VERSION } from './_records.js';
 export { USER_VALUE_BYTES_MAX } from './_user_data.js';
+export { LOCAL_VALUE_BYTES_MAX } from './_local_keys.js';

@@ -19,6 +19,10 @@ import {
 } from '../raft/index.js';
 import { SortedMap, bytesOfLatin1, latin1Of } from './_sorted_map.js';
 import { checkUserKey, checkUserValue } from './_user_data.js';
+import { scaledLogBytes } from './_entry_cache.js';
+import {
+  LocalKeys, checkLocalKey, checkLocalScan, checkLocalValue, checkRangeId,
+} from './_local_keys.js';
 import type {
   AppliedState, EngineBatch, EngineOpenOptions, EngineStats, ReplicaStorage, ReplicaSummary,
   SpanReader, StorageEngine, UserEntry,
@@ -61,6 +65,7 @@ class MemoryReplicaStorage implements ReplicaStorage {
   /** The snapshot served at the applied point once the log is compacted past `log.snap`. */
   private appliedSnap: Snapshot | null = null;
   destroyed = false;
+  private logBytesEstimate = 0;
 
   constructor(rangeId: number) {
     this.rangeId = rangeId;
@@ -109,6 +114,10 @@ class MemoryReplicaStorage implements ReplicaStorage {
     for (let i = 0; i < entries.length; i++) bytes += entries[i]!.data.length + 24;
     asMemoryBatch(batch).note(this.rangeId, bytes);
     this.log.append(entries);
+    this.logBytesEstimate += bytes;
+  }
+  logBytes(): number {
+    return this.logBytesEstimate;
   }
   setHardState(hardState: HardState, batch: EngineBatch): void {
     asMemoryBatch(batch).note(this.rangeId, 24);
@@ -121,6 +130,7 @@ class MemoryReplicaStorage implements ReplicaStorage {
     const b = asMemoryBatch(batch);
     const error = this.log.applySnapshot(snapshot);
     assert(error === null, 'a snapshot newer than the applied index is newer than the log');
+    this.logBytesEstimate = 0;
     b.note(this.rangeId, snapshot.data.length + descriptor.length + 32);
     this.stageApplied(b, { index: md.index, confState: md.confState, descriptor });
     return null;
@@ -139,8 +149,13 @@ class MemoryReplicaStorage implements ReplicaStorage {
   }
   compact(index: number, batch: EngineBatch): StorageError | null {
     assert(index <= this.applied.index, 'compact only what was applied');
+    const before = this.log.lastIndex() - this.log.firstIndex() + 1;
+    const error = this.log.compact(index);
+    if (error !== null) return error;
     asMemoryBatch(batch).note(this.rangeId, 16);
-    return this.log.compact(index);
+    this.logBytesEstimate = scaledLogBytes(this.logBytesEstimate, before,
+      this.log.lastIndex() - this.log.firstIndex() + 1);
+    return null;
   }
   release(): void {
     // The log is the only copy on this engine: it stays, but without spare array capacity.
@@ -167,6 +182,7 @@ class CopiedSpanReader implements SpanReader {
 export class MemoryEngine implements StorageEngine {
   private readonly replicas = new Map<number, MemoryReplicaStorage>();
   private readonly user = new SortedMap<Uint8Array>();
+  private readonly local = new LocalKeys();
   private readonly counters: EngineStats = {
     batchesCommitted: 0, writesSynced: 0, groupsCommitted: 0, bytesCommitted: 0,
     replicasRefused: 0, entryCacheBytes: 0,
@@ -219,6 +235,7 @@ export class MemoryEngine implements StorageEngine {
     asMemoryBatch(batch).note(storage.rangeId, 8);
     (storage as MemoryReplicaStorage).destroyed = true;
     this.replicas.delete(storage.rangeId);
+    this.clearLocal(storage.rangeId, batch);
   }
   batch(): EngineBatch {
     assert(!this.closed, 'engine open');
@@ -267,6 +284,34 @@ export class MemoryEngine implements StorageEngine {
     if (end !== null) checkUserKey(end, 'span end');
     const rows = this.user.range(latin1Of(start), end === null ? null : latin1Of(end), Infinity);
     return new CopiedSpanReader(rows.map(([k, value]) => ({ key: bytesOfLatin1(k), value })));
+  }
+  getLocal(rangeId: number, key: Uint8Array): Uint8Array | undefined {
+    checkRangeId(rangeId);
+    checkLocalKey(key);
+    return this.local.get(rangeId, key);
+  }
+  putLocal(rangeId: number, key: Uint8Array, value: Uint8Array, batch: EngineBatch): void {
+    checkRangeId(rangeId);
+    checkLocalKey(key);
+    checkLocalValue(value);
+    asMemoryBatch(batch).note(rangeId, key.length + value.length);
+    this.local.set(rangeId, key, value);
+  }
+  deleteLocal(rangeId: number, key: Uint8Array, batch: EngineBatch): void {
+    checkRangeId(rangeId);
+    checkLocalKey(key);
+    asMemoryBatch(batch).note(rangeId, key.length);
+    this.local.set(rangeId, key, null);
+  }
+  scanLocal(rangeId: number, start: Uint8Array, end: Uint8Array | null, limit: number):
+    UserEntry[] {
+    checkLocalScan(rangeId, start, end, limit);
+    return this.local.scan(rangeId, start, end, limit);
+  }
+  clearLocal(rangeId: number, batch: EngineBatch): void {
+    checkRangeId(rangeId);
+    const b = asMemoryBatch(batch);
+    for (const key of this.local.take(rangeId)) b.note(rangeId, key.length);
   }
   stats(): EngineStats {
     return { ...this.counters };

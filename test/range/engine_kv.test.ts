@@ -30,7 +30,8 @@ import {
   USER_KEY_MIN,
   type RangeDescriptor,
 } from '../../src/range/index.js';
-import { keyToString } from '../../src/range/keys.js';
+import { keyToString, localKey } from '../../src/range/keys.js';
+import { DESCRIPTOR_TAG } from '../../src/range/range_state.js';
 import { RangeCluster } from './_cluster.js';
 
 const enc = new TextEncoder();
@@ -172,6 +173,12 @@ describe('a range cluster on storage engines', () => {
         }
         const kv = rc.nodes.get(id)!.kv;
         expect(RangeState.storedDescriptor(kv, split.right.rangeId)).toEqual(split.right);
+        // The range-local rows are the engine's range-local keys of their range (they travel
+        // in its snapshots), not user keys.
+        const row = localKey(split.right.rangeId, DESCRIPTOR_TAG, new Uint8Array(0));
+        expect(engine.getUser(row)).toBeUndefined();
+        expect(engine.getLocal(split.right.rangeId, Uint8Array.of(DESCRIPTOR_TAG)))
+          .toBeDefined();
       }
     });
 });

@@ -5,7 +5,8 @@
  * every failure, its seed, the violated invariant and the one-line command that replays it.
  * `--seed S` alone replays one seed in detail (scenario, outcome, trace hash; with `--trace`
  * every event). Exits with 1 if any seed failed. `--layer store` runs the store layer instead
- * (many groups on several stores; `--ranges R`; see store_cli.ts).
+ * (many groups on several stores; `--ranges R`; see store_cli.ts); `--layer range` the range
+ * layer (splits and merges of a KV on three stores; see range_cli.ts).
  *
  * Wall-clock time is read here only, for progress and runtime; the simulation itself runs on
  * virtual time.
@@ -52,7 +53,7 @@ const COMMAND = {
       description: 'worker processes (default: up to 2)' },
     'keep-going': { kind: 'boolean', description: 'do not stop at the first failure' },
     trace: { kind: 'boolean', description: 'print every event of a replayed seed' },
-    layer: { kind: 'string', choices: ['raft', 'store'], default: 'raft',
+    layer: { kind: 'string', choices: ['raft', 'store', 'range'], default: 'raft',
       description: 'which layer to simulate' },
     worker: { kind: 'boolean', hidden: true, description: 'serve seed batches (internal)' },
   },
@@ -141,13 +142,18 @@ function summarize(t: BatchTotals, count: number, args: CliArgs, seconds: number
   return t.failures.length > 0 ? 1 : 0;
 }
 
-/** `--layer store` or `--layer=store` anywhere: the store layer's command line takes over. */
-function storeLayerAsked(argv: readonly string[]): boolean {
-  return argv.some((a, i) => a === '--layer=store' || (a === '--layer' && argv[i + 1] === 'store'));
+/** `--layer L` or `--layer=L` anywhere: that layer's command line takes over. */
+function layerAsked(argv: readonly string[], layer: string): boolean {
+  return argv.some((a, i) => a === `--layer=${layer}` || (a === '--layer' && argv[i + 1] === layer));
 }
 
 async function main(): Promise<void> {
-  if (storeLayerAsked(process.argv.slice(2))) {
+  if (layerAsked(process.argv.slice(2), 'range')) {
+    const { rangeCliMain } = await import('./range_cli.js');
+    process.exitCode = await rangeCliMain(process.argv.slice(2), () => performance.now());
+    return;
+  }
+  if (layerAsked(process.argv.slice(2), 'store')) {
     // The store layer has flags of its own (store_cli.ts parses them all, --layer included).
     const { storeCliMain } = await import('./store_cli.js');
     process.exitCode = await storeCliMain(process.argv.slice(2), () => performance.now());

@@ -24,8 +24,9 @@ export interface SeedPoolMessage<O> {
   count?: number;
 }
 
+/** Runs a batch of seeds (the range layer's seeds are asynchronous: a promise). */
 export type RunBatch<O, T> = (first: number, count: number, options: O,
-  stopAtFailure: boolean) => T;
+  stopAtFailure: boolean) => T | Promise<T>;
 
 export interface SeedPoolOptions<O, F, S> {
   first: number;
@@ -84,7 +85,7 @@ export async function runSeedPool<O, F, S>(p: SeedPoolOptions<O, F, S>):
   if (p.jobs === 1) {
     while (next < end && !stop()) {
       const n = Math.min(chunk, end - next);
-      absorb(p.runBatch(next, n, p.options, !p.keepGoing));
+      absorb(await p.runBatch(next, n, p.options, !p.keepGoing));
       next += n;
     }
   } else {
@@ -130,7 +131,8 @@ export function serveSeedBatches<O, T>(runBatch: RunBatch<O, T>): void {
       options = m.batch!;
       stopAtFailure = m.stopAtFailure!;
     } else if (m.kind === 'batch') {
-      process.send!(runBatch(m.first!, m.count!, options, stopAtFailure));
+      void Promise.resolve(runBatch(m.first!, m.count!, options, stopAtFailure))
+        .then((totals) => process.send!(totals));
     } else {
       process.disconnect();
     }

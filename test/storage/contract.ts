@@ -18,6 +18,7 @@ import {
   type Snapshot,
 } from '../../src/raft/index.js';
 import {
+  LOCAL_VALUE_BYTES_MAX,
   StorageArgumentError,
   type AppliedState,
   type EngineBatch,
@@ -98,6 +99,8 @@ export function describeContract(h: EngineHarness): void {
   describe(`${h.name}: writers and batches`, () => writers(h));
   describe(`${h.name}: snapshots, compaction, applied state`, () => snapshots(h));
   describe(`${h.name}: user data`, () => userData(h));
+  describe(`${h.name}: range-local keys`, () => localKeys(h));
+  describe(`${h.name}: log size`, () => logBytes(h));
   describe.skipIf(h.reopen === null)(`${h.name}: reopen and read back`, () => reopen(h));
 }
 
@@ -430,7 +433,111 @@ function userData(h: EngineHarness): void {
   });
 }
 
+const localRows = (e: StorageEngine, rangeId: number, start = 'a', end: string | null = null,
+  limit = 100): string[] =>
+  e.scanLocal(rangeId, b(start), end === null ? null : b(end), limit)
+    .map((x) => `${str(x.key)}=${str(x.value)}`);
+
+function logBytes(h: EngineHarness): void {
+  it('logBytes counts appended payloads, scales on compaction, is 0 after a snapshot',
+    async () => {
+      const e = await h.make();
+      const r = e.createReplica(3);
+      expect(r.logBytes()).toBe(0);
+      const big = (index: number): Entry =>
+        ({ term: 1, index, type: EntryType.EntryNormal, data: new Uint8Array(1000) });
+      await write(h, e, (batch) => r.append([1, 2, 3, 4].map(big), batch));
+      const four = r.logBytes();
+      expect(four).toBeGreaterThanOrEqual(4000);
+      await write(h, e, (batch) => {
+        r.setApplied(applied(2), batch);
+        expect(r.compact(2, batch)).toBeNull();
+      });
+      expect(r.logBytes()).toBe(four / 2);
+      await write(h, e, (batch) => r.applySnapshot(snapAt(10, 2), EMPTY_BYTES, batch));
+      expect(r.logBytes()).toBe(0);
+      await e.close();
+    });
+}
+
+function localKeys(h: EngineHarness): void {
+  it('get/put/delete/scan are synchronous, per range, and see staged writes', async () => {
+    const e = await h.make();
+    const batch = e.batch();
+    for (const k of ['c', 'a', 'b', 'ab']) e.putLocal(1, b(k), b(`1${k}`), batch);
+    e.putLocal(2, b('a'), b('2a'), batch);
+    e.putUser(b('a'), b('user'), batch);
+    expect(str(e.getLocal(1, b('a'))!)).toBe('1a');
+    expect(str(e.getLocal(2, b('a'))!)).toBe('2a');
+    expect(e.getLocal(3, b('a'))).toBeUndefined();
+    expect(localRows(e, 1)).toEqual(['a=1a', 'ab=1ab', 'b=1b', 'c=1c']);
+    expect(localRows(e, 1, 'ab', 'c')).toEqual(['ab=1ab', 'b=1b']);
+    expect(localRows(e, 1, 'a', null, 2)).toEqual(['a=1a', 'ab=1ab']);
+    e.deleteLocal(1, b('ab'), batch);
+    e.deleteLocal(1, b('zz'), batch);
+    expect(e.getLocal(1, b('ab'))).toBeUndefined();
+    expect(await commitNow(h, e, batch)).toBeNull();
+    expect(localRows(e, 1)).toEqual(['a=1a', 'b=1b', 'c=1c']);
+    expect(localRows(e, 2)).toEqual(['a=2a']);
+    expect(str(e.getUser(b('a'))!)).toBe('user');
+    await e.close();
+  });
+
+  it('clearLocal and destroyReplica delete a range\'s keys and no other range\'s', async () => {
+    const e = await h.make();
+    const r = await filled(h, e, 4, 2);
+    await write(h, e, (batch) => {
+      for (const id of [3, 4, 5]) e.putLocal(id, b('desc'), b(`d${id}`), batch);
+      e.putLocal(4, b('dedupe/1'), b('x'), batch);
+    });
+    await write(h, e, (batch) => {
+      e.destroyReplica(r, batch);
+      e.clearLocal(5, batch);
+    });
+    expect(localRows(e, 4)).toEqual([]);
+    expect(localRows(e, 5)).toEqual([]);
+    expect(localRows(e, 3)).toEqual(['desc=d3']);
+    await e.close();
+  });
+
+  it('refuses bad range ids, keys, values and limits with a typed error', async () => {
+    const e = await h.make();
+    const batch = e.batch();
+    expect(() => e.putLocal(0, b('k'), b('v'), batch)).toThrow(StorageArgumentError);
+    expect(() => e.putLocal(1.5, b('k'), b('v'), batch)).toThrow(StorageArgumentError);
+    expect(() => e.putLocal(1, EMPTY_BYTES, b('v'), batch)).toThrow(StorageArgumentError);
+    expect(() => e.putLocal(1, new Uint8Array(5000), b('v'), batch))
+      .toThrow(StorageArgumentError);
+    expect(() => e.putLocal(1, b('k'), new Uint8Array(LOCAL_VALUE_BYTES_MAX + 1), batch))
+      .toThrow(StorageArgumentError);
+    expect(() => e.getLocal(-1, b('k'))).toThrow(StorageArgumentError);
+    expect(() => e.scanLocal(1, b('a'), null, 0)).toThrow(StorageArgumentError);
+    expect(() => e.scanLocal(1, EMPTY_BYTES, null, 1)).toThrow(StorageArgumentError);
+    expect(e.getLocal(1, b('k'))).toBeUndefined();
+    expect(await commitNow(h, e, batch)).toBeNull();
+    await e.close();
+  });
+}
+
 function reopen(h: EngineHarness): void {
+  it('range-local keys are durable at commit and a destroyed range\'s stay gone', async () => {
+    let e = await h.make();
+    const r = await filled(h, e, 8, 1);
+    await write(h, e, (batch) => {
+      e.putLocal(8, b('desc'), b('d8'), batch);
+      e.putLocal(9, b('desc'), b('d9'), batch);
+      e.putLocal(9, b('dedupe'), b('t9'), batch);
+    });
+    await write(h, e, (batch) => {
+      e.destroyReplica(r, batch);
+      e.deleteLocal(9, b('dedupe'), batch);
+    });
+    [e] = await h.reopen!(e);
+    expect(localRows(e, 8)).toEqual([]);
+    expect(localRows(e, 9)).toEqual(['desc=d9']);
+    await e.close();
+  });
+
   it('reads back every record after a reopen', async () => {
     let e = await h.make();
     const r = await filled(h, e, 5, 6);

@@ -122,6 +122,24 @@ for (const [name, k] of [['LevelEngine', level], ['CrashModelEngine', crashModel
         return [key, new RecordCodec().raftState(key, hs, log).slice()];
       }, /commit 9 exceeds the last index 4/],
     ];
+    it('a damaged range-local record refuses its range at load; the other keeps its keys',
+      async () => {
+        const e = await twoReplicas(k);
+        await write(k.h, e, (batch) => {
+          e.putLocal(1, b('desc'), b('d1'), batch);
+          e.putLocal(2, b('desc'), b('d2'), batch);
+        });
+        const key = keys.localKey(1, b('desc')).slice();
+        const next = await k.edited(e, [[key, flip(new Uint8Array(rawValue(e, key)!))]]);
+        expect(await next.open()).toEqual([1, 2]);
+        expect(() => next.loadReplica(1)).toThrow(ReplicaCorruptError);
+        expect(() => next.loadReplica(1)).toThrow(Buffer.from(key).toString('hex'));
+        expect(next.stats().replicasRefused).toBe(2);
+        next.loadReplica(2);
+        expect(new TextDecoder().decode(next.getLocal(2, b('desc'))!)).toBe('d2');
+        await next.close();
+      });
+
     for (const [what, edit, message] of cases) {
       it(`${what}: that range is refused, naming range and key; the other serves`, async () => {
         const e = await twoReplicas(k);
@@ -181,6 +199,7 @@ describe('CrashModelEngine: durability and group commit', () => {
       const batch = e.batch();
       r.append(ents(k, 1), batch);
       e.putUser(b(`k${k}`), b(`v${k}`), batch);
+      e.putLocal(1, b(`k${k}`), b(`v${k}`), batch);
       e.commit(batch, (error) => results.push(error));
     }
     expect(e.pendingWrites).toBe(1);
@@ -194,6 +213,7 @@ describe('CrashModelEngine: durability and group commit', () => {
     expect(back.lastIndex()).toBe(1);
     expect(after.getUser(b('k1'))).toBeDefined();
     expect(after.getUser(b('k2'))).toBeUndefined();
+    expect(after.scanLocal(1, b('k'), null, 10).map((x) => x.key)).toEqual([b('k1')]);
     e.completeWrite();
     expect(results).toEqual([null, null, null]);
     expect(e.stats().writesSynced).toBe(2);
