@@ -47,6 +47,7 @@ import { ReplicaBrokenError } from './input_errors.js';
 import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
 import { UninitializedReplicas } from './_uninitialized.js';
 import { HeartbeatRows } from './_heartbeat_rows.js';
+import type { SnapshotStreams } from './_snapshots.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -135,6 +136,8 @@ export class StoreContext {
   readonly checkView = newMessageCheckView();
   readonly refusals: RefusalLog;
   readonly uninitialized: UninitializedReplicas;
+  /** Range snapshot streams, when the transport carries chunks (set by the store). */
+  snapshots: SnapshotStreams | null = null;
   private readonly pinoRaftLogger: PinoRaftLogger | null;
 
   /**

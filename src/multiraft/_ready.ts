@@ -6,6 +6,7 @@ import { assert } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EntryType,
+  MessageType,
   StateType,
   unmarshalConfChange,
   type ConfState,
@@ -19,6 +20,7 @@ import type { StoreContext } from './_context.js';
 import type { InFlightBatch } from './_pipeline.js';
 import { internSnapshot } from './_replicas.js';
 import { maybeRelease } from './_quiescer.js';
+import { maybeTruncate } from './_truncation.js';
 
 /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
 export function processReady(st: StoreContext, gid: GroupId): void {
@@ -34,6 +36,7 @@ export function processReady(st: StoreContext, gid: GroupId): void {
   if (!node.hasReady()) return;
   const rd = node.ready();
   const rangeId = t.rangeIds[gid]!;
+  st.snapshots?.receiver.readyTaken(rangeId, rd.snapshot);
   // Read states need nothing persisted: the reader waits until the index is applied.
   const done = st.config.stateMachine.readIndexDone;
   for (let i = 0; i < rd.readStates.length && done !== undefined; i++) {
@@ -41,7 +44,13 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
   }
   for (let i = 0; i < rd.messages.length; i++) {
-    st.staging.send({ rangeId, message: rd.messages[i]! });
+    const m = rd.messages[i]!;
+    // A snapshot streams in chunks from the engine (_snapshot_send.ts) when it can.
+    if (m.type === MessageType.MsgSnap && st.snapshots !== null) {
+      st.snapshots.sender.start(gid, rangeId, m);
+    } else {
+      st.staging.send({ rangeId, message: m });
+    }
   }
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&
@@ -78,6 +87,7 @@ export function finishBatch(st: StoreContext): void {
   for (let i = 0; i < groups.length; i++) persist(st, groups[i]!, readies[i]!);
   const writes = staging.takeWrites();
   const flight = st.pipeline.begin(staging);
+  st.snapshots?.receiver.bindFlight(flight);
   if (writes === null) {
     flight.durable = true;
     drain(st);
@@ -119,6 +129,7 @@ function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   const groups = flight.groups;
   const readies = flight.readies;
   st.sendOutbox(flight.outbox);
+  st.snapshots?.receiver.flightDurable(flight);
   for (let i = 0; i < groups.length; i++) applyAndAdvance(st, groups[i]!, readies[i]!);
   // The applied states (and any state-machine writes staged with them) in one batch of
   // their own: the entries they cover are durable already, so nothing waits for it.
@@ -143,7 +154,10 @@ function persist(st: StoreContext, gid: GroupId, rd: Ready): void {
   if (rd.snapshot !== null && rd.snapshot.metadata.index !== 0) {
     writes = st.staging.writes();
     const snapshot = internSnapshot(st, rd.snapshot);
-    const error = storage.applySnapshot(snapshot, EMPTY_BYTES, writes);
+    // A streamed snapshot's data, range-local keys and descriptor go into this batch too.
+    const descriptor = st.snapshots?.receiver.stageInto(gid, t.rangeIds[gid]!, snapshot,
+      writes) ?? EMPTY_BYTES;
+    const error = storage.applySnapshot(snapshot, descriptor, writes);
     assert(error === null, 'Raft hands out only snapshots newer than the storage');
     st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot);
     initialize(st, gid, snapshot.metadata.confState);
@@ -200,6 +214,7 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
   if (last > storage.appliedState().index) {
     storage.setApplied({ index: last, confState, descriptor: storage.appliedState().descriptor },
       writes);
+    maybeTruncate(st, node, storage, writes);
   }
 }
 

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { assert, SeededRandom, VirtualClock, systemClock } from '../util/index.js';
 import type { Entry } from '../raft/index.js';
 import { LoopbackNetwork } from '../transport/index.js';
+import type { StorageEngine } from '../storage/index.js';
 import type { StateMachine, StoreOptions } from './options.js';
 import { Store } from './store.js';
 import { addSummary, newStoreSummary, type StoreSummary } from './status.js';
@@ -53,6 +54,8 @@ export interface LocalClusterOptions {
   store?: ClusterStoreOptions;
   /** The state machine of each store. @default a new `CountingStateMachine` per store */
   stateMachine?: (nodeId: number) => StateMachine;
+  /** The storage engine of each store. @default `store.storageEngine`, else a new memory one */
+  storageEngine?: (nodeId: number) => StorageEngine;
 }
 
 /** Stores in one process over an in-process network. */
@@ -90,6 +93,8 @@ export class LocalCluster {
         random: this.random,
         clock: this.clock ?? systemClock,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...(options.storageEngine === undefined ? {}
+          : { storageEngine: options.storageEngine(nodeId) }),
       }));
     }
   }

@@ -4,6 +4,7 @@
 import { QUIESCE_REFUSALS, type QuiesceRefusal } from './quiesce.js';
 import type { MessageRefusal } from './message_check.js';
 import { newRefusalCounts } from './_refusals.js';
+import { newSnapshotStats, type SnapshotStats } from './snapshot_stats.js';
 
 /** Counters of a store; one object updated in place. */
 export interface StoreStats {
@@ -51,6 +52,8 @@ export interface StoreStats {
   replicasCollected: number;
   /** Uninitialized replicas now (a gauge), at most `uninitializedReplicasMax`. */
   uninitializedReplicasNow: number;
+  /** Log truncation and range snapshots (snapshot_stats.ts). */
+  snapshots: SnapshotStats;
 }
 
 /** Zeroed counters, one per refusal reason included. */
@@ -63,6 +66,6 @@ export function newStoreStats(): StoreStats {
     wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
-    uninitializedReplicasNow: 0,
+    uninitializedReplicasNow: 0, snapshots: newSnapshotStats(),
   };
 }
