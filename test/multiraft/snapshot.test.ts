@@ -125,6 +125,34 @@ describe('log truncation and chunked snapshots (loopback)', () => {
     await cluster.close();
   });
 
+  it('a transfer cut mid-stream leaves the follower\'s old state; a later one applies',
+    async () => {
+      const { cluster, kv } = newCluster(4);
+      await startRange(cluster);
+      await writeAll(cluster, kv, writes(5, 'old'));
+      await tickUntil(cluster, () => kv[2]!.count(RANGE) === 5, 'store 3 has the first writes');
+      cluster.network.isolate(3);
+      const pairs = writes(60, 'new');
+      await writeAll(cluster, kv, pairs);
+      const transport = cluster.store(1).config.transport;
+      const send = transport.sendSnapshotChunk!.bind(transport);
+      let cut = true;
+      transport.sendSnapshotChunk = (chunk: SnapshotChunk): boolean =>
+        cut && chunk.offset > 0 ? true : send(chunk);
+      cluster.network.heal();
+      await tickUntil(cluster, () => cluster.store(1).stats.snapshots.snapshotsSent > 0,
+        'a stream started');
+      for (let t = 0; t < 20; t++) cluster.tick(1);
+      // Only first chunks arrived: nothing of the snapshot was written.
+      expect(cluster.store(3).stats.snapshots.snapshotsReceived).toBe(0);
+      expect(kv[2]!.count(RANGE)).toBe(5);
+      expect(kv[2]!.get('k000')).toBe(writes(5, 'old')[0]![1]);
+      cut = false;
+      await tickUntil(cluster, () => kv[2]!.count(RANGE) === 60 + 5, 'store 3 caught up', 2000);
+      expectAllReadBack(kv[2]!, pairs);
+      await cluster.close();
+    });
+
   it('reordered and duplicated chunks are dropped and counted; nothing is lost', async () => {
     const { cluster, kv } = newCluster(3);
     await startRange(cluster);
