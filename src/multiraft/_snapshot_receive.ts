@@ -23,7 +23,7 @@
  * snapshot, Failed.
  */
 import { assert } from '../util/index.js';
-import { MessageType, newMessage, type Message, type Snapshot } from '../raft/index.js';
+import { MessageType, newMessage, type Snapshot } from '../raft/index.js';
 import type { GroupId } from '../scheduler/index.js';
 import {
   LOCAL_VALUE_BYTES_MAX, USER_KEY_BYTES_MAX, USER_VALUE_BYTES_MAX, type EngineBatch,
@@ -59,7 +59,6 @@ interface Pending {
   readonly decoded: DecodedSnapshot;
   /** The user keys the span held here, deleted in the snapshot's batch. */
   readonly stale: Uint8Array[];
-  readonly message: Message;
 }
 
 /** Refreshes of the span's keys before giving up (the group kept applying). */
@@ -188,7 +187,7 @@ export class SnapshotReceiver {
     const message = newMessage(MessageType.MsgSnap, { from: a.fromNodeId, to: this.st.nodeId,
       term: h.msgTerm, snapshot });
     this.pending.set(a.rangeId, { fromNodeId: a.fromNodeId, snapshotId: a.snapshotId,
-      decoded, stale, message });
+      decoded, stale });
     handleBatch(this.st, a.fromNodeId, [{ rangeId: a.rangeId, message, quiesce: false }]);
   }
 

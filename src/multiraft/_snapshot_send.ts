@@ -182,6 +182,12 @@ export class SnapshotSender {
     sent: { offset: number; crc: number }): Promise<boolean> {
     if (stream.done) return false;
     const crc = await this.work.checksum(data, sent.crc);
+    // Flow control: the transport's send queues are bounded (a chunk over them is dropped and
+    // fails the stream), so a big snapshot waits while they hold a few chunks already.
+    const c = this.st.config;
+    while (!stream.done && this.transport.stats().queuedBytesNow > 4 * c.snapshots.chunkBytes) {
+      await new Promise<void>((resolve) => c.clock.setTimer(1, resolve));
+    }
     return this.sendNow(stream, data, last, sent, crc);
   }
 
