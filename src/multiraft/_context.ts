@@ -49,6 +49,7 @@ import { UninitializedReplicas } from './_uninitialized.js';
 import { HeartbeatRows } from './_heartbeat_rows.js';
 import { Tombstones } from './_tombstones.js';
 import { ColdRecords } from './_cold.js';
+import type { SnapshotStreams } from './_snapshots.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -143,6 +144,8 @@ export class StoreContext {
   readonly tombstones = new Tombstones();
   /** Vote and last index of the dormant replicas seated at open (_open.ts). */
   readonly cold = new ColdRecords();
+  /** Range snapshot streams, when the transport carries chunks (set by the store). */
+  snapshots: SnapshotStreams | null = null;
   private readonly pinoRaftLogger: PinoRaftLogger | null;
 
   /**

@@ -21,6 +21,7 @@ import type { InFlightBatch } from './_pipeline.js';
 import { internSnapshot } from './_replicas.js';
 import { maybeRelease } from './_quiescer.js';
 import { fillSnapshotData } from './_snapshot_data.js';
+import { maybeTruncate } from './_truncation.js';
 
 /** Takes the group's Ready; its writes, sends and applies happen at the batch end. */
 export function processReady(st: StoreContext, gid: GroupId): void {
@@ -36,17 +37,28 @@ export function processReady(st: StoreContext, gid: GroupId): void {
   if (!node.hasReady()) return;
   const rd = node.ready();
   const rangeId = t.rangeIds[gid]!;
+  st.snapshots?.receiver.readyTaken(rangeId, rd.snapshot);
   // Read states need nothing persisted: the reader waits until the index is applied.
   const done = st.config.stateMachine.readIndexDone;
   for (let i = 0; i < rd.readStates.length && done !== undefined; i++) {
     const rs = rd.readStates[i]!;
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
   }
+  let streamed = false;
   for (let i = 0; i < rd.messages.length; i++) {
     const m = rd.messages[i]!;
-    if (m.type === MessageType.MsgSnap) fillSnapshotData(st, gid, m);
+    if (m.type !== MessageType.MsgSnap) continue;
+    fillSnapshotData(st, gid, m);
+    // A snapshot streams in chunks from the engine (_snapshot_send.ts) when it can.
+    if (st.snapshots !== null) {
+      st.snapshots.sender.start(gid, rangeId, m);
+      streamed = true;
+    }
   }
-  st.stats.appendsMerged += st.staging.sendReady(rangeId, rd.messages);
+  // Rare (a snapshot streamed): the other messages of the Ready leave as usual.
+  const messages = streamed
+    ? rd.messages.filter((m) => m.type !== MessageType.MsgSnap) : rd.messages;
+  st.stats.appendsMerged += st.staging.sendReady(rangeId, messages);
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&
     hs.term === 0 && hs.vote === 0 && hs.commit === 0) {
@@ -87,6 +99,7 @@ export function finishBatch(st: StoreContext): void {
   }
   const writes = staging.takeWrites();
   const flight = st.pipeline.begin(staging);
+  st.snapshots?.receiver.bindFlight(flight);
   if (writes === null) {
     flight.durable = true;
     drain(st);
@@ -139,6 +152,7 @@ function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   const groups = flight.groups;
   const readies = flight.readies;
   st.sendOutbox(flight.outbox);
+  st.snapshots?.receiver.flightDurable(flight);
   for (let i = 0; i < groups.length; i++) {
     if (!flight.appliedEarly[i]) applyCommitted(st, groups[i]!, readies[i]!);
     advanceReady(st, groups[i]!, readies[i]!);
@@ -166,7 +180,10 @@ function persist(st: StoreContext, gid: GroupId, rd: Ready): void {
   if (rd.snapshot !== null && rd.snapshot.metadata.index !== 0) {
     writes = st.staging.writes();
     const snapshot = internSnapshot(st, rd.snapshot);
-    const error = storage.applySnapshot(snapshot, EMPTY_BYTES, writes);
+    // A streamed snapshot's data, range-local keys and descriptor go into this batch too.
+    const descriptor = st.snapshots?.receiver.stageInto(gid, t.rangeIds[gid]!, snapshot,
+      writes) ?? EMPTY_BYTES;
+    const error = storage.applySnapshot(snapshot, descriptor, writes);
     assert(error === null, 'Raft hands out only snapshots newer than the storage');
     st.config.stateMachine.applySnapshot(t.rangeIds[gid]!, snapshot, writes);
     initialize(st, gid, snapshot.metadata.confState);
@@ -234,6 +251,7 @@ function applyEntries(st: StoreContext, gid: GroupId, rangeId: number, node: Raw
   if (last > storage.appliedState().index) {
     storage.setApplied({ index: last, confState, descriptor: storage.appliedState().descriptor },
       writes);
+    maybeTruncate(st, node, storage, writes);
   }
   // A new peer is caught up by a snapshot, and the one the log starts from (a range's
   // bootstrap) predates it: a peer missing from a snapshot's configuration cannot restore

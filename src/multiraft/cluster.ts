@@ -8,9 +8,9 @@ import type { Logger } from 'pino';
 import { assert, SeededRandom, VirtualClock, systemClock } from '../util/index.js';
 import type { Entry } from '../raft/index.js';
 import { LoopbackNetwork } from '../transport/index.js';
+import type { StorageEngine } from '../storage/index.js';
 import type { StateMachine, StoreOptions } from './options.js';
 import { Store } from './store.js';
-import type { StorageEngine } from '../storage/index.js';
 import { addSummary, newStoreSummary, type StoreSummary } from './status.js';
 
 /** A state machine that only counts what it applies (benchmarks, the demo). */

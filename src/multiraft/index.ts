@@ -86,11 +86,27 @@
  *    `destroyReplica` deletes a replica's Raft state in the engine and frees its slot for
  *    reuse; a stale message recreates only an empty uninitialized replica, which starts from
  *    the destroyed one's last term and vote (a tombstone), so it cannot vote twice.
+ * 12. Log truncation (_truncation.ts). After applying, a replica truncates its own log: a
+ *    leader up to what every peer holds (their match), any replica up to its applied index
+ *    once its log passes `snapshots.raftLogEntriesMax` entries or `raftLogBytesMax` bytes;
+ *    the deletions go into the apply batch. Local, not replicated: the file says why.
+ * 13. Snapshots (_snapshot_send.ts, _snapshot_receive.ts). With a transport that carries
+ *    chunks, Raft's `MsgSnap` never leaves as such: the leader streams the range from a
+ *    consistent engine point (applied state, range-local keys, the data of
+ *    `StateMachine.userSpan`) in chunks with a running CRC-32; the receiver drops and counts
+ *    out-of-order, duplicate, oversized and corrupt chunks, verifies the whole, and applies it
+ *    in the batch of the Ready that restores it (span and range-local keys cleared, data and
+ *    metadata written, one batch), then answers; the leader reports Finish or Failure to Raft.
+ *    A state machine without `userSpan` gets Raft's own snapshot (metadata and descriptor).
  */
 export { Store } from './store.js';
 export type { OpenProgress, StoreOpenOptions } from './_open.js';
 export { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
 export { newStoreStats, type StoreStats } from './stats.js';
+export { ChunkRefusal, newSnapshotStats, type SnapshotStats } from './snapshot_stats.js';
+export {
+  resolveSnapshotOptions, type SnapshotConfig, type SnapshotOptions,
+} from './snapshot_options.js';
 export {
   resolveStoreOptions,
   type StateMachine,

@@ -17,6 +17,9 @@ import type { ConfState, RandomSource, Entry, Snapshot } from '../raft/index.js'
 import type { SchedulerOptions, TickerOptions } from '../scheduler/index.js';
 import { MemoryEngine, type EngineBatch, type StorageEngine } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
+import {
+  resolveSnapshotOptions, type SnapshotConfig, type SnapshotOptions,
+} from './snapshot_options.js';
 
 /**
  * What the store replicates: the application's side of every replica. Called synchronously
@@ -37,11 +40,21 @@ export interface StateMachine {
    */
   apply(rangeId: number, entry: Entry, batch: EngineBatch): void;
   /**
-   * Replaces the range's state with a snapshot's (a lazily created replica catching up).
-   * `batch` is the engine batch that stages the snapshot's Raft state: writes staged into it
-   * commit atomically with it.
+   * A snapshot was applied to the replica (a lazily created replica or a lagging follower
+   * catching up). With a chunk-capable transport the store has already replaced, in the
+   * snapshot's engine batch, the user data of the span and the range-local keys with the
+   * snapshot's, and the applied state with its index, ConfState and descriptor: the
+   * application reloads its in-memory view of the range from the engine. `batch` is that
+   * engine batch: writes staged into it commit atomically with the snapshot.
    */
   applySnapshot(rangeId: number, snapshot: Snapshot, batch?: EngineBatch): void;
+  /**
+   * Optional: the user-key span `[start, end)` (`end` null: unbounded) whose data a snapshot
+   * of the range carries, as of the replica's applied state; null or absent: none. Called
+   * when a leader builds a snapshot, in the range's turn; must not call back into the store.
+   * @default no user data travels in snapshots (range-local keys always do)
+   */
+  userSpan?(rangeId: number): { start: Uint8Array; end: Uint8Array | null } | null;
   /**
    * Optional: whether an UNINITIALIZED replica may take this snapshot (CockroachDB's
    * `canApplySnapshot`). The ranges layer refuses the empty initial snapshot of a range born
@@ -205,6 +218,8 @@ export interface StoreOptions {
   scheduler?: Omit<SchedulerOptions, 'onBatchEnd'>;
   /** Ticker options (tick interval, spread, slept-ticks cap). @default ticker defaults */
   ticker?: TickerOptions;
+  /** Log truncation and snapshot streaming (snapshot_options.ts). @default see there */
+  snapshots?: SnapshotOptions;
 }
 
 /** `StoreOptions` with every default applied. */
@@ -235,6 +250,7 @@ export interface StoreConfig {
   clock: Clock;
   scheduler: Omit<SchedulerOptions, 'onBatchEnd'>;
   ticker: TickerOptions;
+  snapshots: SnapshotConfig;
 }
 
 const KEYS = [
@@ -244,7 +260,7 @@ const KEYS = [
   'leaderDownWakeSpreadTicks',
   'maxSizePerMsgBytes', 'maxInflightMsgs', 'replicasMax', 'inboxMessagesMax', 'storageEngine',
   'clock', 'scheduler', 'ticker', 'proposalBytesMax', 'uninitializedReplicasMax',
-  'uninitializedReplicaTimeoutTicks',
+  'uninitializedReplicaTimeoutTicks', 'snapshots',
 ] as const;
 
 /** The transports' default frame limit (16 MiB) less room for one append's framing. */
@@ -296,6 +312,7 @@ export function resolveStoreOptions(options: StoreOptions): StoreConfig {
     clock: requiredObject('clock', options.clock ?? systemClock, 'setTimer'),
     scheduler: options.scheduler ?? {},
     ticker: options.ticker ?? {},
+    snapshots: resolveSnapshotOptions(options.snapshots ?? {}),
   };
   requiredObject('stateMachine.applySnapshot', config.stateMachine, 'applySnapshot');
   if (config.livenessTimeoutTicks <= config.livenessIntervalTicks) {

@@ -4,6 +4,7 @@
 import { QUIESCE_REFUSALS, type QuiesceRefusal } from './quiesce.js';
 import type { MessageRefusal } from './message_check.js';
 import { newRefusalCounts } from './_refusals.js';
+import { newSnapshotStats, type SnapshotStats } from './snapshot_stats.js';
 
 /** Counters of a store; one object updated in place. */
 export interface StoreStats {
@@ -63,6 +64,8 @@ export interface StoreStats {
   replicasOpened: number;
   /** Storages of replicas seated dormant at open, loaded from the engine on first wake. */
   replicasLoaded: number;
+  /** Log truncation and range snapshots (snapshot_stats.ts). */
+  snapshots: SnapshotStats;
 }
 
 /** Zeroed counters, one per refusal reason included. */
@@ -77,5 +80,6 @@ export function newStoreStats(): StoreStats {
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
     uninitializedReplicasNow: 0, confChangesProposed: 0, confChangesApplied: 0,
     replicasDestroyed: 0, replicasOpened: 0, replicasLoaded: 0,
+    snapshots: newSnapshotStats(),
   };
 }

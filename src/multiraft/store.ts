@@ -12,7 +12,9 @@ import {
   type Scheduler,
   type Ticker,
 } from '../scheduler/index.js';
-import type { Envelope, HeartbeatCursor, TransportHandler } from '../transport/index.js';
+import type {
+  Envelope, HeartbeatCursor, SnapshotChunk, TransportHandler,
+} from '../transport/index.js';
 import type { EngineBatch } from '../storage/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
@@ -35,6 +37,7 @@ import {
   reportUnreachable,
 } from './_messages.js';
 import { finishBatch, processReady } from './_ready.js';
+import { SnapshotStreams } from './_snapshots.js';
 import { raftStatus, readStatus, summary } from './_status_reads.js';
 import { proposeConfChange, transferLeadership } from './_conf_change.js';
 import { destroyReplica } from './_destroy.js';
@@ -64,6 +67,7 @@ export class Store implements GroupProcessor, TransportHandler {
     this.scheduler = core.scheduler;
     this.ticker = core.ticker;
     this.stats = core.stats;
+    core.snapshots = SnapshotStreams.create(core);
     this.config.transport.setHandler(this);
   }
 
@@ -338,6 +342,7 @@ export class Store implements GroupProcessor, TransportHandler {
     await this.stop();
     // Writes in flight complete (their messages and applies follow) before the engine closes.
     await this.core.pipeline.whenIdle();
+    await this.core.snapshots?.close();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -382,6 +387,11 @@ export class Store implements GroupProcessor, TransportHandler {
   /** Tells an awake leader how its snapshot to `toNodeId` ended. */
   reportSnapshot(rangeId: number, toNodeId: number, status: SnapshotStatus): void {
     reportSnapshot(this.core, rangeId, toNodeId, status);
+  }
+
+  /** A range snapshot chunk (or its receiver's answer) from `fromNodeId`. */
+  handleSnapshotChunk(fromNodeId: number, chunk: SnapshotChunk): void {
+    if (!this.core.closed) this.core.snapshots?.onChunk(fromNodeId, chunk);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { assert } from '../util/index.js';
 import { MessageType, messageTypeNames, SnapshotStatus } from '../raft/index.js';
 import type {
   Envelope,
+  SnapshotChunk,
   Transport,
   TransportHandler,
   TransportStats,
@@ -40,8 +41,18 @@ export class CountingTransport implements Transport, TransportHandler {
   };
   private handler: TransportHandler | null = null;
 
+  /** Range snapshot chunks pass through unchanged (present when the inner transport's is). */
+  readonly sendSnapshotChunk?: (chunk: SnapshotChunk) => boolean;
+
   constructor(readonly inner: Transport) {
     assert(TYPE_SLOTS > MessageType.MsgForgetLeader, 'a slot per message type');
+    const send = inner.sendSnapshotChunk;
+    if (send !== undefined) this.sendSnapshotChunk = (chunk) => send.call(inner, chunk);
+  }
+
+  /** Hands a range snapshot chunk to the store unchanged. */
+  handleSnapshotChunk(fromNodeId: number, chunk: SnapshotChunk): void {
+    this.handler?.handleSnapshotChunk?.(fromNodeId, chunk);
   }
 
   /** The node id of the wrapped transport. */

@@ -21,7 +21,9 @@ travel in its snapshots and go with it when it is destroyed.
 import { assert } from '../util/index.js';
 
 /** The first byte of every key. */
-export const KeyPrefix = { Identity: 0x01, Meta: 0x02, Log: 0x03, User: 0x04, Local: 0x05, End: 0x06 } as const;
+export const KeyPrefix = {
+  Identity: 0x01, Meta: 0x02, Log: 0x03, User: 0x04, Local: 0x05, End: 0x06,
+} as const;
 
 /** The kind byte of a metadata record. */
 export const MetaKind = {

@@ -6,7 +6,9 @@
 import type { Logger } from 'pino';
 import { assert, integerIn, RANGE_ID_LIMIT } from '../util/index.js';
 import { MessageType, SnapshotStatus } from '../raft/index.js';
-import type { Envelope, Transport, TransportHandler, TransportStats } from './types.js';
+import type {
+  Envelope, SnapshotChunk, Transport, TransportHandler, TransportStats,
+} from './types.js';
 import { countError, newTransportStats } from './types.js';
 import { FrameCodec, FRAME_BYTES_LIMIT, type BatchFrame } from './codec.js';
 import { FrameErrorCode } from './errors.js';
@@ -56,7 +58,17 @@ export interface BatchingOptions {
   deliverBatchMessagesMax?: number;
   /** Timers; the simulation passes virtual time. @default the real clock */
   clock?: TransportClock;
+  /**
+   * Bytes of one snapshot a peer may send: a range snapshot chunk whose offset plus bytes
+   * exceed it is dropped and counted (`snapshotChunksRefused`); on TCP it also bounds the
+   * reassembly of a streamed `MsgSnap` per connection.
+   * @default 1073741824 (bytes: 1 GiB)
+   */
+  inboundSnapshotBytesMax?: number;
 }
+
+/** The `errorsByCode` key of a range snapshot chunk refused at the transport's limits. */
+export const SNAPSHOT_CHUNK_REFUSED = 'ERR_SNAPSHOT_CHUNK_REFUSED';
 
 /** Validated `BatchingOptions` with defaults applied. */
 export interface BatchingConfig {
@@ -69,6 +81,7 @@ export interface BatchingConfig {
   outboxMessagesMax: number;
   deliverBatchMessagesMax: number;
   clock: TransportClock;
+  inboundSnapshotBytesMax: number;
 }
 
 /** The shared option check (src/util/options.ts), under the name tcp.ts imports. */
@@ -91,6 +104,8 @@ export function batchingConfig(options: BatchingOptions): BatchingConfig {
     deliverBatchMessagesMax: checkInteger('deliverBatchMessagesMax',
       options.deliverBatchMessagesMax ?? 8192, 1, 2 ** 24),
     clock: options.clock ?? realClock,
+    inboundSnapshotBytesMax: checkInteger('inboundSnapshotBytesMax',
+      options.inboundSnapshotBytesMax ?? 2 ** 30, 1, 2 ** 40),
   };
 }
 
@@ -194,6 +209,35 @@ export abstract class BatchingTransport implements Transport {
         this.flush();
       });
     }
+  }
+
+  /** Writes one range snapshot chunk at once; false if it was dropped. */
+  protected abstract writeChunk(chunk: SnapshotChunk): boolean;
+
+  sendSnapshotChunk(chunk: SnapshotChunk): boolean {
+    assert(chunk.toNodeId !== this.nodeId && chunk.toNodeId > 0, 'a chunk to another node');
+    assert(chunk.rangeId > 0 && chunk.rangeId < RANGE_ID_LIMIT, 'a chunk of a range');
+    const ok = !this.closed && this.writeChunk({ ...chunk, fromNodeId: this.nodeId });
+    if (ok) this.counters.snapshotChunksSent++;
+    else this.counters.snapshotChunksDropped++;
+    return ok;
+  }
+
+  /**
+   * @internal A chunk arrived from `fromNodeId` (the authenticated peer): checked against the
+   * limits, then handed to the handler. Called on the event loop, never inside `send`.
+   */
+  receiveChunk(fromNodeId: number, chunk: SnapshotChunk): void {
+    if (this.closed) return;
+    this.counters.snapshotChunksReceived++;
+    if (chunk.toNodeId !== this.nodeId || chunk.fromNodeId !== fromNodeId ||
+      chunk.offset + chunk.data.length > this.config.inboundSnapshotBytesMax) {
+      this.counters.snapshotChunksRefused++;
+      countError(this.counters, SNAPSHOT_CHUNK_REFUSED);
+      this.log.debug({ peerNodeId: fromNodeId, rangeId: chunk.rangeId }, 'chunk refused');
+      return;
+    }
+    this.handler?.handleSnapshotChunk?.(fromNodeId, chunk);
   }
 
   flush(): void {

@@ -178,6 +178,8 @@ export class InboundConnection {
       this.owner.receiveFrame(this.peerNodeId, frame);
     } else if (frame.kind === FrameKind.SnapshotChunk) {
       this.onChunk(frame);
+    } else if (frame.kind === FrameKind.RangeSnapshotChunk) {
+      this.owner.receiveChunk(this.peerNodeId, frame.chunk);
     } else {
       throw new FrameError(FrameErrorCode.Decode, `unexpected frame kind ${frame.kind}`);
     }

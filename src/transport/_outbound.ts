@@ -85,6 +85,16 @@ export class OutboundPeer {
     this.framesBytes += frame.bytes.length;
   }
 
+  /** Queues a range snapshot chunk's frame within the queue's limits; false if full. */
+  enqueueChunk(bytes: Uint8Array): boolean {
+    const config = this.owner.config;
+    if (this.frames.length >= config.sendQueueFramesMax ||
+      this.queuedBytes + bytes.length > config.sendQueueBytesMax) return false;
+    this.frames.push({ bytes, messages: 0, rangeIds: [] });
+    this.framesBytes += bytes.length;
+    return true;
+  }
+
   /** Holds envelopes until the handshake ends, within the same limits as the frames. */
   hold(envelopes: readonly Envelope[]): void {
     const config = this.owner.config;

@@ -26,7 +26,7 @@ import {
   type Message,
   type Snapshot,
 } from '../raft/index.js';
-import type { Envelope } from './types.js';
+import type { Envelope, SnapshotChunk, SnapshotChunkKind } from './types.js';
 import { FrameError, FrameErrorCode } from './errors.js';
 import { ByteReaderError, ByteWriter, crc32 } from './_bytes.js';
 import {
@@ -52,6 +52,8 @@ export const FrameKind = {
   Batch: 4,
   /** One chunk of a streamed `MsgSnap`. */
   SnapshotChunk: 5,
+  /** One chunk of a range snapshot streamed by the store, or its receiver's answer. */
+  RangeSnapshotChunk: 6,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -124,7 +126,14 @@ export interface SnapshotChunkFrame {
   data: Uint8Array;
 }
 
-export type Frame = HelloFrame | HelloAckFrame | RefuseFrame | BatchFrame | SnapshotChunkFrame;
+/** A range snapshot chunk (types.ts `SnapshotChunk`; `fromNodeId` travels as the sender). */
+export interface RangeSnapshotChunkFrame {
+  kind: typeof FrameKind.RangeSnapshotChunk;
+  chunk: SnapshotChunk;
+}
+
+export type Frame = HelloFrame | HelloAckFrame | RefuseFrame | BatchFrame | SnapshotChunkFrame |
+  RangeSnapshotChunkFrame;
 
 /** The result of encoding a batch. */
 export interface EncodedBatch {
@@ -215,6 +224,19 @@ export class FrameCodec {
     return frame === null ? null : { frame, coalesced };
   }
 
+  /**
+   * Encodes a range snapshot chunk, or null if it would exceed `frameBytesMax` (the sender's
+   * chunk size is above what this transport frames: the chunk is dropped).
+   */
+  encodeChunk(chunk: SnapshotChunk): Uint8Array | null {
+    assert(chunk.rangeId > 0 && chunk.rangeId < RANGE_ID_LIMIT, 'a chunk of a range');
+    assert(chunk.checksum >= 0 && chunk.checksum <= 0xffffffff, 'a CRC-32 checksum');
+    const c = chunk;
+    return this.encodePayload(FrameKind.RangeSnapshotChunk, { g: c.rangeId, f: c.fromNodeId,
+      t: c.toNodeId, s: c.snapshotId, i: c.index, k: c.kind, o: c.offset, l: c.last,
+      c: c.checksum, d: c.data });
+  }
+
   /** Encodes a handshake, refusal or snapshot chunk frame. */
   encodeControl(frame: Exclude<Frame, BatchFrame>): Uint8Array {
     let body: Record<string, unknown>;
@@ -234,6 +256,12 @@ export class FrameCodec {
         body = { g: frame.rangeId, s: frame.streamId, i: frame.chunkIndex, l: frame.last,
           m: frame.message, d: frame.data };
         break;
+      case FrameKind.RangeSnapshotChunk: {
+        const c = frame.chunk;
+        body = { g: c.rangeId, f: c.fromNodeId, t: c.toNodeId, s: c.snapshotId, i: c.index,
+          k: c.kind, o: c.offset, l: c.last, c: c.checksum, d: c.data };
+        break;
+      }
     }
     const encoded = this.encodePayload(frame.kind, body);
     assert(encoded !== null, 'control frame exceeds frameBytesMax');
@@ -374,9 +402,27 @@ function decodeBody(kind: number, body: unknown): Frame {
         chunkIndex: uint(body.i, 'chunk index'), last: body.l === true,
         message: body.m === null || body.m === undefined ? null : decodeMessage(body.m),
         data: bytesOf(body.d, 'chunk data') };
+    case FrameKind.RangeSnapshotChunk:
+      return { kind, chunk: decodeChunk(body) };
     default:
       return fail(`unknown frame kind ${kind}`);
   }
+}
+
+const CHUNK_KIND_MAX = 2;
+
+function decodeChunk(body: Record<string, unknown>): SnapshotChunk {
+  const rangeId = rangeIdOf(body.g);
+  if (rangeId === 0) fail('a snapshot chunk of range 0');
+  const kind = uint(body.k, 'chunk kind');
+  if (kind > CHUNK_KIND_MAX) fail('chunk kind');
+  const checksum = uint(body.c, 'chunk checksum');
+  if (checksum > 0xffffffff) fail('chunk checksum');
+  if (typeof body.l !== 'boolean') fail('chunk last');
+  return { rangeId, fromNodeId: nodeId(body.f, 'chunk from'), toNodeId: nodeId(body.t, 'chunk to'),
+    snapshotId: uint(body.s, 'snapshot id'), index: uint(body.i, 'snapshot index'),
+    kind: kind as SnapshotChunkKind, offset: uint(body.o, 'chunk offset'), last: body.l,
+    checksum, data: bytesOf(body.d, 'chunk data') };
 }
 
 function rangeIdOf(value: unknown): number {

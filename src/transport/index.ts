@@ -51,10 +51,18 @@
  * and jitter, snapshots streamed in chunks behind heartbeats) and `LoopbackTransport` (in
  * process, with fault injection, for tests, the simulation and benchmarks).
  *
+ * 10. Range snapshots (`sendSnapshotChunk`, `handleSnapshotChunk`): chunks travel as frames
+ *    of their own (`FrameKind.RangeSnapshotChunk`), each within `frameBytesMax`, the stream
+ *    within `inboundSnapshotBytesMax` (offset plus bytes); beyond, a chunk is dropped and
+ *    counted (`snapshotChunksRefused`), the connection stays. The loopback applies its faults
+ *    (drop, duplicate, delay, reorder) to chunks too.
+ *
  * This file is the only one other folders import.
  */
+export { SnapshotChunkKind } from './types.js';
 export type {
   Envelope,
+  SnapshotChunk,
   Transport,
   TransportHandler,
   TransportStats,

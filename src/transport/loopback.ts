@@ -29,9 +29,9 @@ import {
   type ConfState,
   type Message,
 } from '../raft/index.js';
-import type { Envelope } from './types.js';
+import type { Envelope, SnapshotChunk } from './types.js';
 import { FrameKind, type Frame } from './codec.js';
-import { FrameError } from './errors.js';
+import { FrameError, FrameErrorCode } from './errors.js';
 import { countError } from './types.js';
 import { realClock, type TransportClock } from './clock.js';
 import {
@@ -243,6 +243,52 @@ export class LoopbackNetwork {
     return true;
   }
 
+  /**
+   * Carries one snapshot chunk with the link's faults (a drop, a duplicate, a delay, a
+   * reorder: a chunk is delayed further so that later ones overtake it). False if the
+   * destination is unreachable.
+   */
+  transmitChunk(sender: LoopbackTransport, chunk: SnapshotChunk): boolean {
+    const from = sender.nodeId;
+    const to = chunk.toNodeId;
+    const receiver = this.nodes.get(to);
+    if (receiver === undefined || receiver.isClosed || this.cut.has(linkKey(from, to)) ||
+      this.counters.batchesInFlight >= this.inFlightBatchesMax) {
+      this.counters.batchesPartitioned++;
+      return false;
+    }
+    const faults = this.linkFaults.get(linkKey(from, to)) ?? this.defaultFaults;
+    if (faults.dropRate > 0 && this.random() < faults.dropRate) {
+      this.counters.envelopesDropped++;
+      return true;
+    }
+    let copies = 1;
+    if (faults.duplicateRate > 0 && this.random() < faults.duplicateRate) {
+      this.counters.envelopesDuplicated++;
+      copies = 2;
+    }
+    for (let k = 0; k < copies; k++) {
+      let delayMs = faults.delayMsMin +
+        Math.floor(this.random() * (faults.delayMsMax - faults.delayMsMin + 1));
+      if (faults.reorderRate > 0 && this.random() < faults.reorderRate) {
+        this.counters.batchesReordered++;
+        delayMs += Math.floor(this.random() * (faults.delayMsMax + 2)) + 1;
+      }
+      const payload = this.encodeFrames ? sender.encodeChunkForLoopback(chunk)
+        : { ...chunk, data: chunk.data.slice() };
+      if (payload === null) return false;
+      this.counters.batchesInFlight++;
+      this.clock.setTimer(delayMs, () => {
+        this.counters.batchesInFlight--;
+        const arrived = this.nodes.get(to);
+        if (arrived !== undefined && !arrived.isClosed && !this.cut.has(linkKey(from, to))) {
+          arrived.receiveChunkPayload(from, payload);
+        }
+      });
+    }
+    return true;
+  }
+
   private applyLoss(faults: ResolvedFaults, envelopes: readonly Envelope[],
     sender: LoopbackTransport): Envelope[] {
     const survivors: Envelope[] = [];
@@ -391,6 +437,44 @@ export class LoopbackTransport extends BatchingTransport {
       assert(frame.kind === FrameKind.Batch, 'loopback carries batches only');
       this.deliverFrame(fromNodeId, frame);
     }
+  }
+
+  protected writeChunk(chunk: SnapshotChunk): boolean {
+    return this.network.transmitChunk(this, chunk);
+  }
+
+  /** @internal Encodes a chunk as the frame TCP would send (null: over `frameBytesMax`). */
+  encodeChunkForLoopback(chunk: SnapshotChunk): Uint8Array | null {
+    const frame = this.codec.encodeChunk(chunk);
+    if (frame === null) {
+      countError(this.counters, FrameErrorCode.Oversized);
+      return null;
+    }
+    this.counters.framesSent++;
+    this.counters.bytesSent += frame.length;
+    return frame;
+  }
+
+  /** @internal Delivers a chunk that crossed the network (a frame, or a copy of the chunk). */
+  receiveChunkPayload(fromNodeId: number, payload: Uint8Array | SnapshotChunk): void {
+    if (this.closed) return;
+    this.counters.framesReceived++;
+    if (!(payload instanceof Uint8Array)) {
+      this.receiveChunk(fromNodeId, payload);
+      return;
+    }
+    this.counters.bytesReceived += payload.length;
+    let frame: Frame;
+    try {
+      frame = this.codec.decode(payload);
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.counters.framesRejected++;
+      countError(this.counters, error.code);
+      return;
+    }
+    assert(frame.kind === FrameKind.RangeSnapshotChunk, 'a chunk frame');
+    this.receiveChunk(fromNodeId, frame.chunk);
   }
 
   /** @internal */

@@ -49,12 +49,13 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ConfigError, FlotillaError, assert, floatsOf, unseededRandom } from '../util/index.js';
 import { MessageType } from '../raft/index.js';
-import type { Envelope, TransportStats } from './types.js';
+import type { Envelope, SnapshotChunk, TransportStats } from './types.js';
 import { countError } from './types.js';
 import type { BatchFrame } from './codec.js';
 import {
   ConnectionError,
   ConnectionErrorCode,
+  FrameErrorCode,
   HandshakeError,
   HandshakeErrorCode,
 } from './errors.js';
@@ -482,6 +483,24 @@ export class TcpTransport extends BatchingTransport {
     }
     others.length = 0;
     peer.kick();
+  }
+
+  protected writeChunk(chunk: SnapshotChunk): boolean {
+    const peer = this.peerFor(chunk.toNodeId);
+    if (peer === null) return false;
+    if (peer.state !== 'ready') {
+      // Chunks are not held through a handshake: the stream fails and Raft retries.
+      peer.kick();
+      return false;
+    }
+    const bytes = this.codec.encodeChunk(chunk);
+    if (bytes === null) {
+      countError(this.counters, FrameErrorCode.Oversized);
+      return false;
+    }
+    if (!peer.enqueueChunk(bytes)) return false;
+    peer.kick();
+    return true;
   }
 
   /** @internal Encodes envelopes for the peer's protocol version and queues the frames. */

@@ -27,6 +27,47 @@ export interface Envelope {
   quiesce?: boolean;
 }
 
+/** What a `SnapshotChunk` carries. */
+export const SnapshotChunkKind = {
+  /** A piece of the snapshot's payload, at `offset`. */
+  Data: 0,
+  /** Receiver to sender: the snapshot was verified and applied. */
+  Applied: 1,
+  /** Receiver to sender: the snapshot was refused (corrupt, out of order, too big, stale). */
+  Failed: 2,
+} as const;
+export type SnapshotChunkKind = (typeof SnapshotChunkKind)[keyof typeof SnapshotChunkKind];
+
+/**
+ * One chunk of a range snapshot streamed from store to store, or the receiver's answer
+ * (`kind`). The transport checks only its shape and limits (a chunk fits in a frame; `offset`
+ * plus its bytes stay within `inboundSnapshotBytesMax`); order, duplicates and checksums are
+ * the receiving store's (multiraft/_snapshot_receive.ts).
+ */
+export interface SnapshotChunk {
+  /** The range, in [1, RANGE_ID_LIMIT). */
+  rangeId: number;
+  /** The sending node: set by the receiving transport from the authenticated connection. */
+  fromNodeId: number;
+  /** The destination node. */
+  toNodeId: number;
+  /** The sender's id of this stream (unique per sending store while it runs). */
+  snapshotId: number;
+  /** The Raft index the snapshot is taken at. */
+  index: number;
+  kind: SnapshotChunkKind;
+  /** Byte offset of `data` in the snapshot's payload (Data chunks). */
+  offset: number;
+  /** Whether this is the payload's last chunk. */
+  last: boolean;
+  /**
+   * CRC-32 of the payload from its start through this chunk (a running checksum: the last
+   * chunk's covers the whole payload).
+   */
+  checksum: number;
+  data: Uint8Array;
+}
+
 /**
  * What the store gives the transport. All calls are synchronous and happen on the event loop,
  * never from inside `send`/`flush` (they are deferred), so the store may call `send` from them.
@@ -54,6 +95,11 @@ export interface TransportHandler {
   reportUnreachable(toNodeId: number, rangeIds: readonly number[]): void;
   /** A `MsgSnap` of `rangeId` to `toNodeId` was delivered or failed: call `reportSnapshot`. */
   reportSnapshot(rangeId: number, toNodeId: number, status: SnapshotStatus): void;
+  /**
+   * Optional: a range snapshot chunk (or answer) from `fromNodeId` that passed the transport's
+   * limits. The chunk belongs to the handler; its data may be a view into the frame.
+   */
+  handleSnapshotChunk?(fromNodeId: number, chunk: SnapshotChunk): void;
 }
 
 /** Counters of one transport; they only grow (except the `*Now` gauges). */
@@ -88,6 +134,11 @@ export interface TransportStats {
   queuedBytesNow: number;
   /** Bytes of partial frames buffered on accepted connections (a gauge; TCP only). */
   inboundBufferedBytesNow: number;
+  /** Range snapshot chunks sent, dropped on the send side, received, refused at the limits. */
+  snapshotChunksSent: number;
+  snapshotChunksDropped: number;
+  snapshotChunksReceived: number;
+  snapshotChunksRefused: number;
 }
 
 /** Returns zeroed counters. */
@@ -108,6 +159,10 @@ export function newTransportStats(): TransportStats {
     errorsByCode: {},
     queuedBytesNow: 0,
     inboundBufferedBytesNow: 0,
+    snapshotChunksSent: 0,
+    snapshotChunksDropped: 0,
+    snapshotChunksReceived: 0,
+    snapshotChunksRefused: 0,
   };
 }
 
@@ -137,6 +192,12 @@ export interface Transport {
   send(envelopes: readonly Envelope[]): void;
   /** Writes every queued envelope: one frame per destination node. */
   flush(): void;
+  /**
+   * Optional: queues one range snapshot chunk (or answer) for `chunk.toNodeId`, at once (not
+   * held for the next flush). False if it was dropped (unreachable, queue full, closed); the
+   * sender then fails the stream. Without it, the store sends snapshots as plain `MsgSnap`s.
+   */
+  sendSnapshotChunk?(chunk: SnapshotChunk): boolean;
   /** Counters and gauges, for tests, benchmarks and the status page. */
   stats(): TransportStats;
   /** Stops timers, closes connections and drops queued messages. Idempotent. */
