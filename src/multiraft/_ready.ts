@@ -6,6 +6,7 @@ import { assert } from '../util/index.js';
 import {
   EMPTY_BYTES,
   EntryType,
+  ReadyKind,
   StateType,
   unmarshalConfChange,
   type ConfState,
@@ -31,9 +32,18 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     return;
   }
   const node = st.settled(gid);
-  if (!node.hasReady()) return;
-  const rd = node.ready();
+  const kind = node.pendingReady();
+  if (kind === ReadyKind.None) return;
   const rangeId = t.rangeIds[gid]!;
+  if (kind === ReadyKind.MessagesOnly) {
+    // Most turns of an awake group (heartbeats, their responses): nothing to persist, apply
+    // or advance, so no Ready is built; the messages leave after the batch's writes.
+    const messages = node.takeMessages();
+    for (let i = 0; i < messages.length; i++) st.staging.send({ rangeId, message: messages[i]! });
+    t.grantTickCredit(gid, node, st.quiescence);
+    return;
+  }
+  const rd = node.ready();
   // Read states need nothing persisted: the reader waits until the index is applied.
   const done = st.config.stateMachine.readIndexDone;
   for (let i = 0; i < rd.readStates.length && done !== undefined; i++) {
