@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../src/raft/rand.js';
 import { StateType } from '../../src/raft/raft_state.js';
-import { MessageType, newMessage, type Message } from '../../src/raft/raftpb.js';
+import { MessageType, newMessage, type ConfChange, type Message } from '../../src/raft/raftpb.js';
 import { RawNode, ReadyKind } from '../../src/raft/rawnode.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 
@@ -117,5 +117,19 @@ describe('RawNode check accessors', () => {
     expect(t.node.lastIndexUpTo(Infinity)).toBe(last);
     expect(t.node.lastIndexUpTo(last + 5)).toBe(last);
     expect(t.node.lastIndexUpTo(0)).toBe(0);
+  });
+
+  it('hasPeer follows configuration changes, beyond the cached members too', () => {
+    const t = newTwin();
+    expect(t.node.hasPeer(0)).toBe(false);
+    const change = (type: number, nodeId: number): void => {
+      t.node.applyConfChange({ type, nodeId, context: new Uint8Array(0), id: 0 } as ConfChange);
+    };
+    change(0, 4); // ConfChangeAddNode
+    expect([1, 2, 3, 4, 5].map((id) => t.node.hasPeer(id)))
+      .toEqual([true, true, true, true, false]);
+    change(1, 2); // ConfChangeRemoveNode
+    change(1, 4);
+    expect([1, 2, 3, 4].map((id) => t.node.hasPeer(id))).toEqual([true, false, true, false]);
   });
 });
