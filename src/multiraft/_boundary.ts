@@ -22,7 +22,7 @@
  * Every refusal goes through `refuse`: counted by reason, logged at a rate limit.
  */
 import { FlotillaError, assert } from '../util/index.js';
-import { RaftPanicError, type Message, type RawNode } from '../raft/index.js';
+import { MessageType, RaftPanicError, type Message, type RawNode } from '../raft/index.js';
 import type { GroupId } from '../scheduler/index.js';
 import type { Envelope } from '../transport/index.js';
 import { MessageRefusal, checkMessage, type MessageCheckView } from './message_check.js';
@@ -81,14 +81,6 @@ export function admit(st: StoreContext, fromNodeId: number, envelope: Envelope):
   return gid;
 }
 
-/** Whether `nodeId` is in `node`'s configuration (its progress tracks every member). */
-function isMember(st: StoreContext, node: RawNode, nodeId: number): boolean {
-  const peers = st.scratch.peers;
-  node.readPeers(peers);
-  for (let i = 0; i < peers.count; i++) if (peers.ids[i] === nodeId) return true;
-  return false;
-}
-
 /**
  * Checks `m` against the replica right before it is stepped. For a dormant replica the node
  * is rebuilt for the check and installed (no longer dormant, still quiesced) only if the
@@ -108,14 +100,17 @@ export function checkStep(st: StoreContext, gid: GroupId, m: Message): boolean {
   }
   const node = dormant ? rebuildNode(st, gid) : t.nodes[gid];
   assert(node !== null && node !== undefined, 'a replica to check against');
-  const facts = st.scratch.facts;
-  node.readFacts(facts);
   const v = fillEmptyView(st, m.from);
   v.initialized = t.isInitialized(gid);
-  v.senderIsMember = !v.initialized || isMember(st, node, m.from);
-  v.term = facts.term;
-  v.lead = facts.lead;
-  v.lastIndex = facts.lastIndex;
+  // The node's progress tracks every member of its configuration.
+  v.senderIsMember = !v.initialized || node.hasPeer(m.from);
+  v.term = node.term;
+  v.lead = node.lead;
+  // The check compares the last index only with a heartbeat's commit or an acknowledged
+  // index, and `lastIndexUpTo` answers that comparison alike (min(bound, last) < bound iff
+  // last < bound) while sparing the log's tail whenever the commit index covers the bound.
+  v.lastIndex = node.lastIndexUpTo(m.type === MessageType.MsgHeartbeat ? m.commit
+    : m.type === MessageType.MsgAppResp ? m.index : 0);
   const reason = checkMessage(v, m);
   if (reason !== null) {
     refuse(st, reason, rangeId, m.from, m);

@@ -7,6 +7,8 @@ import {
   EMPTY_BYTES,
   EntryType,
   MessageType,
+  ReadyKind,
+  type Message,
   StateType,
   unmarshalConfChange,
   type ConfState,
@@ -34,9 +36,17 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     return;
   }
   const node = st.settled(gid);
-  if (!node.hasReady()) return;
-  const rd = node.ready();
+  const kind = node.pendingReady();
+  if (kind === ReadyKind.None) return;
   const rangeId = t.rangeIds[gid]!;
+  if (kind === ReadyKind.MessagesOnly) {
+    // Most turns of an awake group (heartbeats, their responses): nothing to persist, apply
+    // or advance, so no Ready is built; the messages leave after the batch's writes.
+    sendMessages(st, gid, rangeId, node.takeMessages());
+    t.grantTickCredit(gid, node, st.quiescence);
+    return;
+  }
+  const rd = node.ready();
   st.snapshots?.receiver.readyTaken(rangeId, rd.snapshot);
   // Read states need nothing persisted: the reader waits until the index is applied.
   const done = st.config.stateMachine.readIndexDone;
@@ -44,21 +54,7 @@ export function processReady(st: StoreContext, gid: GroupId): void {
     const rs = rd.readStates[i]!;
     done.call(st.config.stateMachine, rangeId, rs.index, rs.requestCtx);
   }
-  let streamed = false;
-  for (let i = 0; i < rd.messages.length; i++) {
-    const m = rd.messages[i]!;
-    if (m.type !== MessageType.MsgSnap) continue;
-    fillSnapshotData(st, gid, m);
-    // A snapshot streams in chunks from the engine (_snapshot_send.ts) when it can.
-    if (st.snapshots !== null) {
-      st.snapshots.sender.start(gid, rangeId, m);
-      streamed = true;
-    }
-  }
-  // Rare (a snapshot streamed): the other messages of the Ready leave as usual.
-  const messages = streamed
-    ? rd.messages.filter((m) => m.type !== MessageType.MsgSnap) : rd.messages;
-  st.stats.appendsMerged += st.staging.sendReady(rangeId, messages);
+  sendMessages(st, gid, rangeId, rd.messages);
   const hs = rd.hardState;
   if (rd.entries.length === 0 && rd.committedEntries.length === 0 && rd.snapshot === null &&
     hs.term === 0 && hs.vote === 0 && hs.commit === 0) {
@@ -170,6 +166,28 @@ function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   // Applying may propose (a state machine reacting to a command), but a proposal's
   // messages leave with its group's next Ready, never through this batch's outbox.
   assert(flight.outbox.length === 0, 'one send per batch: nothing queued after it');
+}
+
+/**
+ * Queues a turn's messages for the batch end, consecutive appends merged; a snapshot gets
+ * its data filled and, with a chunk-capable transport, streams in chunks instead.
+ */
+function sendMessages(st: StoreContext, gid: GroupId, rangeId: number,
+  messages: readonly Message[]): void {
+  let streamed = false;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (m.type !== MessageType.MsgSnap) continue;
+    fillSnapshotData(st, gid, m);
+    // A snapshot streams in chunks from the engine (_snapshot_send.ts) when it can.
+    if (st.snapshots !== null) {
+      st.snapshots.sender.start(gid, rangeId, m);
+      streamed = true;
+    }
+  }
+  // Rare (a snapshot streamed): the turn's other messages leave as usual.
+  const rest = streamed ? messages.filter((m) => m.type !== MessageType.MsgSnap) : messages;
+  st.stats.appendsMerged += st.staging.sendReady(rangeId, rest);
 }
 
 /** Stages a Ready's snapshot, entries and HardState into the batch's engine batch. */

@@ -29,6 +29,7 @@ import { StateType, type RawNode } from '../raft/index.js';
 import { toGroupId, type GroupId } from '../scheduler/index.js';
 import type { ReplicaStorage } from '../storage/index.js';
 import type { Envelope } from '../transport/index.js';
+import { RangeIndex } from './_range_index.js';
 
 /** Bits of `ReplicaTable.flags`. */
 const Flag = {
@@ -70,8 +71,8 @@ export class ReplicaTable {
   readonly storages: (ReplicaStorage | null)[] = [];
   /** Messages waiting for the replica's next turn, or null when none. */
   readonly inboxes: (Envelope[] | null)[] = [];
-  /** The slot of each range's replica. */
-  readonly slotOfRange = new Map<number, GroupId>();
+  /** The slot of each range's replica (typed columns, outside the heap). */
+  readonly slotOfRange = new RangeIndex();
   /** `Flag` bits; written only by the transitions below. */
   private flags: Uint8Array;
   /** Deferred ticks (see the file comment); written only by the tick-credit methods. */
@@ -362,7 +363,8 @@ export class ReplicaTable {
 
   /** Bytes of the typed arrays and pointer slots (for density accounting). */
   get memoryBytes(): number {
-    return this.capacity * (4 + 1 + 1 + 1 + 1 + 1 + 8 * 3) + this.allocated * 8 * 3;
+    return this.capacity * (4 + 1 + 1 + 1 + 1 + 1 + 8 * 3) + this.allocated * 8 * 3 +
+      this.slotOfRange.memoryBytes;
   }
 
   private flagsOf(id: GroupId): number {

@@ -127,9 +127,14 @@ export interface MessageCheckView {
   initialized: boolean;
   /** Whether `message.from` is in the replica's configuration (read when initialized). */
   senderIsMember: boolean;
-  /** The replica's term, leader (0 if none) and last log index (0 if not yet made). */
+  /** The replica's term and leader (0 if none). */
   term: number;
   lead: number;
+  /**
+   * The replica's last log index (0 if not yet made), or min(that, the index the message's
+   * check compares it with: a heartbeat's commit, an append response's index), which
+   * decides alike; types whose check does not read it may carry 0.
+   */
   lastIndex: number;
   /** Largest payload of one proposed entry, in bytes. */
   entryBytesMax: number;

@@ -68,6 +68,7 @@ export { StateType, stateTypeNames } from './raft_state.js';
 export {
   ProgressType,
   RawNode,
+  ReadyKind,
   SnapshotStatus,
   mustSync,
   type QuiescedRole,

@@ -99,6 +99,11 @@ export class Raft {
   trk: ProgressTracker;
   state: StateType = StateType.StateFollower;
   isLearner = false;
+  /**
+   * Bumped by every switch of the configuration (switchToConfig, the one way the progress
+   * map's members change), so a host may cache who the members are (RawNode.hasPeer).
+   */
+  configVersion = 0;
   /** Messages to send at once. Never self-addressed. */
   msgs: Message[] = EMPTY_MESSAGES;
   /** Messages to send once the unstable state they depend on is durable (responses, votes). */
@@ -1107,6 +1112,7 @@ export class Raft {
   switchToConfig(cfg: TrackerConfig, progress: ProgressMap): ConfState {
     this.trk.config = cfg;
     this.trk.progress = progress;
+    this.configVersion++;
     if (this.logger.level <= LogLevel.Info) {
       this.logger.info(`${hex(this.id)} switched to configuration ${this.trk.config.toString()}`);
     }

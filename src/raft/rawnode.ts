@@ -94,12 +94,27 @@ export const SnapshotStatus = {
 } as const;
 export type SnapshotStatus = (typeof SnapshotStatus)[keyof typeof SnapshotStatus];
 
+/**
+ * What `ready()` would hand out now (`RawNode.pendingReady`): nothing, only messages (the
+ * usual turn of an awake group: heartbeats and their responses), or a Ready to build.
+ */
+export const ReadyKind = {
+  None: 0,
+  /** Messages and nothing else: `takeMessages()` may stand in for `ready()` + `advance()`. */
+  MessagesOnly: 1,
+  Full: 2,
+} as const;
+export type ReadyKind = (typeof ReadyKind)[keyof typeof ReadyKind];
+
 /** Whether a progress belongs to a voter or a learner (etcd's `ProgressType`). */
 export const ProgressType = {
   ProgressTypePeer: 0,
   ProgressTypeLearner: 1,
 } as const;
 export type ProgressType = (typeof ProgressType)[keyof typeof ProgressType];
+
+/** Members `hasPeer` answers from fields of the RawNode (more: it asks the progress map). */
+const PEERS_CACHED = 3;
 
 /** Fills stepped slots of stepsOnAdvance. Never stepped. */
 const BLANK: Message = Object.freeze(msg(MessageType.MsgHup, 0, 0)) as Message;
@@ -119,10 +134,25 @@ export class RawNode {
    */
   private readonly raft: Raft;
   readonly asyncStorageWrites: boolean;
-  /** The soft state of the last accepted Ready. */
-  prevSoftSt: SoftState;
-  /** The HardState of the last accepted Ready. */
-  prevHardSt: HardState;
+  /** The HardState of the last accepted Ready (set through `setPrevHardState`). */
+  private prevHardSt: HardState;
+  /**
+   * The soft state of the last accepted Ready, and prevHardSt's fields, kept on this object:
+   * `hasReady` compares them on every turn, and here they sit on a cache line the turn
+   * touches anyway, where two small objects were two more cache misses per heartbeat of a
+   * cold group.
+   */
+  /** Members cached by `cachePeers` (ids, 0 in unused slots), as of `peersVersion`. */
+  private peer0 = 0;
+  private peer1 = 0;
+  private peer2 = 0;
+  private peerCount = 0;
+  private peersVersion = -1;
+  private prevLead = 0;
+  private prevRaftState: StateType = StateType.StateFollower;
+  private prevTerm = 0;
+  private prevVote = 0;
+  private prevCommit = 0;
   /**
    * Local messages to step on `advance()` (self-acks, storage responses): the first
    * `stepsOnAdvanceCount` slots. The array is reused and never shrunk (truncating an array is
@@ -151,8 +181,8 @@ export class RawNode {
   constructor(config: Config | ConfigOptions) {
     this.raft = new Raft(config);
     this.asyncStorageWrites = config.asyncStorageWrites ?? false;
-    this.prevSoftSt = this.raft.softState();
-    this.prevHardSt = this.raft.hardState();
+    this.setPrevSoftState(this.raft.softState());
+    this.prevHardSt = this.setPrevHardState(this.raft.hardState());
   }
 
   /**
@@ -167,7 +197,7 @@ export class RawNode {
     const node = new RawNode(config);
     assert(!node.asyncStorageWrites, 'restore needs synchronous storage writes');
     restoreQuiescedRole(node.raft, role);
-    node.prevSoftSt = node.raft.softState();
+    node.setPrevSoftState(node.raft.softState());
     assert(node.raft.term === role.term && node.raft.msgs.length === 0, 'same term, no messages');
     return node;
   }
@@ -202,6 +232,48 @@ export class RawNode {
   /** The node's role. */
   get raftState(): StateType {
     return this.raft.state;
+  }
+
+  /**
+   * `min(bound, lastIndex)`, where `lastIndex` is the last index of the node's log (unstable
+   * entries included; pass Infinity for it alone). A `bound` at or below the commit index,
+   * which the log always holds, is answered without reading the log's tail: that is the
+   * usual case of a heartbeat's commit, and the tail (the unstable part, the storage) is a
+   * chain of objects no other part of a heartbeat touches.
+   */
+  lastIndexUpTo(bound: number): number {
+    const log = this.raft.raftLog;
+    return bound <= log.committed ? bound : Math.min(bound, log.lastIndex());
+  }
+
+  /**
+   * Whether `id` is tracked in the node's progress, i.e. a member of its configuration (a
+   * voter or a learner, outgoing ones included). Cheaper than `readPeers` for one id.
+   */
+  hasPeer(id: number): boolean {
+    const r = this.raft;
+    if (r.configVersion !== this.peersVersion) this.cachePeers();
+    if (this.peerCount <= PEERS_CACHED) {
+      return id !== 0 && (id === this.peer0 || id === this.peer1 || id === this.peer2);
+    }
+    return r.trk.progress.has(id);
+  }
+
+  /**
+   * Copies up to PEERS_CACHED member ids onto this object: `hasPeer` checks the sender of
+   * every inbound message, and the progress map is three cold objects away (tracker, map,
+   * id list), most of a follower's heartbeat's cache misses at 100k groups.
+   */
+  private cachePeers(): void {
+    const r = this.raft;
+    const ids = r.trk.progress.ids;
+    this.peerCount = ids.length;
+    this.peer0 = ids.length > 0 ? ids[0]! : 0;
+    this.peer1 = ids.length > 1 ? ids[1]! : 0;
+    this.peer2 = ids.length > 2 ? ids[2]! : 0;
+    this.peersVersion = r.configVersion;
+    assert(this.peersVersion === r.configVersion && this.peerCount === r.trk.progress.size,
+      'members cached at this configuration');
   }
 
   /** Whether this node could campaign (it is a voter of its configuration). */
@@ -339,7 +411,7 @@ export class RawNode {
       messages: r.msgs,
       mustSync: false,
     };
-    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) {
+    if (r.lead !== this.prevLead || r.state !== this.prevRaftState) {
       rd.softState = r.softState();
     }
     if (hs !== prevHs) rd.hardState = hs;
@@ -448,8 +520,8 @@ export class RawNode {
    */
   private acceptReady(rd: Ready): void {
     const r = this.raft;
-    if (rd.softState !== null) this.prevSoftSt = rd.softState;
-    if (!isEmptyHardState(rd.hardState)) this.prevHardSt = rd.hardState;
+    if (rd.softState !== null) this.setPrevSoftState(rd.softState);
+    if (!isEmptyHardState(rd.hardState)) this.setPrevHardState(rd.hardState);
     if (rd.readStates.length !== 0) r.readStates = EMPTY_READ_STATES;
     if (!this.asyncStorageWrites) {
       if (this.hasStepsOnAdvance()) {
@@ -521,24 +593,60 @@ export class RawNode {
     const r = this.raft;
     // Messages first: an awake group's usual reason to be ready (a heartbeat or its answer),
     // and r.msgs sits on the object already in cache. The order of these independent checks
-    // does not change the answer; checked last, this cost three more cold objects (prevSoftSt,
-    // prevHardSt, the log's unstable part) per heartbeat of each of 100k groups.
+    // does not change the answer; checked last, this spares the log's unstable part (a cold
+    // object) per heartbeat of each of 100k groups.
     if (r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
-    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
+    if (this.stateChanged()) return true;
     const log = r.raftLog;
-    if (
-      (r.term !== 0 || r.vote !== 0 || log.committed !== 0) &&
-      (r.term !== this.prevHardSt.term ||
-        r.vote !== this.prevHardSt.vote ||
-        log.committed !== this.prevHardSt.commit)
-    ) {
-      return true;
-    }
     if (log.hasNextUnstableSnapshot()) return true;
     if (log.hasNextUnstableEnts() || log.hasNextCommittedEnts(!this.asyncStorageWrites)) {
       return true;
     }
     return r.readStates.length !== 0;
+  }
+
+  /** Whether the soft state or a non-empty HardState differs from the last accepted one. */
+  private stateChanged(): boolean {
+    const r = this.raft;
+    if (r.lead !== this.prevLead || r.state !== this.prevRaftState) return true;
+    const commit = r.raftLog.committed;
+    return (r.term !== 0 || r.vote !== 0 || commit !== 0) &&
+      (r.term !== this.prevTerm || r.vote !== this.prevVote || commit !== this.prevCommit);
+  }
+
+  /**
+   * What `ready()` would hand out now (see `ReadyKind`). `MessagesOnly` is a Ready whose
+   * every other part is empty and whose acceptance and advance have nothing to record or
+   * step: no role or HardState change, no entries (new or being written: those would take
+   * a storage ack), no snapshot, nothing to apply, no read states, no message held back
+   * until an append, no asynchronous storage.
+   */
+  pendingReady(): ReadyKind {
+    if (!this.hasReady()) return ReadyKind.None;
+    const r = this.raft;
+    const log = r.raftLog;
+    if (r.msgs.length === 0 || r.msgsAfterAppend.length !== 0 || this.asyncStorageWrites ||
+      this.stateChanged() || r.readStates.length !== 0 ||
+      log.hasNextOrInProgressUnstableEnts() || log.hasNextOrInProgressSnapshot() ||
+      log.hasNextCommittedEnts(true)) {
+      return ReadyKind.Full;
+    }
+    return ReadyKind.MessagesOnly;
+  }
+
+  /**
+   * Hands out the messages of a `MessagesOnly` turn (see `pendingReady`), exactly what
+   * `ready()` and then `advance()` would do for it, without building a Ready: the caller
+   * sends them (they promise nothing persisted) and calls nothing else.
+   */
+  takeMessages(): Message[] {
+    const r = this.raft;
+    const msgs = r.msgs;
+    assert(msgs.length > 0 && r.msgsAfterAppend.length === 0 && !this.asyncStorageWrites,
+      'messages only, nothing held back until an append');
+    assert(!this.hasStepsOnAdvance(), 'no accepted Ready waits for advance');
+    r.msgs = EMPTY_MESSAGES;
+    return msgs;
   }
 
   /**
@@ -645,8 +753,17 @@ export class RawNode {
    * Sets the HardState the next Ready is compared with. Internal: only bootstrap uses it, to
    * make the first Ready carry the initial HardState.
    */
-  setPrevHardState(hs: HardState): void {
+  setPrevHardState(hs: HardState): HardState {
     this.prevHardSt = hs;
+    this.prevTerm = hs.term;
+    this.prevVote = hs.vote;
+    this.prevCommit = hs.commit;
+    return hs;
+  }
+
+  private setPrevSoftState(ss: SoftState): void {
+    this.prevLead = ss.lead;
+    this.prevRaftState = ss.raftState;
   }
 }
 

@@ -85,6 +85,27 @@ function dummyEntry(index: number, term: number): Entry {
 }
 
 /**
+ * The dummy entry of each snapshot applied, shared by every storage that applies the same
+ * snapshot object (a store creates its ranges from one interned snapshot per configuration):
+ * the dummy never leaves the storage (`entries` starts after it) and nothing writes to it,
+ * so a million replicas need not hold a million copies.
+ */
+const DUMMY_OF_SNAPSHOT = new WeakMap<Snapshot, Entry>();
+
+function snapshotDummy(snap: Snapshot): Entry {
+  const { index, term } = snap.metadata;
+  let dummy = DUMMY_OF_SNAPSHOT.get(snap);
+  // A snapshot is a value, but a caller may have edited it since: check what it says now.
+  if (dummy === undefined || dummy.index !== index || dummy.term !== term) {
+    dummy = dummyEntry(index, term);
+    DUMMY_OF_SNAPSHOT.set(snap, dummy);
+  }
+  assert(dummy.index === index && dummy.term === term && dummy.data.length === 0,
+    'the dummy entry of this snapshot');
+  return dummy;
+}
+
+/**
  * A `Storage` backed by an in-memory array (etcd's `MemoryStorage`). Tests may read and
  * replace `ents`, `hardState` and `snap` directly, and read `callStats`.
  */
@@ -100,10 +121,14 @@ export class MemoryStorage implements Storage {
    * and mutated in place: a test that assigns one must not keep using it.
    */
   ents: Entry[] = [dummyEntry(0, 0)];
-  /** Call counters of the Storage methods. */
-  readonly callStats: StorageCallStats = {
-    initialState: 0, firstIndex: 0, lastIndex: 0, entries: 0, term: 0, snapshot: 0,
-  };
+  // Call counters, as fields of this object rather than an object of their own: that was
+  // 80 bytes per replica of a store that never reads them (see `callStats`).
+  private callsInitialState = 0;
+  private callsFirstIndex = 0;
+  private callsLastIndex = 0;
+  private callsEntries = 0;
+  private callsTerm = 0;
+  private callsSnapshot = 0;
   /** Where panics are reported (etcd's global logger). */
   logger: RaftLogger;
 
@@ -111,8 +136,17 @@ export class MemoryStorage implements Storage {
     this.logger = logger;
   }
 
+  /** Call counters of the Storage methods (a copy). */
+  get callStats(): StorageCallStats {
+    return {
+      initialState: this.callsInitialState, firstIndex: this.callsFirstIndex,
+      lastIndex: this.callsLastIndex, entries: this.callsEntries, term: this.callsTerm,
+      snapshot: this.callsSnapshot,
+    };
+  }
+
   initialState(): InitialState {
-    this.callStats.initialState++;
+    this.callsInitialState++;
     return { hardState: this.hardState, confState: this.snap.metadata.confState };
   }
 
@@ -122,7 +156,7 @@ export class MemoryStorage implements Storage {
   }
 
   entries(lo: number, hi: number, maxSize: number): Entry[] | StorageError {
-    this.callStats.entries++;
+    this.callsEntries++;
     const offset = this.ents[0]!.index;
     if (lo <= offset) return ErrCompacted;
     if (hi > this.lastIdx() + 1) {
@@ -134,7 +168,7 @@ export class MemoryStorage implements Storage {
   }
 
   term(i: number): number | StorageError {
-    this.callStats.term++;
+    this.callsTerm++;
     const offset = this.ents[0]!.index;
     if (i < offset) return ErrCompacted;
     if (i - offset >= this.ents.length) return ErrUnavailable;
@@ -142,17 +176,17 @@ export class MemoryStorage implements Storage {
   }
 
   lastIndex(): number {
-    this.callStats.lastIndex++;
+    this.callsLastIndex++;
     return this.lastIdx();
   }
 
   firstIndex(): number {
-    this.callStats.firstIndex++;
+    this.callsFirstIndex++;
     return this.firstIdx();
   }
 
   snapshot(): Snapshot | StorageError {
-    this.callStats.snapshot++;
+    this.callsSnapshot++;
     return this.snap;
   }
 
@@ -174,7 +208,7 @@ export class MemoryStorage implements Storage {
     const snapIndex = snap.metadata.index;
     if (msIndex !== 0 && msIndex >= snapIndex) return ErrSnapOutOfDate;
     this.snap = snap;
-    this.ents = [dummyEntry(snapIndex, snap.metadata.term)];
+    this.ents = [snapshotDummy(snap)];
     return null;
   }
 
