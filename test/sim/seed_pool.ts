@@ -25,7 +25,7 @@ export interface SeedPoolMessage<O> {
 }
 
 export type RunBatch<O, T> = (first: number, count: number, options: O,
-  stopAtFailure: boolean) => T;
+  stopAtFailure: boolean) => T | Promise<T>;
 
 export interface SeedPoolOptions<O, F, S> {
   first: number;
@@ -84,7 +84,7 @@ export async function runSeedPool<O, F, S>(p: SeedPoolOptions<O, F, S>):
   if (p.jobs === 1) {
     while (next < end && !stop()) {
       const n = Math.min(chunk, end - next);
-      absorb(p.runBatch(next, n, p.options, !p.keepGoing));
+      absorb(await p.runBatch(next, n, p.options, !p.keepGoing));
       next += n;
     }
   } else {
@@ -125,12 +125,12 @@ export async function runSeedPool<O, F, S>(p: SeedPoolOptions<O, F, S>):
 export function serveSeedBatches<O, T>(runBatch: RunBatch<O, T>): void {
   let options = {} as O;
   let stopAtFailure = true;
-  process.on('message', (m: SeedPoolMessage<O>) => {
+  process.on('message', async (m: SeedPoolMessage<O>) => {
     if (m.kind === 'options') {
       options = m.batch!;
       stopAtFailure = m.stopAtFailure!;
     } else if (m.kind === 'batch') {
-      process.send!(runBatch(m.first!, m.count!, options, stopAtFailure));
+      process.send!(await runBatch(m.first!, m.count!, options, stopAtFailure));
     } else {
       process.disconnect();
     }
