@@ -28,7 +28,7 @@ import type { Envelope } from '../transport/index.js';
 import { MessageRefusal, checkMessage, type MessageCheckView } from './message_check.js';
 import { RANGE_INITIAL_INDEX } from './range_config.js';
 import { createsReplica, type StoreContext } from './_context.js';
-import { createUninitialized, rebuildNode } from './_replicas.js';
+import { createUninitialized, loadDormantStorage, rebuildNode } from './_replicas.js';
 
 /** Counts and logs one refused message. */
 export function refuse(st: StoreContext, reason: MessageRefusal, rangeId: number,
@@ -102,6 +102,10 @@ export function checkStep(st: StoreContext, gid: GroupId, m: Message): boolean {
     return false;
   }
   const dormant = t.isDormant(gid);
+  if (dormant && !loadDormantStorage(st, gid)) {
+    refuse(st, MessageRefusal.ReplicaBroken, rangeId, m.from, m);
+    return false;
+  }
   const node = dormant ? rebuildNode(st, gid) : t.nodes[gid];
   assert(node !== null && node !== undefined, 'a replica to check against');
   const facts = st.scratch.facts;

@@ -47,6 +47,7 @@ import { ReplicaBrokenError } from './input_errors.js';
 import { REFUSAL_LOG_INTERVAL_TICKS, RefusalLog } from './_refusals.js';
 import { UninitializedReplicas } from './_uninitialized.js';
 import { HeartbeatRows } from './_heartbeat_rows.js';
+import { ColdRecords } from './_cold.js';
 
 /** Why a group wakes; decides whether a follower must wake its leader. */
 export const WakeReason = {
@@ -135,6 +136,8 @@ export class StoreContext {
   readonly checkView = newMessageCheckView();
   readonly refusals: RefusalLog;
   readonly uninitialized: UninitializedReplicas;
+  /** Vote and last index of the dormant replicas seated at open (_open.ts). */
+  readonly cold = new ColdRecords();
   private readonly pinoRaftLogger: PinoRaftLogger | null;
 
   /**

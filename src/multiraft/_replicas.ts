@@ -11,7 +11,8 @@ import {
   type Snapshot,
 } from '../raft/index.js';
 import { WorkFlag, type GroupId } from '../scheduler/index.js';
-import type { ReplicaStorage } from '../storage/index.js';
+import { ReplicaCorruptError, type ReplicaStorage } from '../storage/index.js';
+import { ReplicaBrokenError } from './input_errors.js';
 import { RangeExistsError, StoreFullError } from './errors.js';
 import { checkRangeConfig, checkRangeId as checkRangeIdArgument } from './api_check.js';
 import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
@@ -50,7 +51,8 @@ export function createUninitialized(st: StoreContext, rangeId: number): GroupId 
   return id;
 }
 
-function rawNodeConfig(
+/** The Raft configuration of this store's replica on `storage`. */
+export function rawNodeConfig(
   st: StoreContext,
   storage: ReplicaStorage,
   applied: number,
@@ -106,10 +108,43 @@ export function internSnapshot(st: StoreContext, snapshot: Snapshot): Snapshot {
   return snapshot;
 }
 
-/** Builds a node from a dormant replica's storage and record (`RawNode.restoreQuiesced`). */
+/**
+ * Gives a dormant replica seated at open (_open.ts) its storage, loaded from the engine, if
+ * it has none yet. A replica whose records the engine refuses now (a missing or damaged log
+ * entry) is isolated: it refuses every message and request from then on.
+ * @returns false if it was refused (now or before).
+ */
+export function loadDormantStorage(st: StoreContext, gid: GroupId): boolean {
+  const t = st.table;
+  if (t.isBroken(gid)) return false;
+  if (t.storages[gid] !== null) return true;
+  assert(t.isDormant(gid), 'only a dormant replica is without its storage');
+  const rangeId = t.rangeIds[gid]!;
+  try {
+    t.storages[gid] = st.engine.loadReplica(rangeId);
+  } catch (error) {
+    if (!(error instanceof ReplicaCorruptError)) throw error;
+    if (st.ticker.isRegistered(gid)) st.ticker.remove(gid);
+    t.markRefused(gid);
+    st.stats.replicasBroken++;
+    st.log?.error({ rangeId, key: error.keyHex, err: error.message },
+      'replica refused on load: isolated');
+    return false;
+  }
+  st.stats.replicasLoaded++;
+  assert(t.storages[gid]!.hardState().term === t.term[gid], 'the term the open recorded');
+  return true;
+}
+
+/**
+ * Builds a node from a dormant replica's storage and record (`RawNode.restoreQuiesced`),
+ * loading the storage first if the replica has none yet (seated at open).
+ * @throws ReplicaBrokenError if the engine refuses the replica's records
+ */
 export function rebuildNode(st: StoreContext, gid: GroupId): RawNode {
   const t = st.table;
   assert(t.isDormant(gid), 'rebuild a dormant replica only');
+  if (!loadDormantStorage(st, gid)) throw new ReplicaBrokenError(t.rangeIds[gid]!);
   const lead = t.lead[gid]!;
   st.enterRange(gid);
   const node = RawNode.restoreQuiesced(

@@ -10,7 +10,7 @@ import {
   type StoreSummary,
 } from './status.js';
 import type { StoreContext } from './_context.js';
-import { rebuildNode } from './_replicas.js';
+import { loadDormantStorage, rebuildNode } from './_replicas.js';
 
 /**
  * Fills `out` with the basic status of the range's replica without allocating and without
@@ -33,6 +33,10 @@ export function raftStatus(st: StoreContext, rangeId: number): RaftStatus | unde
   const status: RaftStatus = { ...newReplicaStatus(), progress: [] };
   readStatusOf(st, id, status);
   if (status.broken) return status;
+  if (st.table.nodes[id] === null && !loadDormantStorage(st, id)) {
+    readStatusOf(st, id, status);
+    return status;
+  }
   const node = st.table.nodes[id] ?? rebuildNode(st, id);
   if (node.raftState !== StateType.StateLeader) return status;
   const p = st.scratch.peers;
@@ -122,14 +126,20 @@ function readStatusOf(st: StoreContext, id: GroupId, out: ReplicaStatus): void {
     out.leadTransferee = f.leadTransferee;
     return;
   }
-  const storage = t.storages[id]!;
-  const hs = storage.hardState();
+  const storage = t.storages[id];
   out.term = t.term[id]!;
   out.lead = t.lead[id]!;
   out.raftState = out.lead === st.nodeId ? StateType.StateLeader : StateType.StateFollower;
-  out.vote = hs.vote;
-  out.commit = hs.commit;
   out.applied = t.applied[id]!;
-  out.lastIndex = storage.lastIndex();
   out.leadTransferee = 0;
+  if (storage === null || storage === undefined) {
+    // Seated at open and never woken (_open.ts): everything committed was applied.
+    out.vote = st.cold.vote[id] ?? 0;
+    out.commit = out.applied;
+    out.lastIndex = st.cold.lastIndex[id] ?? out.applied;
+    return;
+  }
+  out.vote = storage.hardState().vote;
+  out.commit = storage.hardState().commit;
+  out.lastIndex = storage.lastIndex();
 }

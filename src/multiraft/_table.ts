@@ -171,6 +171,31 @@ export class ReplicaTable {
     this.flags[id] = flags | Flag.Broken;
   }
 
+  /**
+   * A replica seated at open from its persisted state (_open.ts): initialized, quiesced and
+   * dormant without ever having had a node; its leader is unknown (0).
+   */
+  markOpenedDormant(id: GroupId, term: number, applied: number): void {
+    const flags = this.flagsOf(id);
+    assert(flags === Flag.Used && this.nodes[id] === null, 'a fresh slot is seated dormant');
+    this.term[id] = term;
+    this.lead[id] = 0;
+    this.applied[id] = applied;
+    this.flags[id] = Flag.Used | Flag.Initialized | Flag.Quiesced | Flag.Dormant;
+  }
+
+  /**
+   * A replica whose records the engine refused (at open, or when its dormant storage was
+   * loaded): isolated like a broken one, with no node. The caller unregisters its ticks.
+   */
+  markRefused(id: GroupId): void {
+    const flags = this.flagsOf(id);
+    assert((flags & Flag.ReadyPending) === 0 && this.nodes[id] === null, 'no node, no Ready');
+    this.tickCredit[id] = 0;
+    this.ticksOwed[id] = 0;
+    this.flags[id] = (flags & Flag.Initialized) | Flag.Used | Flag.Broken;
+  }
+
   /** The replica knows its configuration from now on. @returns false if it already did. */
   markInitialized(id: GroupId): boolean {
     const flags = this.flagsOf(id);

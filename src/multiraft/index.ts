@@ -60,8 +60,26 @@
  *    (`start` after a pending `close` too), inbound messages are refused and counted, and no
  *    timer ticks the store again. `propose` is at least once: a forwarded proposal that the
  *    network duplicates may be appended twice, so commands must be idempotent.
+ * 10. Restart (`_open.ts`). `await Store.open(options, { onProgress?, progressEvery? })`
+ *    opens `options.storageEngine` (pass it unopened; a `MemoryEngine` may have served an
+ *    earlier, closed store) and seats every replica the engine holds from ONE scan of its
+ *    metadata (`StorageEngine.open({ onReplica })`: HardState, log bounds, applied index and
+ *    ConfState; no log entry read). A replica whose committed entries are all applied is
+ *    seated DORMANT: a few table slots, no storage object, no `RawNode`; the first message,
+ *    proposal, read, campaign, wake or `raftStatus` loads its storage (`loadReplica`, which
+ *    checks its log) and builds its node. Its leader is unknown after a restart: woken, it
+ *    is a leaderless follower (requests throw `NotLeaderError`) until the group elects a
+ *    leader by itself (one election timeout), a `campaign`, or its live leader's message.
+ *    A replica with committed entries not yet applied, or uninitialized, is seated awake
+ *    and replays from its applied index. Corrupt records refuse that replica only
+ *    (`ReplicaBrokenError` on requests, messages dropped). `StateMachine.replicaOpened
+ *    (rangeId, appliedIndex)` is called for each seated replica before anything is
+ *    applied. Progress: `onProgress` and an info line on the logger every `progressEvery`
+ *    replicas (default 100,000) and at the end, with counts and elapsed ms. `new Store`
+ *    seats nothing (an empty engine, or one whose replicas the caller does not want).
  */
 export { Store } from './store.js';
+export type { OpenProgress, StoreOpenOptions } from './_open.js';
 export { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
 export { newStoreStats, type StoreStats } from './stats.js';
 export {

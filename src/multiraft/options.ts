@@ -49,6 +49,17 @@ export interface StateMachine {
    */
   acceptsSnapshot?(rangeId: number, snapshot: Snapshot): boolean;
   /**
+   * Optional: `Store.open` seated the range's replica from the engine; the store replays its
+   * log from `appliedIndex + 1` (the applied point persisted with the last applied batch).
+   * A state machine that keeps its state elsewhere compares it with the index it persisted
+   * with its own writes (`apply`'s `entry.index`): entries up to its own index that are
+   * applied again must be skipped, and an own index below `appliedIndex` means its writes
+   * were lost. Called once per replica during the open, before any entry is applied; must
+   * not call into the store.
+   * @default nothing is told
+   */
+  replicaOpened?(rangeId: number, appliedIndex: number): void;
+  /**
    * Optional: a `Store.readIndex` request of this replica completed: once the replica has
    * applied `index`, a read of its state is linearizable (etcd's ReadState). Called in the
    * replica's turn, before the turn's entries are applied; must not call back into the

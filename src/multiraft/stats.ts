@@ -51,6 +51,10 @@ export interface StoreStats {
   replicasCollected: number;
   /** Uninitialized replicas now (a gauge), at most `uninitializedReplicasMax`. */
   uninitializedReplicasNow: number;
+  /** Replicas seated from the engine by `Store.open` (refused ones included). */
+  replicasOpened: number;
+  /** Storages of replicas seated dormant at open, loaded from the engine on first wake. */
+  replicasLoaded: number;
 }
 
 /** Zeroed counters, one per refusal reason included. */
@@ -63,6 +67,6 @@ export function newStoreStats(): StoreStats {
     wakesDeferred: 0, nodesReleased: 0, nodesRebuilt: 0, replicasCreated: 0,
     replicasCreatedLazily: 0, leadershipsAcquired: 0, livenessChanges: 0, quiesceRefusals,
     messagesRefused: newRefusalCounts(), replicasBroken: 0, replicasCollected: 0,
-    uninitializedReplicasNow: 0,
+    uninitializedReplicasNow: 0, replicasOpened: 0, replicasLoaded: 0,
   };
 }

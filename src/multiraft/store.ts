@@ -20,6 +20,7 @@ import type { StoreStats } from './stats.js';
 import type { RaftStatus, ReplicaStatus, StoreSummary } from './status.js';
 import { StoreContext, WakeReason } from './_context.js';
 import { createInitialized } from './_replicas.js';
+import { openReplicas, type StoreOpenOptions } from './_open.js';
 import { checkPayload } from './api_check.js';
 import { wake } from './_quiescer.js';
 import { processTick } from './_tick.js';
@@ -60,6 +61,33 @@ export class Store implements GroupProcessor, TransportHandler {
     this.ticker = core.ticker;
     this.stats = core.stats;
     this.config.transport.setHandler(this);
+  }
+
+  /**
+   * Opens a store on an engine that may already hold replicas (a restart): opens the engine
+   * (pass it unopened; a memory engine may have served an earlier, closed store) and seats
+   * every replica it holds in one scan of its metadata, dormant where everything committed
+   * is applied: no storage object and no Raft node until the first message, proposal, read,
+   * campaign or wake (see `_open.ts`). A woken replica knows no leader: a request on it
+   * throws `NotLeaderError` until the group has elected one (it does so by itself after an
+   * election timeout, or at once with `campaign`), or a message of its live leader came.
+   * Each seated replica's applied index is handed to `StateMachine.replicaOpened` first.
+   * A replica whose records are corrupt is refused (`ReplicaBrokenError` on every request);
+   * every other range serves.
+   * @throws ConfigError (options), StoreFullError (more replicas than `replicasMax`),
+   *   StorageIdentityError / StorageVersionError (the engine's directory is not this
+   *   store's, or of an unknown format; nothing was written)
+   */
+  static async open(options: StoreOptions, openOptions: StoreOpenOptions = {}):
+    Promise<Store> {
+    const store = new Store(options);
+    // Until every replica is seated the store is not open to anyone: a peer's message
+    // arriving meanwhile is refused as to a closed store (counted; Raft sends it again),
+    // rather than creating an uninitialized replica of a range the scan has yet to reach.
+    store.core.closed = true;
+    await openReplicas(store.core, openOptions);
+    store.core.closed = false;
+    return store;
   }
 
   // ---------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import {
 import type { DurableBatch, EngineCore, StagingReplica } from './_durable_core.js';
 import { ENTRY_OVERHEAD_BYTES, type CachedRun } from './_entry_cache.js';
 import { MetaKind, keyHex } from './_keys.js';
-import { decodeEntry, type LogState } from './_records.js';
+import { decodeEntry, decodeSnapshot, type LogState } from './_records.js';
 import type { AppliedState, EngineBatch, ReplicaStorage } from './engine.js';
 import { ReplicaCorruptError } from './errors.js';
 
@@ -63,7 +63,12 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   private applied: AppliedState;
   /** The batch that staged `applied`, while not durable; 0 once durable. */
   private appliedSeq = 0;
-  private snap: Snapshot;
+  /** The last applied snapshot; null once released (re-read from the engine on demand). */
+  private snap: Snapshot | null;
+  /** Its index (kept while `snap` is released). */
+  private snapIndex: number;
+  /** The batch that staged `snap`, while not durable; 0 once durable. */
+  private snapSeq = 0;
   /** The snapshot served at the applied point (see `snapshot`), built on demand. */
   private appliedSnap: Snapshot | null = null;
   private truncatedIndex: number;
@@ -81,6 +86,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.hs = s.hardState;
     this.applied = s.applied;
     this.snap = s.snapshot;
+    this.snapIndex = s.snapshot.metadata.index;
     this.truncatedIndex = s.log.truncatedIndex;
     this.truncatedTerm = s.log.truncatedTerm;
     this.last = s.log.lastIndex;
@@ -130,7 +136,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
 
   snapshot(): Snapshot | StorageError {
     this.live();
-    if (this.snap.metadata.index >= this.truncatedIndex) return this.snap;
+    if (this.snapIndex >= this.truncatedIndex) return this.snap ?? this.readSnapshot();
     if (this.appliedSeq !== 0) return ErrSnapshotTemporarilyUnavailable;
     if (this.appliedSnap === null || this.appliedSnap.metadata.index !== this.applied.index) {
       const term = this.term(this.applied.index);
@@ -204,6 +210,8 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.truncatedTerm = md.term;
     this.last = md.index;
     this.snap = snapshot;
+    this.snapIndex = md.index;
+    this.snapSeq = b.seq;
     this.appliedSnap = null;
     const key = this.core.keys.metaKey(this.rangeId, MetaKind.Snapshot);
     this.core.put(b, key, this.core.codec.snapshot(key, snapshot));
@@ -241,8 +249,16 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     return null;
   }
 
+  /**
+   * Dormant: keeps the fixed fields only. Durable cached entries are dropped (the pinned,
+   * not yet durable ones cannot be: the backend may not hold them), as are the snapshot
+   * built at the applied point and a durable snapshot with data (both re-read on demand).
+   */
   release(): void {
     this.evictDurable();
+    this.appliedSnap = null;
+    if (this.snap !== null && this.snap.data.length > 0 && this.snapSeq === 0) this.snap = null;
+    assert(this.snap !== null || this.snapSeq === 0, 'a staged snapshot stays in memory');
   }
 
   // --- engine side ---
@@ -254,6 +270,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
       this.pinSeq = 0;
     }
     if (this.appliedSeq !== 0 && this.appliedSeq <= seq) this.appliedSeq = 0;
+    if (this.snapSeq !== 0 && this.snapSeq <= seq) this.snapSeq = 0;
   }
 
   seal(batch: DurableBatch): void {
@@ -301,6 +318,20 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   }
 
   // --- internals ---
+
+  /** The released snapshot, read back (durable: it was released only then). */
+  private readSnapshot(): Snapshot {
+    assert(this.snap === null && this.snapSeq === 0, 'only a durable snapshot is released');
+    const key = this.core.keys.metaKey(this.rangeId, MetaKind.Snapshot);
+    const value = this.core.backend.getSync(key);
+    if (value === undefined) {
+      this.core.counters.replicasRefused++;
+      throw new ReplicaCorruptError(this.rangeId, keyHex(key), 'missing snapshot record');
+    }
+    const snap = decodeSnapshot(this.rangeId, key.slice(), value);
+    assert(snap.metadata.index === this.snapIndex, 'the record of the released snapshot');
+    return snap;
+  }
 
   private live(): void {
     assert(!this.destroyed, 'a destroyed replica storage is not used');

@@ -9,6 +9,7 @@
 import { assert } from '../util/index.js';
 import { SimDisk } from './_sim_disk.js';
 import { DurableEngine, type DurableEngineOptions } from './durable_engine.js';
+import type { EngineOpenOptions } from './engine.js';
 
 /** The durable engine on a simulated disk. */
 export class CrashModelEngine extends DurableEngine {
@@ -26,9 +27,9 @@ export class CrashModelEngine extends DurableEngine {
    * Opens like the durable engine; the identity write of a new disk completes at once (an
    * open is not a point the simulation crashes in).
    */
-  override async open(): Promise<readonly number[]> {
+  override async open(options: EngineOpenOptions = {}): Promise<readonly number[]> {
     let settled = false;
-    const opening = super.open().finally(() => {
+    const opening = super.open(options).finally(() => {
       settled = true;
     });
     // Only microtasks run inside `open` on this disk: bounded turns suffice.

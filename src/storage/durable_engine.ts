@@ -31,8 +31,10 @@ import {
 } from './_records.js';
 import { getUser, readSpan, stageUser } from './_user_data.js';
 import type {
-  EngineBatch, EngineStats, ReplicaStorage, SpanReader, StorageEngine, UserEntry,
+  EngineBatch, EngineOpenOptions, EngineStats, ReplicaStorage, SpanReader, StorageEngine,
+  UserEntry,
 } from './engine.js';
+import { SummaryScan } from './_open_scan.js';
 import { ReplicaCorruptError, StorageIdentityError, StorageVersionError } from './errors.js';
 
 /** Options of a durable engine. */
@@ -74,7 +76,7 @@ export class DurableEngine implements StorageEngine {
     this.progressEvery = options.progressEvery ?? 100_000;
   }
 
-  async open(): Promise<readonly number[]> {
+  async open(options: EngineOpenOptions = {}): Promise<readonly number[]> {
     assert(!this.opened, 'open once');
     await this.core.backend.open();
     try {
@@ -84,7 +86,7 @@ export class DurableEngine implements StorageEngine {
       throw error;
     }
     this.opened = true;
-    return this.listReplicas();
+    return this.listReplicas(options);
   }
 
   private async checkIdentity(): Promise<void> {
@@ -129,25 +131,35 @@ export class DurableEngine implements StorageEngine {
     });
   }
 
-  /** One scan of the metadata range: three small records per replica, no log entry. */
-  private async listReplicas(): Promise<number[]> {
+  /**
+   * One scan of the metadata range: three small records per replica, no log entry. With
+   * `onReplica` the records are read and decoded too (each replica's summary is handed over
+   * when the scan passes its last record); without it, keys only.
+   */
+  private async listReplicas(options: EngineOpenOptions): Promise<number[]> {
     const ids: number[] = [];
-    const it = this.core.backend.iterate(META_START, META_END, null, true);
+    const onReplica = options.onReplica ?? null;
+    const onProgress = options.onProgress ?? this.onOpenProgress;
+    const every = options.progressEvery ?? this.progressEvery;
+    assert(Number.isInteger(every) && every > 0, 'a positive progress interval');
+    const scan = onReplica === null ? null : new SummaryScan(this.core, onReplica);
+    const it = this.core.backend.iterate(META_START, META_END, null, scan === null);
     let previous = -1;
     for (;;) {
       const rows = await it.nextv(4096);
       if (rows.length === 0) break;
-      for (const [key] of rows) {
+      for (const [key, value] of rows) {
         const rangeId = rangeIdOfKey(key);
+        scan?.record(rangeId, key, value);
         if (rangeId === previous) continue;
         previous = rangeId;
         ids.push(rangeId);
-        if (this.onOpenProgress !== null && ids.length % this.progressEvery === 0) {
-          this.onOpenProgress(ids.length);
-        }
+        if (onProgress !== null && ids.length % every === 0) onProgress(ids.length);
       }
     }
+    scan?.finish();
     await it.close();
+    assert(scan === null || scan.reported === ids.length, 'every listed replica reported');
     return ids;
   }
 

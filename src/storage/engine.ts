@@ -42,6 +42,7 @@ import type {
   Storage,
   StorageError,
 } from '../raft/index.js';
+import type { ReplicaCorruptError } from './errors.js';
 
 /**
  * What a replica has applied, persisted atomically with the state-machine writes of the same
@@ -140,10 +141,51 @@ export interface ReplicaStorage extends Storage {
   release(): void;
 }
 
+/**
+ * One replica as the open scan found it, without loading it (no storage object, no log
+ * read): what a store needs to seat it dormant. The engine reuses one object for every
+ * replica of a scan; copy what you keep.
+ */
+export interface ReplicaSummary {
+  rangeId: number;
+  /** The persisted HardState (all zero when none was written). */
+  term: number;
+  vote: number;
+  commit: number;
+  /** The last index of its log (the truncated index when the log is empty). */
+  lastIndex: number;
+  /** The applied index (0: nothing applied, the replica is uninitialized). */
+  appliedIndex: number;
+  /** The configuration as of `appliedIndex` (shared with the engine: do not mutate). */
+  confState: ConfState;
+  /**
+   * Set when the replica's records are corrupt or inconsistent (the other fields are then
+   * meaningless): it is refused, counted in `replicasRefused` and logged by the engine.
+   */
+  error: ReplicaCorruptError | null;
+}
+
+/** Options of `StorageEngine.open`. */
+export interface EngineOpenOptions {
+  /**
+   * Called for every replica the engine holds, in range id order, as the one scan of the
+   * metadata finds it (see `ReplicaSummary`). Without it the scan reads keys only.
+   */
+  onReplica?: (summary: ReplicaSummary) => void;
+  /** Called every `progressEvery` replicas listed, with the count so far. */
+  onProgress?: (replicasListed: number) => void;
+  /** Replicas between two `onProgress` calls. @default 100000 */
+  progressEvery?: number;
+}
+
 /** One engine per store: every replica's Raft state (and, for ranges, its user data). */
 export interface StorageEngine {
-  /** Opens the engine and returns the range ids of the replicas it holds. */
-  open(): Promise<readonly number[]>;
+  /**
+   * Opens the engine and returns the range ids of the replicas it holds, reading each
+   * replica's metadata once, in one scan, when `options.onReplica` asks for it. The memory
+   * engine may be opened again (by the next store on it); a durable engine once.
+   */
+  open(options?: EngineOpenOptions): Promise<readonly number[]>;
   /** A new, empty replica storage for `rangeId` (its first writes are staged later). */
   createReplica(rangeId: number): ReplicaStorage;
   /** The storage of a replica `open` listed, read back from the engine. */

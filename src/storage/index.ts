@@ -23,7 +23,9 @@
 export type {
   AppliedState,
   EngineBatch,
+  EngineOpenOptions,
   EngineStats,
+  ReplicaSummary,
   ReplicaStorage,
   SpanReader,
   StorageEngine,

@@ -10,6 +10,7 @@ import {
   ErrSnapOutOfDate,
   ErrSnapshotTemporarilyUnavailable,
   MemoryStorage,
+  emptyConfState,
   type Entry,
   type HardState,
   type InitialState,
@@ -19,7 +20,8 @@ import {
 import { SortedMap, bytesOfLatin1, latin1Of } from './_sorted_map.js';
 import { checkUserKey, checkUserValue } from './_user_data.js';
 import type {
-  AppliedState, EngineBatch, EngineStats, ReplicaStorage, SpanReader, StorageEngine, UserEntry,
+  AppliedState, EngineBatch, EngineOpenOptions, EngineStats, ReplicaStorage, ReplicaSummary,
+  SpanReader, StorageEngine, UserEntry,
 } from './engine.js';
 
 /** A batch of the memory engine: it counts what was staged. */
@@ -172,8 +174,32 @@ export class MemoryEngine implements StorageEngine {
   private openBatch: MemoryBatch | null = null;
   private closed = false;
 
-  open(): Promise<readonly number[]> {
-    return Promise.resolve([...this.replicas.keys()]);
+  /** Lists (and with `onReplica` summarizes) its replicas; may be called again. */
+  open(options: EngineOpenOptions = {}): Promise<readonly number[]> {
+    const ids = [...this.replicas.keys()].sort((a, b) => a - b);
+    const every = options.progressEvery ?? 100_000;
+    assert(Number.isInteger(every) && every > 0, 'a positive progress interval');
+    const summary: ReplicaSummary = {
+      rangeId: 0, term: 0, vote: 0, commit: 0, lastIndex: 0, appliedIndex: 0,
+      confState: emptyConfState(), error: null,
+    };
+    for (let i = 0; i < ids.length; i++) {
+      const storage = this.replicas.get(ids[i]!)!;
+      if (options.onReplica !== undefined) {
+        const hs = storage.hardState();
+        const applied = storage.appliedState();
+        summary.rangeId = ids[i]!;
+        summary.term = hs.term;
+        summary.vote = hs.vote;
+        summary.commit = hs.commit;
+        summary.lastIndex = storage.lastIndex();
+        summary.appliedIndex = applied.index;
+        summary.confState = applied.confState;
+        options.onReplica(summary);
+      }
+      if ((i + 1) % every === 0) options.onProgress?.(i + 1);
+    }
+    return Promise.resolve(ids);
   }
   createReplica(rangeId: number): ReplicaStorage {
     assert(!this.closed, 'engine open');
