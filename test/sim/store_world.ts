@@ -16,16 +16,21 @@
  * partitions, isolated stores, one-way cuts (most often of the store holding the most quiesced
  * leaders), pauses and crashes of stores, forced campaigns and wake-ups.
  *
- * What a crash is at this layer. The store keeps each replica's `MemoryStorage` inside; the
- * public API can neither hand a store existing storages nor rebuild a replica from one, so a
- * store cannot be restarted from its persisted state (see the README: a missing hook). The
- * simulation therefore has two faults that keep what a restart would keep:
- * - pause: the store stops (no ticks, no batches) and is cut from the network, so everything
- *   in flight to and from it is lost; it resumes with its memory intact (a GC pause, SIGSTOP);
- * - crash: a pause whose restart also drops the quiescence state: every replica wakes
- *   (`setQuiescence(false)` then `true`), as a restarted store whose replicas load awake.
- * Raft state (term, vote, log, commit) survives both, as it would in storage. Raft's volatile
- * state (role, progress, election clock) survives too, which a real restart would reset.
+ * Disks. Every store runs on a `CrashModelEngine`: the durable engine (LevelDB's code path)
+ * on a simulated disk whose writes complete when the simulation says, each pending write
+ * with the scenario's chance per settle round (the disk's latency), and whose crash keeps
+ * only completed writes. The state machine keeps its state on that engine: one apply record
+ * per applied entry, staged in the batch of the applied index (store_disk.ts).
+ *
+ * What a crash is at this layer. The store stops and is cut from the network (everything in
+ * flight to and from it is lost); what its disk completed is reopened and checked at once
+ * (store_durability.ts: acknowledged means durable, exactly once, HardState never back);
+ * at its restart a new `Store` is opened (`Store.open`) on an engine holding only those
+ * writes, its KV rebuilt from the apply records alone. Crash points: besides the chaos
+ * phase's random crashes, each seed names one store and one write position (1 to
+ * `CRASH_WRITE_MAX`), and that store crashes with that write in flight, so that across
+ * seeds the disk dies at every write position. A pause keeps memory and disk (a GC pause,
+ * SIGSTOP): the store just stops and resumes.
  *
  * Reads go through the log (the store has no ReadIndex), so a get answers the value at its
  * place in the log, at the proposing store. Histories are checked per range for
@@ -38,7 +43,7 @@
  * store holding the most leaders is cut one way (it hears the others, they do not hear it):
  * again every range must move its leadership and commit.
  */
-import { FlotillaError, VirtualClock } from '../../src/util/index.js';
+import { FlotillaError, VirtualClock, assert } from '../../src/util/index.js';
 import {
   MessageType,
   SeededRandom,
@@ -63,6 +68,7 @@ import {
   newStoreSummary,
   type ReplicaStatus,
   type StateMachine,
+  type StoreOptions,
 } from '../../src/multiraft/index.js';
 import { TraceHash, hashBytes } from './events.js';
 import { KvStateMachine, encodePut } from './kv.js';
@@ -132,6 +138,8 @@ export interface StoreSimStats {
   crashes: number;
   /** Seeds whose crash point was reached (the disk died with that write in flight). */
   crashPoints: number;
+  /** Crashed stores reopened from their disk (`Store.open`). */
+  restarts: number;
   /** Crashed disks reopened and checked; acknowledged entries found durable on them. */
   imagesChecked: number;
   entriesDurable: number;
@@ -153,7 +161,7 @@ export interface StoreSimStats {
 export function emptyStoreStats(): StoreSimStats {
   return {
     ticks: 0, checks: 0, wireChecks: 0, proposals: 0, opsAcked: 0, partitions: 0,
-    oneWayCuts: 0, pauses: 0, crashes: 0, crashPoints: 0, imagesChecked: 0, entriesDurable: 0,
+    oneWayCuts: 0, pauses: 0, crashes: 0, crashPoints: 0, restarts: 0, imagesChecked: 0, entriesDurable: 0,
     diskWrites: 0, campaigns: 0, quiesces: 0, wakes: 0,
     nodesReleased: 0, replicasCreatedLazily: 0, staleQuiesceRefused: 0, messagesDropped: 0,
     messagesDuplicated: 0,
@@ -292,6 +300,13 @@ export class StoreWorld {
   /** Per store: the disk's write count when the engine opened (crash points count after). */
   private readonly writesAtOpen: number[] = [];
   private crashPointDone = false;
+  /** Per store: its loopback transport (closed at a crash, so that the id is free again). */
+  private readonly transports: LoopbackTransport[] = [];
+  /** Stores replaced by a restart (their counters still count). */
+  private readonly retired: Store[] = [];
+  private retiredWrites = 0;
+  /** What each crashed store's disk held at its crash (its restart rebuilds from it). */
+  private readonly crashImages = new Map<number, Awaited<ReturnType<typeof readDurableImage>>>();
   private readonly nodeIds: number[] = [];
   private readonly rangeIds: number[] = [];
   /** Per store and range: the KV state machine. */
@@ -337,9 +352,14 @@ export class StoreWorld {
   }
 
   private newStore(nodeId: number, engine: CrashModelEngine): Store {
+    return new Store(this.storeOptions(nodeId, engine));
+  }
+
+  private storeOptions(nodeId: number, engine: CrashModelEngine): StoreOptions {
     const s = this.scenario;
     const inner = this.network.createTransport({ nodeId, autoFlush: true });
-    return new Store({
+    this.transports[nodeId - 1] = inner;
+    return {
       nodeId, transport: new SimTransport(inner, this),
       stateMachine: new SimStateMachine(this, nodeId), random: this.raftRandom,
       storageEngine: engine,
@@ -351,7 +371,7 @@ export class StoreWorld {
       // The batch budget must run on virtual time: on the default wall clock a loaded
       // machine ends batches elsewhere and the same seed replays differently.
       scheduler: { clock: this.clock, batchGroupsMax: s.batchGroupsMax },
-    });
+    };
   }
 
   // -------------------------------------------------------------------------------------
@@ -654,7 +674,7 @@ export class StoreWorld {
       await this.stopStore(pickNode(), this.rng.intn(2) === 0);
     } else if (choice === 6) {
       const first = [...this.down.keys()][0];
-      if (first !== undefined) this.restartStore(first);
+      if (first !== undefined) await this.restartStore(first);
     } else if (choice === 7) {
       this.campaignOrWake(pickNode(), this.rangeIds[this.rng.intn(this.rangeIds.length)]!);
     } else {
@@ -716,6 +736,7 @@ export class StoreWorld {
     const disk = engine.crash();
     const listed = await disk.open();
     const image = await readDurableImage(disk, nodeId, listed);
+    this.crashImages.set(nodeId, image);
     this.durability.checkImage(image, this.rangeIds);
     for (const r of image.replicas) {
       const { mismatch } = rebuildKv(r);
@@ -730,18 +751,53 @@ export class StoreWorld {
     return disk;
   }
 
-  private restartStore(nodeId: number): void {
+  private async restartStore(nodeId: number): Promise<void> {
     const crash = this.down.get(nodeId);
     if (crash === undefined) return;
     this.down.delete(nodeId);
-    if (crash) {
-      // The restarted store's replicas load awake: the quiescence state is not persisted.
-      const store = this.store(nodeId);
-      store.setQuiescence(false);
-      store.setQuiescence(true);
-    }
+    if (crash) await this.reopenStore(nodeId);
     this.trace(`restart n${nodeId}`);
     this.applyCuts();
+  }
+
+  /**
+   * A crashed store comes back as a new process would: a new `Store` opened (`Store.open`)
+   * on an engine holding only what the old one's disk completed; the old store, its engine
+   * (with the write that was in flight) and its transport are dropped. The KV of each
+   * replica is rebuilt from its apply records alone, and the checker's view of the replica
+   * restarts from the disk's HardState and applied point.
+   */
+  private async reopenStore(nodeId: number): Promise<void> {
+    const i = nodeId - 1;
+    const image = this.crashImages.get(nodeId);
+    assert(image !== undefined, 'a crashed store was checked at its crash');
+    this.crashImages.delete(nodeId);
+    const old = this.stores[i]!;
+    this.retired.push(old);
+    await this.transports[i]!.close();
+    const engine = this.engines[i]!.crash();
+    if (this.options.bug === 'ack-before-sync') plantAckBeforeSync(engine);
+    const store = await Store.open(this.storeOptions(nodeId, engine));
+    this.retiredWrites += this.engines[i]!.writesIssued - this.writesAtOpen[i]!;
+    this.engines[i] = engine;
+    this.writesAtOpen[i] = engine.writesIssued;
+    this.stores[i] = store;
+    for (const r of image.replicas) {
+      this.kvs.set(`${nodeId}/${r.rangeId}`, rebuildKv(r).kv);
+      // An uninitialized replica (its snapshot not durable yet) stands before the start.
+      let stateMachineAt = r.applied >= RANGE_INITIAL_INDEX ? RANGE_INITIAL_INDEX : 0;
+      for (const index of r.records.keys()) {
+        if (index > stateMachineAt && index <= r.applied) stateMachineAt = index;
+      }
+      this.checker.onRestart(nodeId, r.rangeId, r.hardState, stateMachineAt);
+    }
+    for (const rangeId of this.rangeIds) {
+      if (!image.replicas.some((r) => r.rangeId === rangeId)) {
+        this.kvs.delete(`${nodeId}/${rangeId}`);
+        this.checker.onRestart(nodeId, rangeId, { term: 0, vote: 0, commit: 0 }, 0);
+      }
+    }
+    this.stats.restarts++;
   }
 
   private campaignOrWake(nodeId: number, rangeId: number): void {
@@ -789,7 +845,7 @@ export class StoreWorld {
   // Liveness.
 
   private async heal(): Promise<void> {
-    for (const id of [...this.down.keys()]) this.restartStore(id);
+    for (const id of [...this.down.keys()]) await this.restartStore(id);
     this.cuts.clear();
     this.network.heal();
     this.faultsOn = false;
@@ -925,7 +981,7 @@ export class StoreWorld {
     const others = this.nodeIds.filter((id) => id !== victim);
     await this.awaitLeaders(others, `n${victim} crashed`);
     await this.awaitCommit(others, `n${victim} crashed`);
-    this.restartStore(victim);
+    await this.restartStore(victim);
     await this.awaitCommit(this.nodeIds, `n${victim} back`);
     await this.awaitQuiesced(`n${victim} back`);
     const cutOff = this.mostLeadersStore(true);
@@ -1000,7 +1056,7 @@ export class StoreWorld {
     const t = this.stats;
     t.checks = this.checker.checks;
     t.wireChecks = this.checker.wireChecks;
-    for (const store of this.stores) {
+    for (const store of [...this.stores, ...this.retired]) {
       t.quiesces += store.stats.quiesces;
       t.wakes += store.stats.wakes;
       t.nodesReleased += store.stats.nodesReleased;
@@ -1009,6 +1065,7 @@ export class StoreWorld {
       t.staleQuiesceRefused += (refused['term-mismatch'] ?? 0) +
         (refused['commit-mismatch'] ?? 0) + (refused['leader-mismatch'] ?? 0);
     }
+    t.diskWrites = this.retiredWrites;
     for (let i = 0; i < this.engines.length; i++) {
       t.diskWrites += this.engines[i]!.writesIssued - this.writesAtOpen[i]!;
     }
