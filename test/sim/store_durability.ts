@@ -22,7 +22,6 @@
  * - applied-within-commit: applied <= commit <= last index on the image.
  */
 import { MessageType, type Message } from '../../src/raft/index.js';
-import { hashBytes } from './events.js';
 import { StoreInvariantViolation } from './store_invariants.js';
 
 /** What the state machine of a store applied at one index (recorded as it applies). */
@@ -202,6 +201,3 @@ export class DurabilityChecker {
     throw new StoreInvariantViolation(invariant, nodeId, rangeId, detail);
   }
 }
-
-/** The data hash the checker compares (the one of `events.ts`). */
-export const entryHash = hashBytes;

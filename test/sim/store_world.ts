@@ -728,9 +728,9 @@ export class StoreWorld {
    * Reopens what the crashed store's disk holds (only completed writes) and checks it
    * (store_durability.ts): everything the store applied is there or replays from its log,
    * exactly once; the durable HardState never moved back. The KV the apply records add up
-   * to must replay with the same duplicate flags. Returns the opened image.
+   * to must replay with the same duplicate flags. The restart rebuilds from what it read.
    */
-  private async checkCrashImage(nodeId: number): Promise<CrashModelEngine> {
+  private async checkCrashImage(nodeId: number): Promise<void> {
     const engine = this.engines[nodeId - 1]!;
     const lost = engine.pendingWrites;
     const disk = engine.crash();
@@ -748,7 +748,6 @@ export class StoreWorld {
     this.stats.imagesChecked++;
     this.trace(`n${nodeId} disk image: ${image.replicas.length} replicas, ${lost} write(s) ` +
       'lost');
-    return disk;
   }
 
   private async restartStore(nodeId: number): Promise<void> {
