@@ -36,6 +36,11 @@ export class SimDisk implements Backend {
   private failures: Error[] = [];
   /** Writes completed so far. */
   writesCompleted = 0;
+  /**
+   * Writes issued so far (completed, failed or pending): a simulation's crash points count
+   * them, so that the k-th write of a seed is the one the disk dies in.
+   */
+  writesIssued = 0;
 
   constructor(data: SortedMap<Uint8Array> = new SortedMap()) {
     this.data = data;
@@ -92,6 +97,7 @@ export class SimDisk implements Backend {
   write(write: BackendWrite, done: (error: Error | null) => void): void {
     assert(write instanceof SimWrite, 'a write of this backend');
     assert(this.pending.length === 0, 'the engine issues one write at a time');
+    this.writesIssued++;
     this.pending.push({ write, done });
   }
   snapshot(): BackendSnapshot {

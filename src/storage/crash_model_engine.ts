@@ -63,6 +63,14 @@ export class CrashModelEngine extends DurableEngine {
     return this.disk.pendingCount;
   }
 
+  /**
+   * Writes issued to the disk since this engine's disk was created (a crash point: "the
+   * disk dies with the k-th write in flight" is `writesIssued === k` and a pending write).
+   */
+  get writesIssued(): number {
+    return this.disk.writesIssued;
+  }
+
   /** Completes the write in flight; false if none was. Batches' callbacks run inside. */
   completeWrite(): boolean {
     return this.disk.completeNext();

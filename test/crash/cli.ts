@@ -1,7 +1,10 @@
 /**
- * `npm run crash -- --points N [--seed S] [--ranges R] [--kill-ms-max MS]`
+ * `npm run crash -- --points N [--seed S] [--ranges R] [--kill-ms-max MS] [--mode M]
+ *  [--bug ack-before-sync]`
  *
- * kill -9 with real processes against the LevelDB engine (see crash.ts). Ends with
+ * kill -9 with real processes: through three stores on LevelDB (`--mode store`, the
+ * default, store_crash.ts) or against the LevelDB engine alone (`--mode engine`, crash.ts).
+ * `--bug ack-before-sync` plants the bug the check must catch. Ends with
  * `crash: P points, A acknowledged, L lost, D duplicated` and exits 1 on any violation (each
  * printed, with the seed). Wall-clock time is printed for the whole run.
  */
@@ -18,11 +21,26 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 
+function choice<T extends string>(name: string, choices: readonly T[]): T | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1] as T;
+  if (!choices.includes(v)) {
+    process.stderr.write(`--${name} takes one of ${choices.join(', ')}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
 const points = arg('points', 20);
+const mode = choice('mode', ['store', 'engine'] as const) ?? 'store';
+const bug = choice('bug', ['ack-before-sync'] as const);
 const seed = arg('seed', 1);
 const started = performance.now();
 const outcome = await runCrash({
-  points, seed, ranges: arg('ranges', 8), killAfterMsMax: arg('kill-ms-max', 300),
+  points, seed, mode, compiled: true, ranges: arg('ranges', 8),
+  killAfterMsMax: arg('kill-ms-max', 300),
+  ...(bug === undefined ? {} : { bug }),
   onProgress: (line) => process.stderr.write(`${line}\n`),
 });
 for (const v of outcome.violations.slice(0, 20)) process.stdout.write(`violation: ${v}\n`);

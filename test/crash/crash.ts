@@ -1,5 +1,8 @@
 /**
- * The kill -9 check of the durable engine with real processes: runs the child (child.ts:
+ * `runCrash`: the kill -9 check with real processes, through stores (the default,
+ * store_crash.ts) or against the durable engine alone (`mode: 'engine'`, this file).
+ *
+ * ENGINE MODE: runs the child (child.ts:
  * three LevelDB stores under a write load of unique values), kills it with SIGKILL at a
  * random moment, reads the stores back in a fresh process and checks, after every kill:
  *
@@ -18,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StoreReport } from './child.js';
+import { runStoreCrash } from './store_crash.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The child runs in this very node binary with tsx as a loader (not the tsx wrapper, which
@@ -28,6 +32,18 @@ const NODE_ARGS = ['--import', 'tsx', join(here, 'child.ts')];
 export interface CrashOptions {
   /** Kill points. */
   points: number;
+  /**
+   * 'store': three `Store`s on LevelDB under proposals, restarted by reopening the stores
+   * (store_child.ts); 'engine': the durable engine written directly (child.ts).
+   * @default 'store'
+   */
+  mode?: 'store' | 'engine';
+  /**
+   * Store mode: start the child as JavaScript transpiled once for the run, not through tsx
+   * (a cheaper point; the full run uses it).
+   * @default false
+   */
+  compiled?: boolean;
   /** Ranges per store. @default 8 */
   ranges?: number;
   /** Seed of the kill delays. @default 1 */
@@ -159,6 +175,7 @@ function progress(options: CrashOptions, point: number, acked: number, o: CrashO
 
 /** Runs `points` kill points against one set of stores. */
 export async function runCrash(options: CrashOptions): Promise<CrashOutcome> {
+  if ((options.mode ?? 'store') === 'store') return runStoreCrash(options);
   const ranges = options.ranges ?? 8;
   const random = prng(options.seed ?? 1);
   const killMax = options.killAfterMsMax ?? 300;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBatch, runSeed } from './run.js';
 import type { PlantedBug } from './scenario.js';
+import { runStoreBatch, runStoreSeed, storeFailureOf } from './store_run.js';
 
 const cases: { bug: PlantedBug; caughtBy: string[]; seedsMax: number }[] = [
   // The second grant goes out on the wire while the recorded vote looks unchanged.
@@ -46,4 +47,21 @@ describe('planted bugs are caught, with their seed', () => {
       }
     }, 60_000);
   }
+});
+
+describe('store layer: a planted durability bug is caught, with its seed', () => {
+  // The engine reports each commit durable before its sync: the store sends, applies and
+  // acknowledges what a crash can still lose. The crash points find it.
+  it('catches ack-before-sync (acknowledged-durable)', async () => {
+    const o = { bug: 'ack-before-sync' as const };
+    const batch = await runStoreBatch(1, 40, o, true);
+    expect(batch.failures.length, 'no seed in 1..40 exposed ack-before-sync').toBe(1);
+    const f = batch.failures[0]!;
+    expect(['acknowledged-durable', 'hardstate-monotonic']).toContain(f.invariant);
+    expect(f.replay).toBe(`npm run sim -- --layer store --seed ${f.seed} --bug ack-before-sync`);
+    const again = await runStoreSeed(f.seed, o);
+    const first = await runStoreSeed(f.seed, o);
+    expect(again.traceHash).toBe(first.traceHash);
+    expect(storeFailureOf(again, o)).toEqual(f);
+  }, 300_000);
 });

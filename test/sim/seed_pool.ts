@@ -126,13 +126,12 @@ export async function runSeedPool<O, F, S>(p: SeedPoolOptions<O, F, S>):
 export function serveSeedBatches<O, T>(runBatch: RunBatch<O, T>): void {
   let options = {} as O;
   let stopAtFailure = true;
-  process.on('message', (m: SeedPoolMessage<O>) => {
+  process.on('message', async (m: SeedPoolMessage<O>) => {
     if (m.kind === 'options') {
       options = m.batch!;
       stopAtFailure = m.stopAtFailure!;
     } else if (m.kind === 'batch') {
-      void Promise.resolve(runBatch(m.first!, m.count!, options, stopAtFailure))
-        .then((totals) => process.send!(totals));
+      process.send!(await runBatch(m.first!, m.count!, options, stopAtFailure));
     } else {
       process.disconnect();
     }

@@ -77,10 +77,11 @@ function printFailure(f: StoreSeedFailure): void {
   console.log(`  replay: ${f.replay}`);
 }
 
-function replayOne(seed: number, args: StoreCliArgs, nowMs: () => number): number {
+async function replayOne(seed: number, args: StoreCliArgs, nowMs: () => number):
+  Promise<number> {
   const started = nowMs();
   const trace = args.trace ? (line: string) => console.log(line) : undefined;
-  const r = runStoreSeed(seed, args.batch, trace ? { trace } : {});
+  const r = await runStoreSeed(seed, args.batch, trace ? { trace } : {});
   console.log(`seed ${seed} (store layer): ${describeStoreScenario(r.scenario)}`);
   console.log(`trace hash ${r.traceHash}; ${r.stats.ticks} ticks, ` +
     `${(nowMs() - started).toFixed(0)}ms real`);
@@ -121,7 +122,10 @@ function summarize(t: StoreBatchTotals, count: number, args: StoreCliArgs,
     `${t.failures.length} failed`);
   console.log(`faults injected: ${s.messagesDropped} messages dropped, ${s.messagesDuplicated} ` +
     `duplicated, ${s.partitions} partitions, ${s.oneWayCuts} one-way cuts, ${s.pauses} ` +
-    `pauses, ${s.crashes} crashes, ${s.campaigns} forced campaigns/wake-ups`);
+    `pauses, ${s.crashes} crashes (${s.crashPoints} at the seed's crash point), ` +
+    `${s.campaigns} forced campaigns/wake-ups`);
+  console.log(`disks: ${s.diskWrites} synced writes; ${s.imagesChecked} crashed disks ` +
+    `reopened and checked, ${s.entriesDurable} applied entries found durable on them`);
   console.log(`workload: ${s.proposals} proposals, ${s.opsAcked} operations acknowledged; ` +
     `${s.quiesces} quiesces, ${s.wakes} wakes, ${s.nodesReleased} nodes released, ` +
     `${s.staleQuiesceRefused} stale quiesce heartbeats refused, ` +

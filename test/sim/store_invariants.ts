@@ -26,9 +26,11 @@
  * Quiescence:
  * - quiesce-agreement: a quiesced follower's (leader, term, commit) is the (sender, term,
  *   commit) of a quiesce heartbeat its leader sent: it never quiesces on a stale or foreign
- *   heartbeat, and its log holds nothing beyond its commit;
+ *   heartbeat, and its log holds nothing beyond its commit (a replica `Store.open` seated
+ *   dormant, under no leader, is exempt until it first wakes);
  * - quiesced-frozen: a replica quiesced at two consecutive checks, on a store that woke no
- *   group in between, did not change at all (no tick, no message reached it);
+ *   group in between, did not change at all (no tick, no message reached it), except that
+ *   its applied index may catch up with its commit (a Ready in flight when it quiesced);
  * - quiesced-no-ticks: a store delivers at most one tick per awake group per sub-tick, and
  *   none when every group is quiesced (`StoreStats.ticks` against `summary().awake`);
  * - quiesce-liveness: after the faults heal, every group elects a leader, commits, and
@@ -37,6 +39,7 @@
 import type { Entry, Message } from '../../src/raft/index.js';
 import { MessageType, StateType } from '../../src/raft/index.js';
 import type { ReplicaStatus } from '../../src/multiraft/index.js';
+import { assert } from '../../src/util/index.js';
 import { CHAIN_HASH_EMPTY, chainHash, type InvariantName } from './invariants.js';
 import { hashBytes } from './events.js';
 
@@ -46,7 +49,8 @@ export type StoreInvariantName =
   | 'quiesce-agreement'
   | 'quiesced-frozen'
   | 'quiesced-no-ticks'
-  | 'quiesce-liveness';
+  | 'quiesce-liveness'
+  | 'acknowledged-durable';
 
 /** Thrown by the checker; the simulation reports it with the seed and replay command. */
 export class StoreInvariantViolation extends Error {
@@ -77,6 +81,11 @@ interface ReplicaTrack {
   chain: number;
   /** The status at the previous check if it was quiesced, else null. */
   quiescedAs: ReplicaStatus | null;
+  /**
+   * Seated dormant by `Store.open` and not woken since: quiesced under no leader (lead 0),
+   * which no quiesce heartbeat explains; the first wake clears it.
+   */
+  openedDormant: boolean;
   wakesAtCheck: number;
 }
 
@@ -292,10 +301,15 @@ export class StoreSafetyChecker {
     wakes: number): void {
     const before = r.quiescedAs;
     r.quiescedAs = null;
+    if (!s.quiesced || s.lead !== 0) r.openedDormant = false;
     if (!s.quiesced) return;
     if (before !== null && wakes === r.wakesAtCheck) {
       for (const k of ['term', 'vote', 'commit', 'applied', 'lastIndex', 'lead',
         'raftState'] as const) {
+        // On a durable engine a replica may quiesce while its last Ready waits for its sync
+        // (the Ready was taken, so none is pending); applying it then moves `applied` up to
+        // the commit the replica quiesced at, and nothing else.
+        if (k === 'applied' && s.applied > before.applied && s.applied <= s.commit) continue;
         if (before[k] !== s[k]) {
           this.fail('quiesced-frozen', nodeId, s.rangeId,
             `${k} changed from ${before[k]} to ${s[k]} while quiesced`);
@@ -304,7 +318,7 @@ export class StoreSafetyChecker {
     }
     r.quiescedAs = { ...s };
     r.wakesAtCheck = wakes;
-    if (s.raftState === StateType.StateLeader) return;
+    if (s.raftState === StateType.StateLeader || r.openedDormant) return;
     const key = `${s.lead}:${s.term}:${s.commit}`;
     if (s.lead === 0 || s.lead === nodeId || !g.quiesceIssued.has(key) ||
       s.lastIndex !== s.commit) {
@@ -312,6 +326,29 @@ export class StoreSafetyChecker {
         `quiesced follower (lead ${s.lead}, term ${s.term}, commit ${s.commit}, last ` +
         `${s.lastIndex}) matches no quiesce heartbeat its leader sent`);
     }
+  }
+
+  /**
+   * A store restarted from its disk: the replica's HardState is the durable one (which may
+   * be behind what its memory showed before the crash: nothing of that was promised), and
+   * its state machine stands at `stateMachineAt` (the last non-empty entry at or below the
+   * durable applied index), from which it replays.
+   */
+  onRestart(nodeId: number, rangeId: number, hs: { term: number; vote: number;
+    commit: number }, stateMachineAt: number): void {
+    const g = this.group(rangeId);
+    const r = this.replica(g, nodeId);
+    assert(stateMachineAt <= r.applied || r.applied === 0, 'a disk never runs ahead');
+    const chain = stateMachineAt <= this.initialIndex ? CHAIN_HASH_EMPTY :
+      g.chain.get(stateMachineAt);
+    assert(chain !== undefined, 'the durable history was applied before the crash');
+    r.term = hs.term;
+    r.vote = hs.vote;
+    r.commit = hs.commit;
+    r.applied = stateMachineAt;
+    r.chain = chain;
+    r.quiescedAs = null;
+    r.openedDormant = true;
   }
 
   /** A store delivered `ticks` Raft ticks in a sub-tick that began with `awake` awake groups. */
@@ -346,7 +383,7 @@ export class StoreSafetyChecker {
     let r = g.replicas.get(nodeId);
     if (r === undefined) {
       r = { term: 0, vote: 0, commit: 0, applied: 0, chain: CHAIN_HASH_EMPTY,
-        quiescedAs: null, wakesAtCheck: -1 };
+        quiescedAs: null, wakesAtCheck: -1, openedDormant: false };
       g.replicas.set(nodeId, r);
     }
     return r;

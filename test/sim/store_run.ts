@@ -50,7 +50,7 @@ export function runStoreSeed(
   seed: number,
   o: StoreBatchOptions,
   extra: Partial<StoreSimOptions> = {},
-): StoreSimResult {
+): Promise<StoreSimResult> {
   return runStoreSimulation({ seed, ...o, ...extra });
 }
 
@@ -68,15 +68,15 @@ export function addStoreStats(a: StoreSimStats, b: StoreSimStats): void {
 }
 
 /** Runs seeds `first, first+1, ...` (`count` of them), stopping at the first failure if asked. */
-export function runStoreBatch(
+export async function runStoreBatch(
   first: number,
   count: number,
   o: StoreBatchOptions,
   stopAtFailure: boolean,
-): StoreBatchTotals {
+): Promise<StoreBatchTotals> {
   const totals: StoreBatchTotals = { seeds: 0, failures: [], stats: emptyStoreStats() };
   for (let seed = first; seed < first + count; seed++) {
-    const r = runStoreSeed(seed, o);
+    const r = await runStoreSeed(seed, o);
     totals.seeds++;
     addStoreStats(totals.stats, r.stats);
     const f = storeFailureOf(r, o);

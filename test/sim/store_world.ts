@@ -16,16 +16,21 @@
  * partitions, isolated stores, one-way cuts (most often of the store holding the most quiesced
  * leaders), pauses and crashes of stores, forced campaigns and wake-ups.
  *
- * What a crash is at this layer. The store keeps each replica's `MemoryStorage` inside; the
- * public API can neither hand a store existing storages nor rebuild a replica from one, so a
- * store cannot be restarted from its persisted state (see the README: a missing hook). The
- * simulation therefore has two faults that keep what a restart would keep:
- * - pause: the store stops (no ticks, no batches) and is cut from the network, so everything
- *   in flight to and from it is lost; it resumes with its memory intact (a GC pause, SIGSTOP);
- * - crash: a pause whose restart also drops the quiescence state: every replica wakes
- *   (`setQuiescence(false)` then `true`), as a restarted store whose replicas load awake.
- * Raft state (term, vote, log, commit) survives both, as it would in storage. Raft's volatile
- * state (role, progress, election clock) survives too, which a real restart would reset.
+ * Disks. Every store runs on a `CrashModelEngine`: the durable engine (LevelDB's code path)
+ * on a simulated disk whose writes complete when the simulation says, each pending write
+ * with the scenario's chance per settle round (the disk's latency), and whose crash keeps
+ * only completed writes. The state machine keeps its state on that engine: one apply record
+ * per applied entry, staged in the batch of the applied index (store_disk.ts).
+ *
+ * What a crash is at this layer. The store stops and is cut from the network (everything in
+ * flight to and from it is lost); what its disk completed is reopened and checked at once
+ * (store_durability.ts: acknowledged means durable, exactly once, HardState never back);
+ * at its restart a new `Store` is opened (`Store.open`) on an engine holding only those
+ * writes, its KV rebuilt from the apply records alone. Crash points: besides the chaos
+ * phase's random crashes, each seed names one store and one write position (1 to
+ * `CRASH_WRITE_MAX`), and that store crashes with that write in flight, so that across
+ * seeds the disk dies at every write position. A pause keeps memory and disk (a GC pause,
+ * SIGSTOP): the store just stops and resumes.
  *
  * Reads go through the log (the store has no ReadIndex), so a get answers the value at its
  * place in the log, at the proposing store. Histories are checked per range for
@@ -38,7 +43,7 @@
  * store holding the most leaders is cut one way (it hears the others, they do not hear it):
  * again every range must move its leadership and commit.
  */
-import { FlotillaError, VirtualClock } from '../../src/util/index.js';
+import { FlotillaError, VirtualClock, assert } from '../../src/util/index.js';
 import {
   MessageType,
   SeededRandom,
@@ -54,6 +59,7 @@ import {
   type TransportHandler,
   type TransportStats,
 } from '../../src/transport/index.js';
+import { CrashModelEngine, type EngineBatch } from '../../src/storage/index.js';
 import {
   RANGE_INITIAL_INDEX,
   RANGE_INITIAL_TERM,
@@ -62,18 +68,23 @@ import {
   newStoreSummary,
   type ReplicaStatus,
   type StateMachine,
+  type StoreOptions,
 } from '../../src/multiraft/index.js';
-import { TraceHash } from './events.js';
-import { KvStateMachine, decodePut, encodePut } from './kv.js';
+import { TraceHash, hashBytes } from './events.js';
+import { KvStateMachine, encodePut } from './kv.js';
 import { checkKvHistory, type KvOperation } from './linearizability.js';
 import {
   StoreInvariantViolation,
   StoreSafetyChecker,
   type StoreInvariantName,
 } from './store_invariants.js';
+import { DurabilityChecker } from './store_durability.js';
+import {
+  appliedRecordKey, decodeCommand, encodeAppliedRecord, readDurableImage, rebuildKv,
+} from './store_disk.js';
 
 /** Bugs planted in the simulation's own wrappers, to show the checkers catch them. */
-export const STORE_BUGS = ['stale-quiesce', 'zombie-liveness'] as const;
+export const STORE_BUGS = ['stale-quiesce', 'zombie-liveness', 'ack-before-sync'] as const;
 export type StoreBug = (typeof STORE_BUGS)[number];
 
 /** Options of one store-layer run. */
@@ -108,6 +119,10 @@ export interface StoreScenario {
   delayMsMax: number;
   reorderRate: number;
   chaosRate: number;
+  /** Chance that a pending disk write completes in one settle round (the disk's latency). */
+  diskCompleteRate: number;
+  /** The crash point: the store whose disk dies with its `write`-th write in flight. */
+  crashPoint: { nodeId: number; write: number };
 }
 
 /** Counters of one run (summed over a batch). */
@@ -121,6 +136,15 @@ export interface StoreSimStats {
   oneWayCuts: number;
   pauses: number;
   crashes: number;
+  /** Seeds whose crash point was reached (the disk died with that write in flight). */
+  crashPoints: number;
+  /** Crashed stores reopened from their disk (`Store.open`). */
+  restarts: number;
+  /** Crashed disks reopened and checked; acknowledged entries found durable on them. */
+  imagesChecked: number;
+  entriesDurable: number;
+  /** Disk writes (synced batches) issued by all stores. */
+  diskWrites: number;
   campaigns: number;
   quiesces: number;
   wakes: number;
@@ -137,7 +161,8 @@ export interface StoreSimStats {
 export function emptyStoreStats(): StoreSimStats {
   return {
     ticks: 0, checks: 0, wireChecks: 0, proposals: 0, opsAcked: 0, partitions: 0,
-    oneWayCuts: 0, pauses: 0, crashes: 0, campaigns: 0, quiesces: 0, wakes: 0,
+    oneWayCuts: 0, pauses: 0, crashes: 0, crashPoints: 0, restarts: 0, imagesChecked: 0, entriesDurable: 0,
+    diskWrites: 0, campaigns: 0, quiesces: 0, wakes: 0,
     nodesReleased: 0, replicasCreatedLazily: 0, staleQuiesceRefused: 0, messagesDropped: 0,
     messagesDuplicated: 0,
     maxQuiescedReplicas: 0,
@@ -154,7 +179,9 @@ export interface StoreSimResult {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+
+/** The crash point is drawn among the first this many writes of a store. */
+const CRASH_WRITE_MAX = 300;
 
 /** Bounds of the liveness phases (ticks). */
 const COMMIT_TICKS_MAX = 300;
@@ -181,6 +208,10 @@ export function drawStoreScenario(o: StoreSimOptions): StoreScenario {
     delayMsMax: pick([0, 10, 60, 250]),
     reorderRate: pick([0, 0.05, 0.2]),
     chaosRate: pick([0.01, 0.03, 0.08]),
+    diskCompleteRate: pick([1, 1, 0.5, 0.2]),
+    // Uniform over the write positions a store reaches in the chaos phase (a few hundred),
+    // so that across seeds the disk dies at every one of them.
+    crashPoint: { nodeId: 1 + r.intn(nodes), write: 1 + r.intn(CRASH_WRITE_MAX) },
   };
 }
 
@@ -191,7 +222,9 @@ export function describeStoreScenario(s: StoreScenario): string {
     `${s.livenessTimeoutTicks}/quiesce-after ${s.quiesceAfterTicks} ticks, release ` +
     `${s.releaseQuiescedNodes}, batch <= ${s.batchGroupsMax} groups, drop ${s.dropRate}, ` +
     `dup ${s.duplicateRate}, delay <= ` +
-    `${s.delayMsMax}ms, reorder ${s.reorderRate}, chaos ${s.chaosRate}/sub-tick`;
+    `${s.delayMsMax}ms, reorder ${s.reorderRate}, chaos ${s.chaosRate}/sub-tick, disk ` +
+    `completes ${s.diskCompleteRate}/round, crash point n${s.crashPoint.nodeId} write ` +
+    `${s.crashPoint.write}`;
 }
 
 /** A transport wrapper: records what the store sends and receives; plants wire bugs. */
@@ -237,8 +270,8 @@ class SimTransport implements Transport {
 class SimStateMachine implements StateMachine {
   constructor(private readonly world: StoreWorld, private readonly nodeId: number) {}
 
-  apply(rangeId: number, entry: Entry): void {
-    this.world.onApply(this.nodeId, rangeId, entry);
+  apply(rangeId: number, entry: Entry, batch: EngineBatch): void {
+    this.world.onApply(this.nodeId, rangeId, entry, batch);
   }
 
   applySnapshot(rangeId: number, snapshot: Snapshot): void {
@@ -252,26 +285,28 @@ interface PendingOp {
   rangeId: number;
 }
 
-type Command = { kind: 'put'; opId: number; key: string; value: string } |
-  { kind: 'get'; opId: number; key: string };
-
-function decodeCommand(data: Uint8Array): Command | null {
-  const put = decodePut(data);
-  if (put !== null) return { kind: 'put', ...put };
-  if (data[0] !== 0x67 /* g */) return null;
-  const parts = decoder.decode(data).split(' ');
-  return { kind: 'get', opId: Number(parts[1]), key: parts[2]! };
-}
-
 /** One simulated cluster of stores. */
 export class StoreWorld {
   readonly scenario: StoreScenario;
   readonly stats = emptyStoreStats();
   readonly checker = new StoreSafetyChecker(RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM);
+  readonly durability = new DurabilityChecker();
   private readonly rng: SeededRandom;
   private readonly clock = new VirtualClock();
   private readonly network: LoopbackNetwork;
   private readonly stores: Store[] = [];
+  /** Per store: its crash-model engine (replaced by the crash image at a restart). */
+  private readonly engines: CrashModelEngine[] = [];
+  /** Per store: the disk's write count when the engine opened (crash points count after). */
+  private readonly writesAtOpen: number[] = [];
+  private crashPointDone = false;
+  /** Per store: its loopback transport (closed at a crash, so that the id is free again). */
+  private readonly transports: LoopbackTransport[] = [];
+  /** Stores replaced by a restart (their counters still count). */
+  private readonly retired: Store[] = [];
+  private retiredWrites = 0;
+  /** What each crashed store's disk held at its crash (its restart rebuilds from it). */
+  private readonly crashImages = new Map<number, Awaited<ReturnType<typeof readDurableImage>>>();
   private readonly nodeIds: number[] = [];
   private readonly rangeIds: number[] = [];
   /** Per store and range: the KV state machine. */
@@ -294,28 +329,49 @@ export class StoreWorld {
 
   constructor(readonly options: StoreSimOptions) {
     this.scenario = drawStoreScenario(options);
-    const s = this.scenario;
     this.rng = new SeededRandom(options.seed);
     this.network = new LoopbackNetwork({ seed: options.seed, clock: this.clock,
       encodeFrames: true });
-    const raftRandom = new SeededRandom(options.seed * 7919 + 1);
-    for (let i = 1; i <= s.nodes; i++) {
+    this.raftRandom = new SeededRandom(options.seed * 7919 + 1);
+  }
+
+  private readonly raftRandom: SeededRandom;
+
+  /** Opens every store's engine and starts the stores. */
+  async start(): Promise<void> {
+    for (let i = 1; i <= this.scenario.nodes; i++) {
       this.nodeIds.push(i);
-      const inner = this.network.createTransport({ nodeId: i, autoFlush: true });
-      this.stores.push(new Store({
-        nodeId: i, transport: new SimTransport(inner, this),
-        stateMachine: new SimStateMachine(this, i), random: raftRandom,
-        electionTimeoutTicks: s.electionTimeoutTicks,
-        heartbeatIntervalTicks: s.heartbeatIntervalTicks,
-        livenessTimeoutTicks: s.livenessTimeoutTicks,
-        quiesceAfterTicks: s.quiesceAfterTicks,
-        releaseQuiescedNodes: s.releaseQuiescedNodes,
-        // The batch budget must run on virtual time: on the default wall clock a loaded
-        // machine ends batches elsewhere and the same seed replays differently.
-        scheduler: { clock: this.clock, batchGroupsMax: s.batchGroupsMax },
-      }));
+      const engine = new CrashModelEngine({ storeId: i, clusterId: 'sim' });
+      await engine.open();
+      this.engines.push(engine);
+      this.writesAtOpen.push(engine.writesIssued);
+      if (this.options.bug === 'ack-before-sync') plantAckBeforeSync(engine);
+      this.stores.push(this.newStore(i, engine));
     }
     this.setFaults();
+  }
+
+  private newStore(nodeId: number, engine: CrashModelEngine): Store {
+    return new Store(this.storeOptions(nodeId, engine));
+  }
+
+  private storeOptions(nodeId: number, engine: CrashModelEngine): StoreOptions {
+    const s = this.scenario;
+    const inner = this.network.createTransport({ nodeId, autoFlush: true });
+    this.transports[nodeId - 1] = inner;
+    return {
+      nodeId, transport: new SimTransport(inner, this),
+      stateMachine: new SimStateMachine(this, nodeId), random: this.raftRandom,
+      storageEngine: engine,
+      electionTimeoutTicks: s.electionTimeoutTicks,
+      heartbeatIntervalTicks: s.heartbeatIntervalTicks,
+      livenessTimeoutTicks: s.livenessTimeoutTicks,
+      quiesceAfterTicks: s.quiesceAfterTicks,
+      releaseQuiescedNodes: s.releaseQuiescedNodes,
+      // The batch budget must run on virtual time: on the default wall clock a loaded
+      // machine ends batches elsewhere and the same seed replays differently.
+      scheduler: { clock: this.clock, batchGroupsMax: s.batchGroupsMax },
+    };
   }
 
   // -------------------------------------------------------------------------------------
@@ -325,6 +381,7 @@ export class StoreWorld {
     for (const e of envelopes) {
       if (e.rangeId === 0) continue;
       this.checker.onSend(e.rangeId, e.message, e.quiesce === true);
+      this.durability.onSend(e.rangeId, e.message);
     }
   }
 
@@ -347,16 +404,18 @@ export class StoreWorld {
     }
   }
 
-  onApply(nodeId: number, rangeId: number, entry: Entry): void {
+  onApply(nodeId: number, rangeId: number, entry: Entry, batch: EngineBatch): void {
     const s = this.status;
     this.store(nodeId).readStatus(rangeId, s);
     this.checker.onApply(nodeId, rangeId, entry, s.term);
     this.hash.add(nodeId * 7 + entry.index);
     const cmd = decodeCommand(entry.data);
-    if (cmd === null) return;
     const kv = this.kv(nodeId, rangeId);
+    // A duplicated proposal takes effect once only.
+    const effective = cmd !== null && !kv.applied.has(cmd.opId);
+    this.recordApply(nodeId, rangeId, entry, effective, cmd?.opId ?? 0, batch);
+    if (cmd === null || !effective) return;
     let value: string | null = null;
-    if (kv.applied.has(cmd.opId)) return; // a duplicated proposal: applied once only
     if (cmd.kind === 'put') kv.apply(cmd);
     else {
       kv.applied.add(cmd.opId);
@@ -369,6 +428,23 @@ export class StoreWorld {
     p.op.output = { value };
     p.op.returnTime = ++this.time;
     this.stats.opsAcked++;
+  }
+
+  /**
+   * Stages the apply record of `entry` (store_disk.ts) in the batch of the applied index;
+   * an index applied twice on one replica is a replay past the durable applied point.
+   */
+  private recordApply(nodeId: number, rangeId: number, entry: Entry, effective: boolean,
+    opId: number, batch: EngineBatch): void {
+    const engine = this.engines[nodeId - 1]!;
+    const key = appliedRecordKey(rangeId, entry.index);
+    if (engine.getUser(key) !== undefined) {
+      throw new StoreInvariantViolation('acknowledged-durable', nodeId, rangeId,
+        `entry ${entry.index} applied twice (its apply record exists)`);
+    }
+    engine.putUser(key, encodeAppliedRecord(effective, entry.data), batch);
+    this.durability.onApply(nodeId, rangeId, entry.index,
+      { term: entry.term, hash: hashBytes(entry.data), effective, opId });
   }
 
   onApplySnapshot(nodeId: number, rangeId: number, snapshot: Snapshot): void {
@@ -384,17 +460,18 @@ export class StoreWorld {
   // The run.
 
   /** Runs the whole seed; throws `StoreInvariantViolation` (or a bug's exception). */
-  run(): void {
+  async run(): Promise<void> {
     const s = this.scenario;
+    await this.start();
     for (let r = 1; r <= s.ranges; r++) this.createRange(r, r <= s.lazyRanges);
-    this.settle();
+    await this.settle(false);
     this.checkAll();
-    for (let t = 0; t < s.chaosTicks; t++) this.tick(true);
-    this.heal();
+    for (let t = 0; t < s.chaosTicks; t++) await this.tick(true);
+    await this.heal();
     this.trace('chaos over: healed');
-    this.awaitCommit(this.nodeIds, 'after heal');
-    this.awaitQuiesced('after heal');
-    this.crashLeaderStore();
+    await this.awaitCommit(this.nodeIds, 'after heal');
+    await this.awaitQuiesced('after heal');
+    await this.crashLeaderStore();
     this.checkHistories();
   }
 
@@ -410,17 +487,17 @@ export class StoreWorld {
   }
 
   /** One tick interval: `tickSpreadSlots` sub-ticks. */
-  private tick(chaos: boolean): void {
+  private async tick(chaos: boolean): Promise<void> {
     this.tickCount++;
     this.stats.ticks++;
     const slots = this.stores[0]!.ticker.config.tickSpreadSlots;
     if (chaos) this.workloadSpell();
-    for (let i = 0; i < slots; i++) this.subTick(chaos);
+    for (let i = 0; i < slots; i++) await this.subTick(chaos);
   }
 
-  private subTick(chaos: boolean): void {
+  private async subTick(chaos: boolean): Promise<void> {
     this.clock.advance(this.stores[0]!.ticker.subTickIntervalMs);
-    if (chaos && this.rng.float() < this.scenario.chaosRate) this.chaosAction();
+    if (chaos && this.rng.float() < this.scenario.chaosRate) await this.chaosAction();
     if (chaos && this.busyTicksLeft > 0 && this.rng.intn(3) === 0) this.clientOp();
     const ticksBefore: number[] = [];
     const awake: number[] = [];
@@ -430,7 +507,7 @@ export class StoreWorld {
       ticksBefore[store.nodeId] = store.stats.ticks;
       store.tick();
     }
-    this.settle();
+    await this.settle(chaos);
     for (const store of this.stores) {
       if (this.down.has(store.nodeId)) continue;
       this.checker.checkTicks(store.nodeId, store.stats.ticks - ticksBefore[store.nodeId]!,
@@ -440,20 +517,58 @@ export class StoreWorld {
     this.countQuiesced();
   }
 
-  /** Runs every running store's batches and delivers what is due, until nothing moves. */
-  private settle(): void {
+  /**
+   * Runs every running store's batches, completes disk writes (each pending write completes
+   * with the scenario's chance per round: the disk's latency) and delivers what is due,
+   * until nothing moves. In the chaos phase a store whose disk reaches the seed's crash
+   * point crashes there, with that write in flight.
+   */
+  private async settle(chaos: boolean): Promise<void> {
     for (let round = 0; round < 100_000; round++) {
       let moved = false;
       for (const store of this.stores) {
-        if (this.down.has(store.nodeId) || !store.scheduler.hasWork) continue;
-        store.runUntilIdle();
-        this.checkStore(store);
-        moved = true;
+        if (this.down.has(store.nodeId)) continue;
+        if (store.scheduler.hasWork) {
+          store.runUntilIdle();
+          this.checkStore(store);
+          moved = true;
+        }
+        if (chaos && this.crashPointDue(store.nodeId) && await this.crashAtPoint(store.nodeId)) {
+          continue;
+        }
+        const engine = this.engines[store.nodeId - 1]!;
+        if (engine.pendingWrites > 0 && (this.scenario.diskCompleteRate >= 1 ||
+          this.rng.float() < this.scenario.diskCompleteRate)) {
+          engine.completeWrite();
+          this.checkStore(store);
+          moved = true;
+          if (chaos && this.crashPointDue(store.nodeId)) await this.crashAtPoint(store.nodeId);
+        }
       }
       if (this.clock.runDue() > 0) moved = true;
       if (!moved) return;
     }
     throw new Error('the cluster did not settle (a livelock)');
+  }
+
+  /** Whether `nodeId`'s disk has issued the seed's crash-point write (and it is not done). */
+  private crashPointDue(nodeId: number): boolean {
+    const point = this.scenario.crashPoint;
+    if (this.crashPointDone || point.nodeId !== nodeId) return false;
+    const engine = this.engines[nodeId - 1]!;
+    return engine.writesIssued - this.writesAtOpen[nodeId - 1]! >= point.write;
+  }
+
+  /** Crashes `nodeId` at the crash point; false if it must wait (too many stores down). */
+  private async crashAtPoint(nodeId: number): Promise<boolean> {
+    const point = this.scenario.crashPoint;
+    const engine = this.engines[nodeId - 1]!;
+    if (!await this.stopStore(nodeId, true)) return false; // too many down: a later write
+    this.crashPointDone = true;
+    this.stats.crashPoints++;
+    this.trace(`crash point: n${nodeId} dies with its write ${point.write} in flight ` +
+      `(${engine.pendingWrites} pending)`);
+    return true;
   }
 
   /** Checks every replica of every store (at start-up; after that, see `checkStore`). */
@@ -531,7 +646,7 @@ export class StoreWorld {
   // -------------------------------------------------------------------------------------
   // Faults.
 
-  private chaosAction(): void {
+  private async chaosAction(): Promise<void> {
     const n = this.nodeIds.length;
     const pickNode = (): number => this.nodeIds[this.rng.intn(n)]!;
     const choice = this.rng.intn(10);
@@ -556,10 +671,10 @@ export class StoreWorld {
       this.cuts.clear();
       this.trace('partitions healed');
     } else if (choice === 5) {
-      this.stopStore(pickNode(), this.rng.intn(2) === 0);
+      await this.stopStore(pickNode(), this.rng.intn(2) === 0);
     } else if (choice === 6) {
       const first = [...this.down.keys()][0];
-      if (first !== undefined) this.restartStore(first);
+      if (first !== undefined) await this.restartStore(first);
     } else if (choice === 7) {
       this.campaignOrWake(pickNode(), this.rangeIds[this.rng.intn(this.rangeIds.length)]!);
     } else {
@@ -595,29 +710,93 @@ export class StoreWorld {
       delayMsMin: 0, delayMsMax: s.delayMsMax, reorderRate: s.reorderRate });
   }
 
-  private stopStore(nodeId: number, crash: boolean): void {
+  /** Stops a store (a crash: its disk keeps only completed writes); false if not allowed. */
+  private async stopStore(nodeId: number, crash: boolean): Promise<boolean> {
     if (this.down.has(nodeId) || this.down.size >= Math.floor((this.nodeIds.length - 1) / 2)) {
-      return;
+      return false;
     }
     this.down.set(nodeId, crash);
     if (crash) this.stats.crashes++;
     else this.stats.pauses++;
     this.trace(`${crash ? 'crash' : 'pause'} n${nodeId}`);
     this.applyCuts();
+    if (crash) await this.checkCrashImage(nodeId);
+    return true;
   }
 
-  private restartStore(nodeId: number): void {
+  /**
+   * Reopens what the crashed store's disk holds (only completed writes) and checks it
+   * (store_durability.ts): everything the store applied is there or replays from its log,
+   * exactly once; the durable HardState never moved back. The KV the apply records add up
+   * to must replay with the same duplicate flags. The restart rebuilds from what it read.
+   */
+  private async checkCrashImage(nodeId: number): Promise<void> {
+    const engine = this.engines[nodeId - 1]!;
+    const lost = engine.pendingWrites;
+    const disk = engine.crash();
+    const listed = await disk.open();
+    const image = await readDurableImage(disk, nodeId, listed);
+    this.crashImages.set(nodeId, image);
+    this.durability.checkImage(image, this.rangeIds);
+    for (const r of image.replicas) {
+      const { mismatch } = rebuildKv(r);
+      if (mismatch !== null) {
+        throw new StoreInvariantViolation('acknowledged-durable', nodeId, r.rangeId,
+          `apply record ${mismatch} on disk is flagged against its replay (exactly once)`);
+      }
+    }
+    this.stats.imagesChecked++;
+    this.trace(`n${nodeId} disk image: ${image.replicas.length} replicas, ${lost} write(s) ` +
+      'lost');
+  }
+
+  private async restartStore(nodeId: number): Promise<void> {
     const crash = this.down.get(nodeId);
     if (crash === undefined) return;
     this.down.delete(nodeId);
-    if (crash) {
-      // The restarted store's replicas load awake: the quiescence state is not persisted.
-      const store = this.store(nodeId);
-      store.setQuiescence(false);
-      store.setQuiescence(true);
-    }
+    if (crash) await this.reopenStore(nodeId);
     this.trace(`restart n${nodeId}`);
     this.applyCuts();
+  }
+
+  /**
+   * A crashed store comes back as a new process would: a new `Store` opened (`Store.open`)
+   * on an engine holding only what the old one's disk completed; the old store, its engine
+   * (with the write that was in flight) and its transport are dropped. The KV of each
+   * replica is rebuilt from its apply records alone, and the checker's view of the replica
+   * restarts from the disk's HardState and applied point.
+   */
+  private async reopenStore(nodeId: number): Promise<void> {
+    const i = nodeId - 1;
+    const image = this.crashImages.get(nodeId);
+    assert(image !== undefined, 'a crashed store was checked at its crash');
+    this.crashImages.delete(nodeId);
+    const old = this.stores[i]!;
+    this.retired.push(old);
+    await this.transports[i]!.close();
+    const engine = this.engines[i]!.crash();
+    if (this.options.bug === 'ack-before-sync') plantAckBeforeSync(engine);
+    const store = await Store.open(this.storeOptions(nodeId, engine));
+    this.retiredWrites += this.engines[i]!.writesIssued - this.writesAtOpen[i]!;
+    this.engines[i] = engine;
+    this.writesAtOpen[i] = engine.writesIssued;
+    this.stores[i] = store;
+    for (const r of image.replicas) {
+      this.kvs.set(`${nodeId}/${r.rangeId}`, rebuildKv(r).kv);
+      // An uninitialized replica (its snapshot not durable yet) stands before the start.
+      let stateMachineAt = r.applied >= RANGE_INITIAL_INDEX ? RANGE_INITIAL_INDEX : 0;
+      for (const index of r.records.keys()) {
+        if (index > stateMachineAt && index <= r.applied) stateMachineAt = index;
+      }
+      this.checker.onRestart(nodeId, r.rangeId, r.hardState, stateMachineAt);
+    }
+    for (const rangeId of this.rangeIds) {
+      if (!image.replicas.some((r) => r.rangeId === rangeId)) {
+        this.kvs.delete(`${nodeId}/${rangeId}`);
+        this.checker.onRestart(nodeId, rangeId, { term: 0, vote: 0, commit: 0 }, 0);
+      }
+    }
+    this.stats.restarts++;
   }
 
   private campaignOrWake(nodeId: number, rangeId: number): void {
@@ -664,8 +843,8 @@ export class StoreWorld {
   // -------------------------------------------------------------------------------------
   // Liveness.
 
-  private heal(): void {
-    for (const id of [...this.down.keys()]) this.restartStore(id);
+  private async heal(): Promise<void> {
+    for (const id of [...this.down.keys()]) await this.restartStore(id);
     this.cuts.clear();
     this.network.heal();
     this.faultsOn = false;
@@ -673,7 +852,7 @@ export class StoreWorld {
   }
 
   /** Every range commits a marker on every replica of `nodes` within a bound. */
-  private awaitCommit(nodes: readonly number[], phase: string): void {
+  private async awaitCommit(nodes: readonly number[], phase: string): Promise<void> {
     const markers = new Map<number, number>();
     for (let t = 0; t < COMMIT_TICKS_MAX; t++) {
       for (const rangeId of this.rangeIds) {
@@ -695,7 +874,7 @@ export class StoreWorld {
       const done = this.rangeIds.every((r) =>
         markers.has(r) && this.markerApplied(markers.get(r)!, r, nodes));
       if (done) return;
-      this.tick(false);
+      await this.tick(false);
     }
     const stuck = this.rangeIds.find((r) =>
       !markers.has(r) || !this.markerApplied(markers.get(r)!, r, nodes))!;
@@ -711,7 +890,7 @@ export class StoreWorld {
    * electing takes as many rounds as split votes last (with one store of four down, the
    * three others must agree, and tick-granular timeouts collide often).
    */
-  private awaitLeaders(nodes: readonly number[], phase: string): void {
+  private async awaitLeaders(nodes: readonly number[], phase: string): Promise<void> {
     const s = this.scenario;
     const wakeBound = s.livenessTimeoutTicks + s.electionTimeoutTicks + 10;
     const st = this.status;
@@ -732,7 +911,7 @@ export class StoreWorld {
         this.checker.failLiveness(0, r, `${phase}: no leader among [${nodes}] within ` +
           `${COMMIT_TICKS_MAX} ticks without requests (${this.describeRange(r)})`);
       }
-      this.tick(false);
+      await this.tick(false);
     }
   }
 
@@ -754,7 +933,7 @@ export class StoreWorld {
    * Every group of the running stores quiesces within a bound, and every quiesced follower's
    * leader is a running, quiesced leader of the same term.
    */
-  private awaitQuiesced(phase: string): void {
+  private async awaitQuiesced(phase: string): Promise<void> {
     const s = this.status;
     const up = this.nodeIds.filter((id) => !this.down.has(id));
     for (let t = 0; t < QUIESCE_TICKS_MAX; t++) {
@@ -765,7 +944,7 @@ export class StoreWorld {
         this.checker.failLiveness(0, awake, `${phase}: idle group still awake after ` +
           `${QUIESCE_TICKS_MAX} ticks (${this.describeRange(awake)})`);
       }
-      this.tick(false);
+      await this.tick(false);
     }
     for (const rangeId of this.rangeIds) {
       for (const id of up) {
@@ -790,30 +969,31 @@ export class StoreWorld {
    * leaders and commit (liveness timeout, then an election). Then bring it back, let all
    * quiesce, and cut the store leading the most groups one way (it hears, is not heard).
    */
-  private crashLeaderStore(): void {
+  private async crashLeaderStore(): Promise<void> {
     if (this.nodeIds.length < 3) return;
     const victim = this.mostLeadersStore(true);
     this.trace(`liveness: crash n${victim}, the leader of the most quiesced groups`);
     this.down.set(victim, true);
     this.stats.crashes++;
     this.applyCuts();
+    await this.checkCrashImage(victim);
     const others = this.nodeIds.filter((id) => id !== victim);
-    this.awaitLeaders(others, `n${victim} crashed`);
-    this.awaitCommit(others, `n${victim} crashed`);
-    this.restartStore(victim);
-    this.awaitCommit(this.nodeIds, `n${victim} back`);
-    this.awaitQuiesced(`n${victim} back`);
+    await this.awaitLeaders(others, `n${victim} crashed`);
+    await this.awaitCommit(others, `n${victim} crashed`);
+    await this.restartStore(victim);
+    await this.awaitCommit(this.nodeIds, `n${victim} back`);
+    await this.awaitQuiesced(`n${victim} back`);
     const cutOff = this.mostLeadersStore(true);
     this.trace(`liveness: one-way cut n${cutOff} -> others`);
     const rest = this.nodeIds.filter((id) => id !== cutOff);
     for (const b of rest) this.cut(cutOff, b, false);
     this.stats.oneWayCuts++;
     this.applyCuts();
-    this.awaitLeaders(rest, `n${cutOff} cut one way`);
-    this.awaitCommit(rest, `n${cutOff} cut one way`);
-    this.heal();
-    this.awaitCommit(this.nodeIds, 'final heal');
-    this.awaitQuiesced('final heal');
+    await this.awaitLeaders(rest, `n${cutOff} cut one way`);
+    await this.awaitCommit(rest, `n${cutOff} cut one way`);
+    await this.heal();
+    await this.awaitCommit(this.nodeIds, 'final heal');
+    await this.awaitQuiesced('final heal');
   }
 
   private describeRange(rangeId: number): string {
@@ -875,7 +1055,7 @@ export class StoreWorld {
     const t = this.stats;
     t.checks = this.checker.checks;
     t.wireChecks = this.checker.wireChecks;
-    for (const store of this.stores) {
+    for (const store of [...this.stores, ...this.retired]) {
       t.quiesces += store.stats.quiesces;
       t.wakes += store.stats.wakes;
       t.nodesReleased += store.stats.nodesReleased;
@@ -884,6 +1064,11 @@ export class StoreWorld {
       t.staleQuiesceRefused += (refused['term-mismatch'] ?? 0) +
         (refused['commit-mismatch'] ?? 0) + (refused['leader-mismatch'] ?? 0);
     }
+    t.diskWrites = this.retiredWrites;
+    for (let i = 0; i < this.engines.length; i++) {
+      t.diskWrites += this.engines[i]!.writesIssued - this.writesAtOpen[i]!;
+    }
+    t.entriesDurable = this.durability.entriesChecked;
     const n = this.network.stats();
     t.messagesDropped = n.envelopesDropped;
     t.messagesDuplicated = n.envelopesDuplicated;
@@ -891,11 +1076,11 @@ export class StoreWorld {
 }
 
 /** Runs one seed of the store layer. */
-export function runStoreSimulation(options: StoreSimOptions): StoreSimResult {
+export async function runStoreSimulation(options: StoreSimOptions): Promise<StoreSimResult> {
   const world = new StoreWorld(options);
   let failure: StoreSimResult['failure'] = null;
   try {
-    world.run();
+    await world.run();
   } catch (error) {
     if (error instanceof StoreInvariantViolation) {
       failure = { invariant: error.invariant, message: error.message, tick: world.ticks };
@@ -911,3 +1096,15 @@ export function runStoreSimulation(options: StoreSimOptions): StoreSimResult {
     stats: world.stats, failure };
 }
 
+
+/**
+ * PLANTED BUG: an engine that reports a commit durable as soon as it is handed over, before
+ * its sync (the store then sends, applies and acknowledges what a crash can still lose).
+ */
+function plantAckBeforeSync(engine: CrashModelEngine): void {
+  const commit = engine.commit.bind(engine);
+  engine.commit = (batch, done): void => {
+    commit(batch, () => {});
+    done(null);
+  };
+}
