@@ -15,7 +15,8 @@
  * The summaries are kept as rows (64 bytes a replica) so that `close` can write the next
  * manifest: rows of replicas never loaded since, the storage's state of loaded ones.
  *
- * LOAD. `loadReplica` reads the replica's three metadata records and walks its log once,
+ * LOAD. `loadReplica` reads the replica's two metadata records and its snapshot record (at log
+ * index 0, outside the open scan) and walks its log once,
  * checking every checksum, that the entries from the first index to the last are all
  * there with terms that never decrease, and that the HardState's commit and the applied
  * index do not exceed the last index. Any failure refuses that replica with a
