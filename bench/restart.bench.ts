@@ -28,6 +28,7 @@
  * one forced GC (what the store retains: table, engine, the one woken replica).
  */
 import { spawnSync } from 'node:child_process';
+import { ClassicLevel } from 'classic-level';
 import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +36,8 @@ import { fileURLToPath } from 'node:url';
 import { EntryType, type Snapshot } from '../src/raft/index.js';
 import { CountingStateMachine, NotLeaderError, Store, newStoreSummary }
   from '../src/multiraft/index.js';
-import { ENGINE_FORMAT_VERSION, LevelEngine } from '../src/storage/index.js';
+import { ENGINE_FORMAT_VERSION, LevelEngine, MANIFEST_HEADER_KEY }
+  from '../src/storage/index.js';
 import { LoopbackNetwork } from '../src/transport/index.js';
 import { SeededRandom } from '../src/util/index.js';
 import { argNumber, emit, printTable } from './_report.js';
@@ -189,8 +191,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-restart-'));
   try {
     cpSync(join(path, 'db'), join(work, 'db'), { recursive: true });
-    // The fixture holds no manifest (as after a crash): the first open scans; its clean
-    // close writes the manifest the second open reads.
+    await dropManifest(join(work, 'db'));
+    // Without its manifest (as after a crash) the first open scans; its clean close writes
+    // the manifest the second open reads.
     const results = [];
     for (const openPath of ['scan', 'manifest']) {
       const m = measureInChild(join(work, 'db'), ranges);
@@ -214,6 +217,18 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Deletes the manifest the fixture build's clean close wrote, so that the first open scans
+ * as after a crash.
+ */
+async function dropManifest(location: string): Promise<void> {
+  const raw = new ClassicLevel<Uint8Array, Uint8Array>(location,
+    { keyEncoding: 'view', valueEncoding: 'view' });
+  await raw.open();
+  await raw.del(MANIFEST_HEADER_KEY, { sync: true });
+  await raw.close();
 }
 
 function measureInChild(location: string, ranges: number): Measured {

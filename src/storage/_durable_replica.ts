@@ -216,7 +216,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.snapIndex = md.index;
     this.snapSeq = b.seq;
     this.appliedSnap = null;
-    const key = this.core.keys.metaKey(this.rangeId, MetaKind.Snapshot);
+    const key = this.core.keys.snapshotKey(this.rangeId);
     this.core.put(b, key, this.core.codec.snapshot(key, snapshot));
     this.stageLogState(b);
     this.stageApplied(b, { index: md.index, confState: md.confState, descriptor });
@@ -317,9 +317,10 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     this.live();
     this.core.touch(batch, this);
     this.deleteLog(batch, this.truncatedIndex + 1, this.last);
-    for (const kind of [MetaKind.RaftState, MetaKind.Applied, MetaKind.Snapshot]) {
+    for (const kind of [MetaKind.RaftState, MetaKind.Applied]) {
       this.core.del(batch, this.core.keys.metaKey(this.rangeId, kind));
     }
+    this.core.del(batch, this.core.keys.snapshotKey(this.rangeId));
     this.raftStateDirty = false;
     this.appliedDirty = false;
     this.dropCache(this.ents.length);
@@ -331,7 +332,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   /** The released snapshot, read back (durable: it was released only then). */
   private readSnapshot(): Snapshot {
     assert(this.snap === null && this.snapSeq === 0, 'only a durable snapshot is released');
-    const key = this.core.keys.metaKey(this.rangeId, MetaKind.Snapshot);
+    const key = this.core.keys.snapshotKey(this.rangeId);
     const value = this.core.backend.getSync(key);
     if (value === undefined) {
       this.core.counters.replicasRefused++;

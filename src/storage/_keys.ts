@@ -4,16 +4,20 @@
  *
  *   0x01                                   engine identity (format version, store, cluster)
  *   0x02 | rangeId u64 BE | kind u8        a replica's metadata records (MetaKind)
- *   0x03 | rangeId u64 BE | index u64 BE   a replica's log entries
+ *   0x03 | rangeId u64 BE | index u64 BE   a replica's log entries (index >= 1)
+ *   0x03 | rangeId u64 BE | 0 u64          the replica's last applied snapshot
  *   0x04 | user key bytes                  user data, once per store across all ranges
  *   0x05 | rangeId u64 BE | app key bytes  a range's range-local application keys
  *
  * Fixed-width big-endian numbers make byte order equal numeric order, so a replica's log is
- * one ordered range and a restart lists every replica by scanning the 0x02 range (three
- * records per replica, never a log entry). User keys carry no range id: a range owns a span
- * of them through its descriptor, and a split moves no data. Range-local application keys (the
-ranges layer's descriptor and dedupe table) carry the range id: they belong to one replica,
-travel in its snapshots and go with it when it is destroyed.
+ * one ordered range and a restart lists every replica by scanning the 0x02 range (two
+ * small records per replica, never a log entry). The snapshot record (format 2) sits at
+ * log index 0, the slot just before the log it truncated, and out of that scan: a restart
+ * reads it only when it loads the replica, and nothing ever deletes a range of log indexes
+ * that starts at 0. User keys carry no range id: a range owns a span
+ * of them through its descriptor, and a split moves no data. Range-local application keys
+ * (the ranges layer's descriptor and dedupe table) carry the range id: they belong to one
+ * replica, travel in its snapshots and go with it when it is destroyed.
  *
  * No key is built as a string: each `KeyBuilder` owns one scratch buffer per key kind and
  * returns it (valid until its next call); the backends copy what they keep.
@@ -35,8 +39,7 @@ export const MetaKind = {
   RaftState: 1,
   /** The applied index with its ConfState and descriptor. */
   Applied: 3,
-  /** The last snapshot applied to the replica (metadata and data). */
-  Snapshot: 4,
+  // 4 was the snapshot record in format 1; it is `KeyBuilder.snapshotKey` since format 2.
 } as const;
 
 /** Bytes of a metadata key. */
@@ -95,6 +98,11 @@ export class KeyBuilder {
     return this.log;
   }
 
+  /** The key of `rangeId`'s snapshot record: log index 0 (the shared log key buffer). */
+  snapshotKey(rangeId: number): Uint8Array {
+    return this.logKey(rangeId, 0);
+  }
+
   /** The stored key of user key `key` (a view of the shared buffer). */
   userKey(key: Uint8Array): Uint8Array {
     assert(key.length <= USER_KEY_BYTES_MAX, 'user keys are checked at the boundary');
@@ -134,7 +142,10 @@ export const LOCAL_END: Uint8Array = Uint8Array.of(KeyPrefix.End);
 /** The range id of a metadata or log key. */
 export function rangeIdOfKey(key: Uint8Array): number {
   assert(key.length >= 9, 'a range-local key holds a range id');
-  return readU64(new DataView(key.buffer, key.byteOffset, key.byteLength), 1);
+  // Byte reads, no DataView: the open scan calls this once per record.
+  const hi = ((key[1]! << 24) | (key[2]! << 16) | (key[3]! << 8) | key[4]!) >>> 0;
+  const lo = ((key[5]! << 24) | (key[6]! << 16) | (key[7]! << 8) | key[8]!) >>> 0;
+  return hi * TWO_32 + lo;
 }
 
 /** A key in hex, for error messages. */

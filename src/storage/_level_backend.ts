@@ -12,6 +12,9 @@ import { assert } from '../util/index.js';
 import type { Backend, BackendIterator, BackendSnapshot, BackendWrite } from './_backend.js';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
+
+/** The bytes an iterator reads ahead per `nextv` batch at most. @default 1 MiB */
+const SCAN_BATCH_BYTES = 1 << 20;
 type Chained = ReturnType<Db['batch']>;
 
 class LevelWrite implements BackendWrite {
@@ -68,8 +71,10 @@ export class LevelBackend implements Backend {
   iterate(start: Uint8Array, end: Uint8Array, snapshot: BackendSnapshot | null,
     keysOnly = false): BackendIterator {
     assert(snapshot === null || snapshot instanceof LevelSnapshot, 'a snapshot of this backend');
+    // classic-level ends a `nextv` batch at 16 KiB by default (about 240 metadata records);
+    // the open scan asks for thousands, and each batch is one trip through the thread pool.
     const it = this.db.iterator({ gte: start, lt: end, snapshot: snapshot?.snapshot,
-      values: !keysOnly });
+      values: !keysOnly, highWaterMarkBytes: SCAN_BATCH_BYTES });
     return {
       nextv: (n) => it.nextv(n) as Promise<[Uint8Array, Uint8Array][]>,
       close: () => it.close(),

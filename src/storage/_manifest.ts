@@ -1,8 +1,8 @@
 /**
  * The per-store manifest of the durable engine: every replica's summary (what the open scan
- * reads from three records per replica) in a few large records, written at a clean close and
+ * reads from two records per replica) in a few large records, written at a clean close and
  * consumed by the next open, which then reads megabytes in a few gets instead of iterating
- * three small records per replica (measured: the scan is about 2.3 us per record in
+ * two small records per replica (measured: the scan is about 2.3 us per record in
  * classic-level's `nextv`; the manifest about 0.1 us per replica).
  *
  * VALID ONLY UNTIL THE NEXT WRITE. `close` writes the chunks and then the header, in one

@@ -14,7 +14,7 @@ import { assert } from '../util/index.js';
 import { emptyConfState, type ConfState } from '../raft/index.js';
 import type { EngineCore } from './_durable_core.js';
 import { MetaKind, keyHex } from './_keys.js';
-import { decodeApplied, decodeRaftState } from './_records.js';
+import { SummaryDecoder } from './_records.js';
 import type { ReplicaSummary } from './engine.js';
 import { ReplicaCorruptError } from './errors.js';
 
@@ -32,6 +32,7 @@ export class SummaryScan {
   /** Keys of the records read for the current replica (for error messages). */
   private raftStateKey: Uint8Array | null = null;
   private appliedKey: Uint8Array | null = null;
+  private readonly decoder = new SummaryDecoder();
 
   constructor(
     private readonly core: EngineCore,
@@ -50,16 +51,10 @@ export class SummaryScan {
     try {
       const kind = key[9];
       if (kind === MetaKind.RaftState) {
-        const { hardState: hs, log } = decodeRaftState(rangeId, key, value);
-        s.term = hs.term;
-        s.vote = hs.vote;
-        s.commit = hs.commit;
-        s.lastIndex = log.lastIndex;
+        this.decoder.raftState(rangeId, key, value, s);
         this.raftStateKey = key;
       } else if (kind === MetaKind.Applied) {
-        const applied = decodeApplied(rangeId, key, value);
-        s.appliedIndex = applied.index;
-        s.confState = applied.confState;
+        this.decoder.applied(rangeId, key, value, s);
         this.appliedKey = key;
       }
     } catch (error) {

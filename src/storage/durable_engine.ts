@@ -15,7 +15,8 @@
  * The summaries are kept as rows (64 bytes a replica) so that `close` can write the next
  * manifest: rows of replicas never loaded since, the storage's state of loaded ones.
  *
- * LOAD. `loadReplica` reads the replica's three metadata records and walks its log once,
+ * LOAD. `loadReplica` reads the replica's two metadata records and its snapshot record (at log
+ * index 0, outside the open scan) and walks its log once,
  * checking every checksum, that the entries from the first index to the last are all
  * there with terms that never decrease, and that the HardState's commit and the applied
  * index do not exceed the last index. Any failure refuses that replica with a
@@ -47,6 +48,11 @@ import type {
 import { SummaryScan } from './_open_scan.js';
 import { MANIFEST_HEADER_KEY, ReplicaRows, readManifest } from './_manifest.js';
 import { ReplicaCorruptError, StorageIdentityError, StorageVersionError } from './errors.js';
+
+/** `readReplica`'s name for the snapshot record (not a metadata kind since format 2). */
+const SNAPSHOT = -1;
+/** Metadata records per batch of the open scan. */
+const SCAN_BATCH_ROWS = 4096;
 
 /** Options of a durable engine. */
 export interface DurableEngineOptions {
@@ -240,7 +246,7 @@ export class DurableEngine implements StorageEngine {
   }
 
   /**
-   * One scan of the metadata range: three small records per replica, no log entry, each
+   * One scan of the metadata range: two small records per replica, no log entry, each
    * replica's summary handed to `onReplica` when the scan passes its last record (and kept
    * for the manifest a clean close writes).
    */
@@ -258,9 +264,12 @@ export class DurableEngine implements StorageEngine {
     });
     const it = this.core.backend.iterate(META_START, META_END, null);
     let previous = -1;
+    // The next batch is read (in the thread pool) while this one is decoded.
+    let next = it.nextv(SCAN_BATCH_ROWS);
     for (;;) {
-      const rows = await it.nextv(4096);
+      const rows = await next;
       if (rows.length === 0) break;
+      next = it.nextv(SCAN_BATCH_ROWS);
       for (const [key, value] of rows) {
         const rangeId = rangeIdOfKey(key);
         scan.record(rangeId, key, value);
@@ -311,7 +320,8 @@ export class DurableEngine implements StorageEngine {
     const s = emptyReplicaState();
     const { keys, backend } = this.core;
     const read = (kind: number): [Uint8Array, Uint8Array] | null => {
-      const key = keys.metaKey(rangeId, kind).slice();
+      const key = (kind === SNAPSHOT ? keys.snapshotKey(rangeId) : keys.metaKey(rangeId, kind))
+        .slice();
       const value = backend.getSync(key);
       return value === undefined ? null : [key, value];
     };
@@ -319,7 +329,7 @@ export class DurableEngine implements StorageEngine {
     if (hs !== null) Object.assign(s, decodeRaftState(rangeId, ...hs));
     const applied = read(MetaKind.Applied);
     if (applied !== null) s.applied = decodeApplied(rangeId, ...applied);
-    const snap = read(MetaKind.Snapshot);
+    const snap = read(SNAPSHOT);
     s.snapshot = snap !== null ? decodeSnapshot(rangeId, ...snap) : emptySnapshot();
     const last = s.log.lastIndex;
     if (s.hardState.commit > last) {

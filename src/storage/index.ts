@@ -52,5 +52,10 @@ export {
 } from './errors.js';
 export { USER_KEY_BYTES_MAX } from './_keys.js';
 export { ENGINE_FORMAT_VERSION } from './_records.js';
+/**
+ * The key of a durable engine's manifest header: deleting it (the engine closed) makes the
+ * next open scan, as after a crash. For tests and benches.
+ */
+export { MANIFEST_HEADER_KEY } from './_manifest.js';
 export { USER_VALUE_BYTES_MAX } from './_user_data.js';
 export { LOCAL_VALUE_BYTES_MAX } from './_local_keys.js';

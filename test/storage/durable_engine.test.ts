@@ -16,8 +16,8 @@ import {
   type DurableEngine,
   type DurableEngineOptions,
 } from '../../src/storage/index.js';
-import { IDENTITY_KEY, KeyBuilder, MetaKind } from '../../src/storage/_keys.js';
-import { RecordCodec } from '../../src/storage/_records.js';
+import { IDENTITY_KEY, KeyBuilder, META_END, MetaKind } from '../../src/storage/_keys.js';
+import { ENGINE_FORMAT_VERSION, RecordCodec } from '../../src/storage/_records.js';
 import { b, ents, write, type EngineHarness } from './contract.js';
 import { IDENTITY, crashModelHarness, levelHarness, tempDirs } from './_engines.js';
 
@@ -103,7 +103,8 @@ for (const [name, k] of [['LevelEngine', level], ['CrashModelEngine', crashModel
       await expect(v99.open()).rejects.toBeInstanceOf(StorageVersionError);
       const bare = await k.edited(v99, [[IDENTITY_KEY, null]]);
       await expect(bare.open()).rejects.toThrow(/no engine identity/);
-      const original = codec.identity(IDENTITY_KEY, { formatVersion: 1, ...IDENTITY }).slice();
+      const original = codec.identity(IDENTITY_KEY,
+        { formatVersion: ENGINE_FORMAT_VERSION, ...IDENTITY }).slice();
       const fixed = await k.edited(bare, [[IDENTITY_KEY, original]]);
       expect(await fixed.open()).toEqual([1, 2]);
       await fixed.close();
@@ -164,6 +165,31 @@ for (const [name, k] of [['LevelEngine', level], ['CrashModelEngine', crashModel
         await next.close();
       });
     }
+  });
+
+  describe(`${name}: the snapshot record`, () => {
+    it('lies outside the open scan; damaged, it refuses its replica at load', async () => {
+      const e = (await k.h.make()) as DurableEngine;
+      const confState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [],
+        autoLeave: false };
+      const snapshot = { data: b('state'), metadata: { index: 5, term: 2, confState } };
+      await write(k.h, e, (batch) => {
+        e.createReplica(1).applySnapshot(snapshot, b('d1'), batch);
+        e.createReplica(2).append(ents(1, 1, 1), batch);
+      });
+      const key = keys.snapshotKey(1).slice();
+      expect(Buffer.compare(key, META_END)).toBeGreaterThanOrEqual(0);
+      const next = await k.edited(e, [[key, flip(rawValue(e, key)!)]]);
+      expect(await next.open()).toEqual([1, 2]);
+      expect(() => next.loadReplica(1)).toThrow(ReplicaCorruptError);
+      try {
+        next.loadReplica(1);
+      } catch (error) {
+        expect((error as ReplicaCorruptError).keyHex).toBe(Buffer.from(key).toString('hex'));
+      }
+      expect((next.loadReplica(2).entries(1, 3, NO_LIMIT) as Entry[]).length).toBe(2);
+      await next.close();
+    });
   });
 
   describe(`${name}: entry cache`, () => {
