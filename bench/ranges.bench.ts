@@ -81,16 +81,7 @@ function setup(seed: number, helper: boolean) {
     nodes.set(nodeId, n);
     return n;
   } });
-  const replicas = [1, 2, 3].map((id) => ({ nodeId: id, replicaId: id, type: ReplicaType.Voter }));
-  const descs: RangeDescriptor[] = [
-    { rangeId: META_RANGE_ID, startKey: META_KEY_MIN, endKey: META_KEY_MAX, generation: 0,
-      replicas },
-    { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX, generation: 0, replicas },
-  ];
-  for (const n of nodes.values()) {
-    n.attach(cluster.store(n.nodeId));
-    n.bootstrap(descs);
-  }
+  attachAndBootstrap(cluster, nodes);
   cluster.store(1).campaign(META_RANGE_ID);
   cluster.store(1).campaign(2);
   cluster.network.setFaults({ delayMsMax: args['delay-ms-max'] });
@@ -106,6 +97,23 @@ function leaderOf(cluster: LocalCluster, nodes: Map<number, RangeNode>, rangeId:
 }
 
 const keyOf = (i: number) => enc.encode(`k${String(i).padStart(7, '0')}`);
+
+/**
+ * Attaches every node to its store and bootstraps the meta range and one user range on
+ * nodes 1-3 (a fourth node, if any, starts empty: a rebalance target).
+ */
+function attachAndBootstrap(cluster: LocalCluster, nodes: Map<number, RangeNode>): void {
+  const replicas = [1, 2, 3].map((id) => ({ nodeId: id, replicaId: id, type: ReplicaType.Voter }));
+  const descs: RangeDescriptor[] = [
+    { rangeId: META_RANGE_ID, startKey: META_KEY_MIN, endKey: META_KEY_MAX, generation: 0,
+      replicas },
+    { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX, generation: 0, replicas },
+  ];
+  for (const n of nodes.values()) {
+    n.attach(cluster.store(n.nodeId));
+    if (n.nodeId <= 3) n.bootstrap(descs);
+  }
+}
 
 async function run(helper: boolean): Promise<BenchResult> {
   const { cluster, nodes } = setup(args.seed, helper);
@@ -255,16 +263,7 @@ async function runRebalance(): Promise<BenchResult> {
     nodes.set(nodeId, n);
     return n;
   } });
-  const replicas = [1, 2, 3].map((id) => ({ nodeId: id, replicaId: id, type: ReplicaType.Voter }));
-  const descs: RangeDescriptor[] = [
-    { rangeId: META_RANGE_ID, startKey: META_KEY_MIN, endKey: META_KEY_MAX, generation: 0,
-      replicas },
-    { rangeId: 2, startKey: USER_KEY_MIN, endKey: KEY_MAX, generation: 0, replicas },
-  ];
-  for (const n of nodes.values()) {
-    n.attach(cluster.store(n.nodeId));
-    if (n.nodeId !== 4) n.bootstrap(descs);
-  }
+  attachAndBootstrap(cluster, nodes);
   cluster.store(1).campaign(META_RANGE_ID);
   cluster.store(1).campaign(2);
   const clock = { ticks: 0 };

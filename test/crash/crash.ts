@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StoreReport } from './child.js';
 import { runStoreCrash } from './store_crash.js';
+import { forEachLine } from './_lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The child runs in this very node binary with tsx as a loader (not the tsx wrapper, which
@@ -88,19 +89,16 @@ function writeAndKill(dir: string, firstId: number, ranges: number, killAfterMs:
       env: { ...process.env, FLOTILLA_CRASH_BUG: bug ?? '' } });
     const acked = new Set<number>();
     let report: StoreReport[] | null = null;
-    let buffered = '';
     let stderr = '';
     let killed = false;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith('report ')) report = JSON.parse(line.slice(7)) as StoreReport[];
-        else if (line === 'ready') setTimeout(() => { killed = true; child.kill('SIGKILL'); }, killAfterMs);
-        else if (line.startsWith('ack ')) acked.add(Number(line.split(' ')[2]));
-      }
+    forEachLine(child.stdout, (line) => {
+      if (line.startsWith('report ')) report = JSON.parse(line.slice(7)) as StoreReport[];
+      else if (line === 'ready') {
+        setTimeout(() => {
+          killed = true;
+          child.kill('SIGKILL');
+        }, killAfterMs);
+      } else if (line.startsWith('ack ')) acked.add(Number(line.split(' ')[2]));
     });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.on('exit', () => {

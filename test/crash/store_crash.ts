@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '../../src/util/index.js';
 import type { StartCheck } from './store_child.js';
 import type { CrashOptions, CrashOutcome } from './crash.js';
+import { forEachLine } from './_lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -60,23 +61,16 @@ function startAndKill(args: readonly string[], dir: string, firstId: number, ran
         env: { ...process.env, FLOTILLA_CRASH_BUG: bug ?? '' } });
     const acked: string[] = [];
     let check: StartCheck | null = null;
-    let buffered = '';
     let stderr = '';
     let killed = false;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith('ack ')) acked.push(line.slice(4));
-        else if (line.startsWith('check ')) check = JSON.parse(line.slice(6)) as StartCheck;
-        else if (line === 'ready') {
-          setTimeout(() => {
-            killed = true;
-            child.kill('SIGKILL');
-          }, killAfterMs);
-        }
+    forEachLine(child.stdout, (line) => {
+      if (line.startsWith('ack ')) acked.push(line.slice(4));
+      else if (line.startsWith('check ')) check = JSON.parse(line.slice(6)) as StartCheck;
+      else if (line === 'ready') {
+        setTimeout(() => {
+          killed = true;
+          child.kill('SIGKILL');
+        }, killAfterMs);
       }
     });
     child.stderr.on('data', (chunk: Buffer) => {
