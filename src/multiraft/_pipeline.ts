@@ -18,12 +18,9 @@
  * in order; a batch with no writes queues behind the ones in flight), and each one's
  * messages leave, in one send, only after the sync covering its writes: a vote, an append
  * response, a leader's own entries are durable before anyone hears of them. Committed
- * entries are applied only once durable here: at the batch end, before the batch's sync,
- * when every one of them came with an earlier Ready (whose batch completed before this
- * Ready was taken: a group takes no Ready while one is in flight) and the Ready brings no
- * snapshot; otherwise after the batch's sync. Applying early stages the applied point in
- * the same engine batch as the Ready's HardState, so both land or neither does; it saves
- * a committed entry the wait for a sync of entries proposed after it.
+ * entries are applied after the sync of the batch whose Ready handed them out. (Applying
+ * entries that earlier batches made durable before that sync lost acknowledged writes in
+ * the kill -9 check through stores, test/crash; it stays off until that is understood.)
  *
  * FAILURE. A failed commit breaks the store: that batch and every later one are dropped
  * (no message sent, nothing applied, nothing advanced), so nothing is acknowledged.
@@ -47,7 +44,6 @@ export class InFlightBatch {
   readonly groups: GroupId[] = [];
   readonly readies: Ready[] = [];
   /** Per Ready: its committed entries were applied at the batch end (see ORDER). */
-  readonly appliedEarly: boolean[] = [];
   /** The batch's writes are durable (or it had none). */
   durable = false;
 }
@@ -80,9 +76,7 @@ export class BatchPipeline {
     for (let i = 0; i < staging.groups.length; i++) {
       flight.groups.push(staging.groups[i]!);
       flight.readies.push(staging.readies[i]!);
-      flight.appliedEarly.push(staging.appliedEarly[i]!);
     }
-    assert(flight.appliedEarly.length === flight.readies.length, 'one flag per Ready');
     staging.outbox.length = 0;
     staging.clearReadies();
     flight.durable = false;
@@ -103,7 +97,6 @@ export class BatchPipeline {
     flight.outbox.length = 0;
     flight.groups.length = 0;
     flight.readies.length = 0;
-    flight.appliedEarly.length = 0;
     if (this.pool.length < 16) this.pool.push(flight);
     if (this.queue.length === 0) this.notifyIdle();
   }

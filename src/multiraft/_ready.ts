@@ -81,18 +81,13 @@ export function processReady(st: StoreContext, gid: GroupId): void {
  * promise that its sender persisted something); then apply committed entries and advance.
  * The second half runs when the commit completes, in commit order (_pipeline.ts): with the
  * memory engine at once, with a durable engine after its sync, while the event loop runs
- * the next batches. Committed entries that earlier batches made durable are applied before
- * the commit, their applied point staged into it (_pipeline.ts, ORDER).
+ * the next batches.
  */
 export function finishBatch(st: StoreContext): void {
   const staging = st.staging;
   const groups = staging.groups;
   const readies = staging.readies;
   for (let i = 0; i < groups.length; i++) persist(st, groups[i]!, readies[i]!);
-  for (let i = 0; i < groups.length; i++) {
-    if (durableBefore(readies[i]!)) staging.appliedEarly[i] = applyCommitted(st, groups[i]!,
-      readies[i]!);
-  }
   const writes = staging.takeWrites();
   const flight = st.pipeline.begin(staging);
   st.snapshots?.receiver.bindFlight(flight);
@@ -146,17 +141,6 @@ function fail(st: StoreContext, error: Error): void {
   st.pipeline.dropAll();
 }
 
-/**
- * Whether every committed entry of `rd` was made durable by an earlier batch (_pipeline.ts,
- * ORDER): none is among the Ready's own entries, and no snapshot replaces the log.
- */
-function durableBefore(rd: Ready): boolean {
-  const committed = rd.committedEntries;
-  if (committed.length === 0 || rd.snapshot !== null) return false;
-  return rd.entries.length === 0 ||
-    committed[committed.length - 1]!.index < rd.entries[0]!.index;
-}
-
 /** Sends, applies and advances once the batch's writes are durable. */
 function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   const groups = flight.groups;
@@ -164,7 +148,7 @@ function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   st.sendOutbox(flight.outbox);
   st.snapshots?.receiver.flightDurable(flight);
   for (let i = 0; i < groups.length; i++) {
-    if (!flight.appliedEarly[i]) applyCommitted(st, groups[i]!, readies[i]!);
+    applyCommitted(st, groups[i]!, readies[i]!);
     advanceReady(st, groups[i]!, readies[i]!);
   }
   // The applied states (and any state-machine writes staged with them) in one batch of

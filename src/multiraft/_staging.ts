@@ -21,7 +21,6 @@ export class BatchStaging {
   readonly groups: GroupId[] = [];
   readonly readies: Ready[] = [];
   /** Per Ready: its committed entries were applied at the batch end (_pipeline.ts, ORDER). */
-  readonly appliedEarly: boolean[] = [];
   private engineBatch: EngineBatch | null = null;
   private readonly merger: AppendMerger;
 
@@ -53,7 +52,6 @@ export class BatchStaging {
   stageReady(gid: GroupId, rd: Ready): void {
     this.groups.push(gid);
     this.readies.push(rd);
-    this.appliedEarly.push(false);
     assert(this.groups.length === this.readies.length, 'staged in step');
   }
 
@@ -73,9 +71,7 @@ export class BatchStaging {
   /** Forgets the staged Readies (all advanced). */
   clearReadies(): void {
     assert(this.groups.length === this.readies.length, 'staged in step');
-    assert(this.appliedEarly.length === this.readies.length, 'one flag per Ready');
     this.groups.length = 0;
     this.readies.length = 0;
-    this.appliedEarly.length = 0;
   }
 }

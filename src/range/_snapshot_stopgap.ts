@@ -36,10 +36,16 @@ function flat(rows: KvEntry[]): Uint8Array[] {
   return out;
 }
 
-/** The local span of `rangeId`: `[localPrefix, its end)`. */
+/**
+ * The local span of `rangeId`: from its prefix and a zero tag byte (below every tag, and a
+ * range-local key to `EngineKv`, which maps a bare prefix to the user keys) to the prefix's
+ * end.
+ */
 export function localSpan(rangeId: number): { start: Uint8Array; end: Uint8Array } {
-  const start = localPrefix(rangeId);
-  const end = prefixEnd(start);
+  const prefix = localPrefix(rangeId);
+  const start = new Uint8Array(prefix.length + 1);
+  start.set(prefix);
+  const end = prefixEnd(prefix);
   assert(end !== undefined, 'a local prefix has an end');
   return { start, end };
 }

@@ -1,10 +1,10 @@
 /**
  * `npm run crash -- --points N [--seed S] [--ranges R] [--kill-ms-max MS] [--mode M]
- *  [--bug ack-before-sync]`
+ *  [--bug ack-before-sync|ack-before-commit]`
  *
  * kill -9 with real processes: through three stores on LevelDB (`--mode store`, the
  * default, store_crash.ts) or against the LevelDB engine alone (`--mode engine`, crash.ts).
- * `--bug ack-before-sync` plants the bug the check must catch. Ends with
+ * `--bug` plants a bug the check must catch (store_child.ts and child.ts say which). Ends with
  * `crash: P points, A acknowledged, L lost, D duplicated` and exits 1 on any violation (each
  * printed, with the seed). Wall-clock time is printed for the whole run.
  */
@@ -34,7 +34,7 @@ function choice<T extends string>(name: string, choices: readonly T[]): T | unde
 
 const points = arg('points', 20);
 const mode = choice('mode', ['store', 'engine'] as const) ?? 'store';
-const bug = choice('bug', ['ack-before-sync'] as const);
+const bug = choice('bug', ['ack-before-sync', 'ack-before-commit'] as const);
 const seed = arg('seed', 1);
 const started = performance.now();
 const outcome = await runCrash({

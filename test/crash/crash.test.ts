@@ -15,9 +15,9 @@ describe('crash (kill -9, three stores on LevelDB)', () => {
     expect(outcome.duplicated).toBe(0);
   }, 180_000);
 
-  it('catches stores whose engine acknowledges a write before its sync', async () => {
+  it('catches stores that acknowledge a write before it is committed', async () => {
     const outcome = await runCrash({ points: 3, seed: 7, killAfterMsMin: 100,
-      bug: 'ack-before-sync' });
+      bug: 'ack-before-commit' });
     expect(outcome.lost).toBeGreaterThan(0);
     expect(outcome.violations.some((v) => /acknowledged id \d+ lost/.test(v))).toBe(true);
   }, 180_000);

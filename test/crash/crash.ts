@@ -53,7 +53,7 @@ export interface CrashOptions {
   /** Shortest time the child writes before the kill, ms. @default 0 */
   killAfterMsMin?: number;
   /** A planted bug for the child (see child.ts), to show the check catches it. */
-  bug?: 'ack-before-sync';
+  bug?: 'ack-before-sync' | 'ack-before-commit';
   /** Progress lines. */
   onProgress?: (line: string) => void;
 }

@@ -24,8 +24,12 @@
  * record of a duplicate application. A write is acknowledged (`ack <store> <id>` on stdout)
  * when it is applied on the store it was proposed to. Runs until killed.
  *
- * `FLOTILLA_CRASH_BUG=ack-before-sync` plants the bug the check must catch: each store's
- * engine reports a commit durable the moment it is handed over, before its sync.
+ * `FLOTILLA_CRASH_BUG=ack-before-sync` plants a bug the check should catch: each store's
+ * engine reports a commit durable the moment it is handed over, before its sync. A kill
+ * rarely lands in that window (LevelDB has the write in the OS's cache within the same turn,
+ * and a SIGKILL loses only what the process still holds), so the tests plant
+ * `FLOTILLA_CRASH_BUG=ack-before-commit` instead: a write is acknowledged when it is
+ * proposed, before Raft committed or synced it, and a kill always finds some in flight.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,6 +83,9 @@ class CrashStateMachine implements StateMachine {
 
   applySnapshot(): void {}
 }
+
+/** PLANTED BUG (see the file header): acknowledged when proposed. */
+const ACK_BEFORE_COMMIT = process.env['FLOTILLA_CRASH_BUG'] === 'ack-before-commit';
 
 /** PLANTED BUG: the engine acknowledges a commit before its sync. */
 function plantAckBeforeSync(engine: LevelEngine): void {
@@ -230,7 +237,8 @@ function writeLoad(stores: Store[], machines: CrashStateMachine[], ranges: numbe
         if (st.lastIndex - st.applied >= IN_FLIGHT_MAX) break;
         try {
           store.propose(r, encoder.encode(`id${id}`));
-          machine.proposed.add(id++);
+          if (ACK_BEFORE_COMMIT) process.stdout.write(`ack ${s + 1} ${id++}\n`);
+          else machine.proposed.add(id++);
         } catch (error) {
           if (!(error instanceof FlotillaError)) throw error;
         }

@@ -72,43 +72,6 @@ describe('pipelined batch end', () => {
     }
   });
 
-  it('applies entries made durable by earlier batches before the sync of the batch that ' +
-    'learns they are committed, with the applied point in that batch', async () => {
-    const { engines, stores, applied, settle, clock } = await twoDurableStores();
-    for (const store of stores) store.createRange(1, { voters: [1, 2] });
-    stores[0]!.campaign(1);
-    await settle();
-    const step = async (i: number, complete: boolean): Promise<void> => {
-      clock.runDue();
-      stores[i]!.runUntilIdle();
-      if (complete) engines[i]!.completeAll();
-      for (let k = 0; k < 3; k++) await Promise.resolve();
-    };
-    const before = applied[0]!.length;
-    stores[0]!.propose(1, bytes('early'));
-    await step(0, true); // the leader appends and syncs, then sends
-    await step(1, true); // the follower appends and syncs, then acknowledges
-    expect(applied[0]!.length).toBe(before);
-    await step(0, false); // the leader learns the entry is committed
-    expect(applied[0]!.length).toBe(before + 1);
-    const index = applied[0]!.at(-1)!;
-    // Applied while its batch (the new commit index and the applied point) is not durable.
-    expect(engines[0]!.pendingWrites).toBeGreaterThan(0);
-    const lost = engines[0]!.crash();
-    await lost.open();
-    const replica = lost.loadReplica(1);
-    expect(replica.appliedState().index).toBeLessThan(index);
-    expect(replica.lastIndex()).toBeGreaterThanOrEqual(index);
-    expect(replica.hardState().commit).toBeGreaterThanOrEqual(replica.appliedState().index);
-    engines[0]!.completeAll();
-    await settle();
-    const kept = engines[0]!.crash();
-    await kept.open();
-    const durable = kept.loadReplica(1);
-    expect(durable.appliedState().index).toBeGreaterThanOrEqual(index);
-    expect(durable.hardState().commit).toBeGreaterThanOrEqual(index);
-  });
-
   it('a failed write stops the store: nothing of that batch is sent or applied', async () => {
     const { engines, stores, applied, settle } = await twoDurableStores();
     for (const store of stores) store.createRange(1, { voters: [1, 2] });

@@ -193,11 +193,7 @@ class RangeWorld {
       const store = new Store({ nodeId, random: raftRandom, stateMachine: node,
         transport: this.network.createTransport({ nodeId, autoFlush: true }),
         storageEngine: engine, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2,
-        // Off: a released leader rebuilt in the same term restarts its ReadIndex queue's
-        // positions, and a heartbeat ack from before trips the Raft core's read-queue
-        // assertion (seed 1 of this layer did at once; reported, a Raft/store fix).
-        releaseQuiescedNodes: false,
-        scheduler: { clock: this.clock } });
+        clock: this.clock, scheduler: { clock: this.clock } });
       node.attach(store);
       this.stores.set(nodeId, store);
       this.nodes.set(nodeId, node);

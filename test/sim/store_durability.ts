@@ -10,8 +10,12 @@
  * - acknowledged-durable: every entry the store handed its state machine before the crash
  *   (an operation is acknowledged when it is applied on the store its client proposed to)
  *   is still there: at or below the image's applied index, its apply record holds that very
- *   command, once; above it, the image's log holds the entry (same term, same data) at or
- *   below the durable commit, so the restarted replica applies it again from the log;
+ *   command, once; above it, the image's log holds the entry (same term, same data), so the
+ *   restarted replica applies it again from the log. Not necessarily at or below the durable
+ *   commit: the store applies entries that earlier batches made durable in the batch of the
+ *   Ready that learned their commit, before that batch's HardState is synced (_ready.ts). Such
+ *   an entry was committed by a quorum, so by Log Matching the one in this log is the
+ *   committed one, and the leader brings the replica's commit back over it;
  * - exactly once: apply records are written in the batch of the applied index (atomic), so
  *   none lies above the image's applied index, and no command takes effect in two records
  *   of one replica;
@@ -186,8 +190,7 @@ export class DurabilityChecker {
         continue;
       }
       const e = index >= r.firstIndex && index <= r.lastIndex ? r.entry(index) : null;
-      if (index > r.hardState.commit || e === null || e.term !== rec.term ||
-        e.hash !== rec.hash) {
+      if (e === null || e.term !== rec.term || e.hash !== rec.hash) {
         this.fail('acknowledged-durable', nodeId, r.rangeId, `entry ${index} (operation ` +
           `${rec.opId}) was applied before the crash and is lost: the disk holds applied ` +
           `${r.applied}, commit ${r.hardState.commit}, log ${r.firstIndex}..${r.lastIndex}` +
