@@ -34,7 +34,7 @@ import { NodeLiveness, type LivenessChange } from './liveness.js';
 import { resolveStoreOptions, type StoreConfig, type StoreOptions } from './options.js';
 import { newFollowerQuiesceView, newLeaderQuiesceView } from './quiesce.js';
 import { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM } from './range_config.js';
-import { newStoreStats, type StoreStats } from './stats.js';
+import { newStoreStats, type StorageCommitObserver, type StoreStats } from './stats.js';
 import { newReplicaStatus } from './status.js';
 import { PinoRaftLogger } from './_raft_logger.js';
 import { BatchPipeline } from './_pipeline.js';
@@ -144,6 +144,8 @@ export class StoreContext {
   readonly tombstones = new Tombstones();
   /** Vote and last index of the dormant replicas seated at open (_open.ts). */
   readonly cold = new ColdRecords();
+  /** Told of every storage commit (`Store.observeStorageCommits`); null: no clock read. */
+  storageCommitObserver: StorageCommitObserver | null = null;
   /** Range snapshot streams, when the transport carries chunks (set by the store). */
   snapshots: SnapshotStreams | null = null;
   private readonly pinoRaftLogger: PinoRaftLogger | null;

@@ -96,12 +96,26 @@ export function finishBatch(st: StoreContext): void {
     drain(st);
     return;
   }
+  // Read before the commit (the engine may recycle the batch); the clock only when observed.
+  const groupCount = writes.groupCount;
+  const byteCount = writes.byteCount;
+  const startMs = st.storageCommitObserver === null ? 0 : st.config.clock.nowMs();
   st.engine.commit(writes, (error) => {
     if (error !== null) return fail(st, error);
     st.stats.storageCommits++;
+    observeCommit(st, groupCount, byteCount, startMs);
     flight.durable = true;
     drain(st);
   });
+}
+
+/** Tells the storage commit observer, if any, of one completed commit. */
+function observeCommit(st: StoreContext, groups: number, bytes: number, startMs: number): void {
+  const observer = st.storageCommitObserver;
+  if (observer === null) return;
+  assert(groups >= 0 && bytes >= 0, 'batch sizes are not negative');
+  const seconds = Math.max(0, st.config.clock.nowMs() - startMs) / 1000;
+  observer(groups, bytes, seconds);
 }
 
 /** Completes the durable flights at the head of the pipeline, in order. */
@@ -142,8 +156,12 @@ function afterCommit(st: StoreContext, flight: InFlightBatch): void {
   const applied = st.staging.takeWrites();
   if (applied !== null) {
     st.stats.appliedCommits++;
+    const groupCount = applied.groupCount;
+    const byteCount = applied.byteCount;
+    const startMs = st.storageCommitObserver === null ? 0 : st.config.clock.nowMs();
     st.engine.commit(applied, (error) => {
       if (error !== null) fail(st, error);
+      else observeCommit(st, groupCount, byteCount, startMs);
     });
   }
   st.stats.batches++;

@@ -102,7 +102,7 @@
 export { Store } from './store.js';
 export type { OpenProgress, StoreOpenOptions } from './_open.js';
 export { RANGE_INITIAL_INDEX, RANGE_INITIAL_TERM, type RangeConfig } from './range_config.js';
-export { newStoreStats, type StoreStats } from './stats.js';
+export { newStoreStats, type StorageCommitObserver, type StoreStats } from './stats.js';
 export { ChunkRefusal, newSnapshotStats, type SnapshotStats } from './snapshot_stats.js';
 export {
   resolveSnapshotOptions, type SnapshotConfig, type SnapshotOptions,

@@ -6,6 +6,16 @@ import type { MessageRefusal } from './message_check.js';
 import { newRefusalCounts } from './_refusals.js';
 import { newSnapshotStats, type SnapshotStats } from './snapshot_stats.js';
 
+/**
+ * Observes each storage engine commit of a store (`Store.observeStorageCommits`): `groups`
+ * and `bytes` are the batch's `EngineBatch.groupCount` and `byteCount` (bytes of keys and
+ * values as the engine writes them); `seconds` is the time from `commit` to its completion
+ * on the store's clock (with a durable engine: the write and its sync). Called for every
+ * successful commit: a scheduler batch's Raft writes and the applied-state batch after it.
+ * Runs on the store's hot path: it must be cheap and must not throw.
+ */
+export type StorageCommitObserver = (groups: number, bytes: number, seconds: number) => void;
+
 /** Counters of a store; one object updated in place. */
 export interface StoreStats {
   /** Proposals accepted by `propose` (including the empty ones that wake leaders). */

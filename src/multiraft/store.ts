@@ -19,7 +19,7 @@ import type { EngineBatch } from '../storage/index.js';
 import { NotLeaderError } from './errors.js';
 import type { StoreConfig, StoreOptions } from './options.js';
 import type { RangeConfig } from './range_config.js';
-import type { StoreStats } from './stats.js';
+import type { StorageCommitObserver, StoreStats } from './stats.js';
 import type { RaftStatus, ReplicaStatus, StoreSummary } from './status.js';
 import { StoreContext, WakeReason } from './_context.js';
 import { createInitialized, loadDormantStorage } from './_replicas.js';
@@ -253,6 +253,16 @@ export class Store implements GroupProcessor, TransportHandler {
     const id = core.initializedGroup(rangeId);
     wake(core, id, WakeReason.Local);
     core.scheduler.enqueue(id, WorkFlag.Ready);
+  }
+
+  /**
+   * Sets (or, with null, removes) the observer told of every storage engine commit: groups,
+   * bytes and seconds of each (see `StorageCommitObserver`). Unset, the store reads no clock
+   * for it. The node's metrics feed their storage histograms from it.
+   */
+  observeStorageCommits(observer: StorageCommitObserver | null): void {
+    assert(observer === null || typeof observer === 'function', 'an observer is a function');
+    this.core.storageCommitObserver = observer;
   }
 
   /**

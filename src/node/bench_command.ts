@@ -1,5 +1,6 @@
 /**
- * `flotilla bench NAME [--out DIR] [-- ARGS]`: runs `bench/NAME.bench.ts` in a fresh process
+ * `flotilla bench NAME [--out DIR] [--sweep KEY=A,B] [-- ARGS]`: runs `bench/NAME.bench.ts`
+ * (once, or once per `--sweep` value as `--KEY VALUE`) in a fresh process
  * (with the Node flags its npm script uses), passes its progress through, collects its JSON
  * result lines, then prints them as a table, writes them to `DIR/NAME.json`, and draws an SVG
  * chart of each sweep into DIR: for every result name measured at several sizes, each figure
@@ -27,6 +28,8 @@ export const BENCH_COMMAND = {
   flags: {
     out: { kind: 'string', valueName: 'DIR',
       description: 'where the JSON and the charts go (default: bench-out/NAME)' },
+    sweep: { kind: 'string', valueName: 'KEY=A,B,...',
+      description: 'run the benchmark once per value with --KEY VALUE (e.g. ranges=1000,3000)' },
     list: { kind: 'boolean', description: 'list the benchmarks and exit' },
   },
 } as const;
@@ -75,15 +78,35 @@ export async function benchCommand(argv: readonly string[]): Promise<void> {
     throw new UsageError(`no benchmark '${name}' (benchmarks: ${names.join(', ')})`);
   }
   const out = resolve(v.out ?? join('bench-out', name));
-  const results = await runBench(name, extra);
+  const sweep = v.sweep === undefined ? null : parseSweep(v.sweep);
+  const results: Result[] = [];
+  if (sweep === null) results.push(...await runBench(name, extra));
+  for (const value of sweep?.values ?? []) {
+    process.stdout.write(`sweep: --${sweep!.key} ${value}\n`);
+    results.push(...await runBench(name, [...extra, `--${sweep!.key}`, String(value)]));
+  }
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, `${name}.json`), `${results.map((r) => JSON.stringify(r))
     .join('\n')}\n`);
   process.stdout.write(`\n${table(results)}\n`);
   const charts = writeCharts(results, out);
   process.stdout.write(`\n${results.length} results written to ${join(out, `${name}.json`)}` +
-    `; ${charts.length} charts: ${charts.join(', ') || '(no sweep)'}\n`);
+    `; ${charts.length} charts: ${charts.join(', ') || NO_SWEEP}\n`);
   if (results.length === 0) process.exitCode = 1;
+}
+
+/** What `flotilla bench` prints when no result was measured at several sizes. */
+const NO_SWEEP = 'none: no result was measured at several sizes (no sweep); ' +
+  'run a sweep with --sweep KEY=A,B,C (e.g. --sweep ranges=1000,3000,10000)';
+
+/** `KEY=A,B,...`: a flag name of the benchmark and its positive values, at least two. */
+function parseSweep(text: string): { key: string; values: number[] } {
+  const m = /^([a-z][a-z0-9-]*)=([^=]+)$/.exec(text);
+  const values = m === null ? [] : m[2]!.split(',').map(Number);
+  if (m === null || values.length < 2 || values.some((x) => !Number.isFinite(x) || x <= 0)) {
+    throw new UsageError(`--sweep takes KEY=A,B,... (two or more positive numbers), got '${text}'`);
+  }
+  return { key: m[1]!, values };
 }
 
 /** Runs the benchmark, echoing its output, and returns its JSON result lines. */

@@ -6,16 +6,24 @@
  * counts): nothing is counted twice on the hot path. Counters are fed by the growth of those
  * monotonic sources since the last scrape.
  *
+ * The storage histograms (`storage_batch_bytes`, `storage_batch_groups`,
+ * `storage_sync_seconds`) are fed per engine commit by `observeStorageCommit`, which the node
+ * installs as its store's observer (`Store.observeStorageCommits`).
+ *
  * Hooks for what the lower layers do not expose yet, registered now so that dashboards and
  * alerts can be written against stable names (they stay at zero until wired):
- * `observeStorageBatch` and `observeSyncLatency` (the LevelDB engine's group commit),
  * `countCommits` (committed entries; the store counts applied ones only),
  * `countHeartbeatFrames` (frames that carried coalesced heartbeats; the transport counts
  * all frames and the coalesced rows).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { assert } from '../util/index.js';
-import { newStoreSummary, type Store, type StoreSummary } from '../multiraft/index.js';
+import {
+  newStoreSummary,
+  type StorageCommitObserver,
+  type Store,
+  type StoreSummary,
+} from '../multiraft/index.js';
 import type { TransportStats } from '../transport/index.js';
 import { messageTypeLabel, type MessageCounts } from './counting_transport.js';
 
@@ -76,13 +84,13 @@ export class NodeMetrics {
     this.heartbeatFrames = new Counter({ name: `${p}heartbeat_frames_total`, registers: [r],
       help: 'Frames that carried coalesced heartbeats (hook: countHeartbeatFrames)' });
     this.storageBatchBytes = new Histogram({ name: `${p}storage_batch_bytes`, registers: [r],
-      help: 'Bytes per storage write batch (hook: observeStorageBatch; LevelDB engine)',
+      help: 'Bytes (keys and values) per storage engine commit',
       buckets: [1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216] });
     this.storageBatchGroups = new Histogram({ name: `${p}storage_batch_groups`, registers: [r],
-      help: 'Groups per storage write batch (hook: observeStorageBatch)',
+      help: 'Groups (replicas) that wrote into one storage engine commit',
       buckets: [1, 4, 16, 64, 256, 1024, 4096, 16_384] });
     this.syncLatency = new Histogram({ name: `${p}storage_sync_seconds`, registers: [r],
-      help: 'Latency of one storage batch commit with its sync (hook: observeSyncLatency)',
+      help: 'Seconds from a storage engine commit to its completion (write and sync)',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1] });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: r, prefix: p });
   }
@@ -97,18 +105,18 @@ export class NodeMetrics {
     return this.registry.contentType;
   }
 
-  /** Hook: one storage batch was committed with `bytes` over `groups` groups. */
-  observeStorageBatch(bytes: number, groups: number): void {
+  /**
+   * The store's storage commit observer (pass it to `Store.observeStorageCommits`; bound, so
+   * it can be handed over as is): one commit of `groups` groups and `bytes` bytes that took
+   * `seconds` from `commit` to durable.
+   */
+  readonly observeStorageCommit: StorageCommitObserver = (groups, bytes, seconds) => {
     assert(bytes >= 0 && groups >= 0, 'batch sizes are not negative');
+    assert(seconds >= 0 && Number.isFinite(seconds), 'a latency is a finite duration');
     this.storageBatchBytes.observe(bytes);
     this.storageBatchGroups.observe(groups);
-  }
-
-  /** Hook: one storage commit (write and sync) took `seconds`. */
-  observeSyncLatency(seconds: number): void {
-    assert(seconds >= 0 && Number.isFinite(seconds), 'a latency is a finite duration');
     this.syncLatency.observe(seconds);
-  }
+  };
 
   /** Hook: `entries` entries were committed. */
   countCommits(entries: number): void {

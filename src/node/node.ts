@@ -221,6 +221,7 @@ async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger,
     knownPeers: () => peers.list().map((p) => p.nodeId),
     rangeCounters,
   });
+  store.observeStorageCommits(metrics.observeStorageCommit);
   const status: StatusSource = {
     identity: { nodeId, clusterId: w.identity.clusterId, version: packageVersion(),
       listen: `${config.listen.host}:${tcp.address()!.port}`, http: '',

@@ -86,4 +86,37 @@ describe('pipelined batch end', () => {
     expect(applied[0]).toEqual([]);
     expect(applied[1]).toEqual([]);
   });
+
+  it('tells the storage commit observer of each commit: groups, bytes, seconds to durable',
+    async () => {
+      const { engines, stores, settle, clock } = await twoDurableStores();
+      for (const store of stores) store.createRange(1, { voters: [1, 2] });
+      stores[0]!.campaign(1);
+      await settle();
+      const seen: [number, number, number][] = [];
+      stores[0]!.observeStorageCommits((g, b, s) => void seen.push([g, b, s]));
+      const commitsBefore = stores[0]!.stats.storageCommits + stores[0]!.stats.appliedCommits;
+      stores[0]!.propose(1, bytes('payload'));
+      stores[0]!.runUntilIdle();
+      expect(engines[0]!.pendingWrites).toBe(1);
+      expect(seen).toEqual([]);
+      clock.advance(7);
+      engines[0]!.completeAll();
+      // The leader's append: one group, the entry's bytes and more, durable 7 ms later.
+      expect(seen).toHaveLength(1);
+      expect(seen[0]![0]).toBe(1);
+      expect(seen[0]![1]).toBeGreaterThan('payload'.length);
+      expect(seen[0]![2]).toBeCloseTo(0.007, 9);
+      await settle();
+      expect(seen.length).toBe(
+        stores[0]!.stats.storageCommits + stores[0]!.stats.appliedCommits - commitsBefore);
+      // Removed, it hears of no further commit.
+      const count = seen.length;
+      stores[0]!.observeStorageCommits(null);
+      stores[0]!.propose(1, bytes('more'));
+      await settle();
+      expect(stores[0]!.stats.storageCommits + stores[0]!.stats.appliedCommits)
+        .toBeGreaterThan(commitsBefore + count);
+      expect(seen).toHaveLength(count);
+    });
 });

@@ -1,7 +1,11 @@
 /**
- * `flotilla bench`: the list of benchmarks, a refused name (one line, exit code 2), and the
- * SVG writer's charts (a point per result, axes and legend labelled).
+ * `flotilla bench`: the list of benchmarks, a refused name (one line, exit code 2), a tiny
+ * real density sweep charted with one point per swept value, and the SVG writer's charts (a
+ * point per result, axes and legend labelled).
  */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderChart } from '../../src/node/svg_chart.js';
 import { expectRefusal, runScript } from './_process.js';
@@ -16,6 +20,37 @@ describe('flotilla bench', () => {
     expect(list.out.split('\n')).toEqual(expect.arrayContaining(['density', 'ranges']));
     expectRefusal(unknown, "no benchmark 'nosuch'");
   }, 60_000);
+
+  it('runs a sweep and charts heap bytes and idle CPU against ranges, a point per value',
+    async () => {
+      const out = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
+      try {
+        const [run, bad] = await Promise.all([
+          runScript('src/node/cli.ts', ['bench', 'density', '--out', out,
+            '--sweep', 'ranges=20,60', '--', '--idle-s', '0.2', '--idle-warmup-s', '0.1']),
+          runScript('src/node/cli.ts', ['bench', 'density', '--sweep', 'ranges=20']),
+        ]);
+        expect(run.code, run.err).toBe(0);
+        expect(run.out).toContain('sweep: --ranges 20');
+        expect(run.out).toContain('sweep: --ranges 60');
+        const lines = readFileSync(join(out, 'density.json'), 'utf8').trim().split('\n');
+        const quiesced = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+          .filter((r) => r['name'] === 'density_quiesced');
+        expect(quiesced.map((r) => r['ranges'])).toEqual([20, 60]);
+        const charts = readdirSync(out).filter((f) => f.endsWith('.svg'));
+        expect(charts).toEqual(expect.arrayContaining([
+          'density_quiesced__heap_bytes_per_replica.svg',
+          'density_quiesced__idle_cpu_percent_of_core.svg']));
+        for (const chart of charts) {
+          const svg = readFileSync(join(out, chart), 'utf8');
+          expect(svg.match(/<circle /g), chart).toHaveLength(2);
+          expect(svg).toContain('against ranges');
+        }
+        expectRefusal(bad, '--sweep takes KEY=A,B,...');
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }, 120_000);
 
   it('draws one point per result on labelled axes, log-scaled over decades', () => {
     const svg = renderChart({ title: 'density_quiesced: heap against ranges', xLabel: 'ranges',

@@ -96,6 +96,26 @@ describe('/status and /metrics', () => {
       .toBeGreaterThan(before.get('flotilla_messages_sent_total{type="MsgApp"}') ?? 0);
   });
 
+  it('feed the storage histograms from every engine commit of the store', async () => {
+    const cluster = new TestCluster();
+    cluster.createRanges(3);
+    const store = cluster.nodes[0]!.store;
+    const metrics = new NodeMetrics(cluster.nodes[0]!.metricsSource, { processMetrics: false });
+    store.observeStorageCommits(metrics.observeStorageCommit);
+    const commits = (): number => store.stats.storageCommits + store.stats.appliedCommits;
+    const before = commits();
+    for (let i = 0; i < 5; i++) store.propose(3, new Uint8Array([i, i, i]));
+    cluster.settle();
+    const m = samples(await metrics.text());
+    const observed = commits() - before;
+    expect(observed).toBeGreaterThan(0);
+    expect(m.get('flotilla_storage_batch_bytes_count')).toBe(observed);
+    expect(m.get('flotilla_storage_batch_groups_count')).toBe(observed);
+    expect(m.get('flotilla_storage_sync_seconds_count')).toBe(observed);
+    expect(m.get('flotilla_storage_batch_bytes_sum')).toBeGreaterThan(15);
+    expect(m.get('flotilla_storage_batch_groups_sum')).toBeGreaterThanOrEqual(observed);
+  });
+
   it('see a peer go down', async () => {
     const cluster = new TestCluster();
     cluster.createRanges(3);

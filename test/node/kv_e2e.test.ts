@@ -142,6 +142,11 @@ async function checkStatusAndMetrics(all: NodeStatusJson[], restarted: number): 
     forwarded += sample(text, 'flotilla_kv_forwarded_total');
     // Every node applied entries (the restarted one: those it caught up on).
     expect(sample(text, 'flotilla_applies_total')).toBeGreaterThan(0);
+    // Every node committed LevelDB batches (with a sync each): the storage histograms.
+    expect(sample(text, 'flotilla_storage_batch_bytes_count')).toBeGreaterThan(0);
+    expect(sample(text, 'flotilla_storage_batch_bytes_sum')).toBeGreaterThan(0);
+    expect(sample(text, 'flotilla_storage_sync_seconds_count'))
+      .toBe(sample(text, 'flotilla_storage_batch_groups_count'));
     proposals += sample(text, 'flotilla_proposals_total');
   }
   expect(proposals).toBeGreaterThan(0);
