@@ -66,10 +66,7 @@ function setup(seed: number, helper: boolean) {
   const rangeIds = new CounterRangeIdAllocator(2);
   const nodes = new Map<number, RangeNode>();
   const engines = new Map<number, StorageEngine>();
-  // Released (dormant) nodes off: a leader rebuilt in the same term restarts its ReadIndex
-  // queue and an old heartbeat ack trips the Raft core's assertion (reported; the meta
-  // reads of splits and merges hit it).
-  const cluster = new LocalCluster({ seed, store: { releaseQuiescedNodes: false },
+  const cluster = new LocalCluster({ seed,
     storageEngine: (nodeId) => {
     const engine = new MemoryEngine();
     engines.set(nodeId, engine);

@@ -146,12 +146,7 @@ describe('a range cluster on storage engines', () => {
     async (_name, make) => {
       const made = new Map<number, StorageEngine>();
       for (const id of [1, 2, 3]) made.set(id, await make());
-      // Released (dormant) nodes stay off: a rebuilt leader's ReadIndex queue restarts its
-      // positions within the same term, and a heartbeat ack still in flight from before
-      // (likely on a disk that completes later) trips the Raft core's read-queue assertion
-      // (reported; a Raft/store fix, not this layer's).
-      rc = new RangeCluster(31, {}, [1, 2, 3], (id) => made.get(id)!,
-        { releaseQuiescedNodes: false });
+      rc = new RangeCluster(31, {}, [1, 2, 3], (id) => made.get(id)!);
       // Virtual time waits a little for the disk (LevelDB completes commits on the loop).
       if (_name === 'LevelDB') rc.drive = () => new Promise((r) => setTimeout(r, 1));
       const c = rc.client;

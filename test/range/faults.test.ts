@@ -22,10 +22,7 @@ afterEach(async () => {
 });
 
 async function runSeed(seed: number): Promise<void> {
-  // Released (dormant) nodes off: a leader rebuilt in the same term restarts its ReadIndex
-  // queue, and a heartbeat ack from before trips the Raft core's read-queue assertion
-  // (reported: a Raft/store fix; the meta reads of split and merge make it likely here).
-  rc = new RangeCluster(seed, {}, [1, 2, 3], undefined, { releaseQuiescedNodes: false });
+  rc = new RangeCluster(seed, {}, [1, 2, 3]);
   const cluster = rc;
   const rand = new SeededRandom(seed * 7919);
   const acked = new Map<string, string>();
