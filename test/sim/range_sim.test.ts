@@ -19,8 +19,9 @@ describe('range-layer simulation', () => {
   }, 240_000);
 
   // Seeds that once failed, each for its root cause: 1716 (a split-born range's snapshot
-  // chunk dropped, its follower waiting out the store's 30 s send timeout past the read-back).
-  it.each([1716, 13465])('passes seed %i (a regression)', async (seed) => {
+  // chunk dropped, its follower waiting out the store's 30 s send timeout past the read-back)
+  // and 12673 (a put retried after a split applied again on the right side: no dedupe there).
+  it.each([1716, 13465, 12673])('passes seed %i (a regression)', async (seed) => {
     expect((await runRangeSeed(seed, {})).failure).toBeNull();
   }, 60_000);
 
