@@ -1,11 +1,13 @@
 /**
  * Ranges: splitting from one range to `--ranges` (default 10,000) under write load, on three
  * stores in one process (each store's data an `EngineKv` on its own memory engine, virtual
- * time, message delays up to `--delay-ms-max` and a loss rate of `--drop-per-mille`), once
- * with the split-delay helper and once without it (`maxDelayTicks: 0`: it looks once and
- * never waits). Run: `npm run bench:ranges -- [--ranges N] [--writers N]
+ * time, message delays up to `--delay-ms-max`, a loss rate of `--drop-per-mille`, and store 3
+ * cut off for `--lag-ticks` every `--lag-every-ticks`, so that a follower falls behind now and
+ * then), once with the split-delay helper and once without it (`maxDelayTicks: 0`: it looks
+ * once and never waits). Run: `npm run bench:ranges -- [--ranges N] [--writers N]
  * [--split-concurrency N] [--window-ticks N] [--delay-ms-max N] [--drop-per-mille N]
- * [--merges N] [--seed N] [--without-helper-ranges N] [--rebalance-only]`.
+ * [--lag-every-ticks N] [--lag-ticks N] [--merges N] [--seed N] [--without-helper-ranges N]
+ * [--rebalance-only]`.
  *
  * LOAD. `--writers` clients put 64-byte values at random keys, one put after another, all
  * the time. `--split-concurrency` splitters take the split keys (evenly spaced, so the last
@@ -70,6 +72,10 @@ const COMMAND = {
       description: 'longest message delay (ms of virtual time)' },
     'drop-per-mille': { kind: 'integer', min: 0, max: 500, default: 5,
       description: 'messages lost per thousand' },
+    'lag-every-ticks': { kind: 'integer', min: 0, max: 100_000, default: 20,
+      description: 'cut store 3 off every N ticks (0: never)' },
+    'lag-ticks': { kind: 'integer', min: 1, max: 100_000, default: 4,
+      description: 'ticks store 3 stays cut off each time' },
     merges: { kind: 'integer', min: 0, max: 100_000, default: 20,
       description: 'merges timed after the splits (with the helper)' },
     seed: { kind: 'integer', min: 1, max: 2 ** 31, default: 1, description: 'seed' },
@@ -327,8 +333,8 @@ async function phases(cluster: LocalCluster, nodes: Nodes, clock: Clock, log: Pu
 
 async function run(helper: boolean, ranges: number): Promise<BenchResult[]> {
   const { cluster, nodes } = setup(args.seed, [1, 2, 3], helper);
-  cluster.network.setFaults({ delayMsMax: args['delay-ms-max'],
-    dropRate: args['drop-per-mille'] / 1000 });
+  const faults = { delayMsMax: args['delay-ms-max'], dropRate: args['drop-per-mille'] / 1000 };
+  cluster.network.setFaults(faults);
   const clock = new Clock();
   const client = new RangeClient(nodes, { clientId: 9, random: new SeededRandom(args.seed),
     backoff: () => clock.wait(1) });
@@ -345,6 +351,18 @@ async function run(helper: boolean, ranges: number): Promise<BenchResult[]> {
   };
   const splitRun: SplitRun = { splits: 0, delayTicks: 0, splitTicks: 0 };
   const writers = Array.from({ length: args.writers }, writer);
+  // A follower that falls behind now and then: what the split-delay helper is for.
+  const lagger = async () => {
+    const every = args['lag-every-ticks'];
+    while (writing && every > 0) {
+      await clock.wait(every);
+      cluster.network.isolate(3);
+      await clock.wait(args['lag-ticks']);
+      cluster.network.heal();
+      cluster.network.setFaults(faults);
+    }
+  };
+  writers.push(lagger());
   const results = await drive(cluster, nodes, clock, (async () => {
     const out = await phases(cluster, nodes, clock, log, ranges, helper, splitRun);
     const merged = helper ? await mergeAll(cluster, nodes, clock, args.merges) : {};
@@ -361,6 +379,7 @@ async function run(helper: boolean, ranges: number): Promise<BenchResult[]> {
     name: helper ? 'split_with_delay_helper' : 'split_without_delay_helper',
     ranges, writers: args.writers, split_concurrency: args['split-concurrency'],
     delay_ms_max: args['delay-ms-max'], drop_per_mille: args['drop-per-mille'],
+    lag_every_ticks: args['lag-every-ticks'], lag_ticks: args['lag-ticks'],
     seed: args.seed, splits: splitRun.splits, puts_acked: all.length,
     put_latency_p50_ticks: quantile(all, 0.5), put_latency_p99_ticks: quantile(all, 0.99),
     snapshots_offered_per_split: sum((n) => n.stats.snapshotsOffered) / per,
