@@ -134,6 +134,8 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
     !t.isInitialized(gid) &&
     st.config.stateMachine.acceptsSnapshot?.(t.rangeIds[gid]!, m.snapshot) === false) {
     st.stats.messagesDropped++;
+    // The leader hears of it now (and asks again later), not when its stream times out.
+    st.snapshots?.receiver.refused(t.rangeIds[gid]!, m.snapshot);
     return false;
   }
   return stepRemote(st, gid, node, m);

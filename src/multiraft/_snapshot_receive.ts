@@ -220,6 +220,17 @@ export class SnapshotReceiver {
   }
 
   /**
+   * The state machine refused the pending snapshot `snapshot` of `rangeId` (an uninitialized
+   * replica's `acceptsSnapshot`): the stream failed; its leader is told at once.
+   */
+  refused(rangeId: number, snapshot: Snapshot): void {
+    const p = this.pending.get(rangeId);
+    if (p === undefined || p.decoded.header.index !== snapshot.metadata.index) return;
+    this.pending.delete(rangeId);
+    this.answer(p.fromNodeId, rangeId, p.snapshotId, p.decoded.header.index, false);
+  }
+
+  /**
    * The group's Ready was taken: if a pending snapshot was stepped and Raft did not restore
    * it (no snapshot in the Ready, or another one), it failed.
    */

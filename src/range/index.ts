@@ -41,6 +41,10 @@
  *    waits until every right replica applied the freeze, then the left subsumes it in one
  *    batch (descriptor, statistics, dedupe records; the right's local rows deleted).
  *    `RangeClient` routes and retries with the same command id.
+ * 9. Replica GC (replica_gc.ts, _membership.ts). A replica that applied its own removal, or
+ *    whose range merged away here, is destroyed (Raft state, range-local rows, its span's
+ *    data) and leaves a tombstone. One that never applied its removal (cut off meanwhile)
+ *    is found as a suspect (no leader) and checked against the meta range (`removedPerMeta`).
  */
 export {
   compareKeys,

@@ -11,7 +11,7 @@
  *   order, at most `limit` of them;
  * - returned arrays are owned by the caller: neither side mutates them after the call.
  */
-import { assert } from '../util/index.js';
+import { assert, SortedStrings } from '../util/index.js';
 import type { EngineBatch, StorageEngine } from '../storage/index.js';
 import {
   compareKeys,
@@ -51,14 +51,19 @@ export interface KvStore extends KvWriter {
    * its first batch), never from inside an apply.
    */
   writeAlone(write: () => void): void;
+  /**
+   * Optional: the number of user keys with `start ≤ key < end`, without reading them (a
+   * split counts the smaller side only). @default a split scans its right-hand side
+   */
+  countKeys?(start: Uint8Array, end: Uint8Array): number;
 }
 
 /**
- * An in-memory `KvWriter`: a sorted array of keys (binary strings, which order like the
- * bytes) and a map to values. Insertions cost O(n); it serves tests and simulations.
+ * An in-memory `KvWriter`: sorted keys (binary strings, which order like the bytes, in a
+ * `SortedStrings`) and a map to values. It serves tests.
  */
 export class MemoryKv implements KvStore {
-  private readonly keys: string[] = [];
+  private readonly keys = new SortedStrings();
   private readonly values = new Map<string, Uint8Array>();
 
   /** Nothing to bind: writes apply at once (and nothing is durable). */
@@ -70,7 +75,7 @@ export class MemoryKv implements KvStore {
 
   /** Number of keys held. */
   get size(): number {
-    return this.keys.length;
+    return this.keys.size;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -79,39 +84,34 @@ export class MemoryKv implements KvStore {
 
   scan(start: Uint8Array, end: Uint8Array, limit: number): KvEntry[] {
     assert(Number.isSafeInteger(limit) && limit > 0, 'scan limit');
-    const out: KvEntry[] = [];
-    const endString = keyToString(end);
-    for (let i = this.lowerBound(keyToString(start)); i < this.keys.length; i++) {
-      const k = this.keys[i]!;
-      if (k >= endString || out.length >= limit) break;
-      out.push({ key: keyFromString(k), value: this.values.get(k)! });
-    }
+    const out = this.keys.range(keyToString(start), keyToString(end), limit)
+      .map((k) => ({ key: keyFromString(k), value: this.values.get(k)! }));
     assert(out.length <= limit, 'scan within limit');
     return out;
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
     const k = keyToString(key);
-    if (!this.values.has(k)) this.keys.splice(this.lowerBound(k), 0, k);
+    this.keys.add(k);
     this.values.set(k, value.slice());
-    assert(this.keys.length === this.values.size, 'keys and values agree');
+    assert(this.keys.size === this.values.size, 'keys and values agree');
   }
 
   delete(key: Uint8Array): void {
     const k = keyToString(key);
     if (!this.values.delete(k)) return;
-    const i = this.lowerBound(k);
-    assert(this.keys[i] === k, 'deleted key was indexed');
-    this.keys.splice(i, 1);
+    const indexed = this.keys.delete(k);
+    assert(indexed, 'deleted key was indexed');
+  }
+
+  countKeys(start: Uint8Array, end: Uint8Array): number {
+    return this.keys.countBetween(keyToString(start), keyToString(end));
   }
 
   /** Every entry, in order (tests compare whole states). */
   entries(): KvEntry[] {
-    return this.keys.map((k) => ({ key: keyFromString(k), value: this.values.get(k)! }));
-  }
-
-  private lowerBound(k: string): number {
-    return lowerBound(this.keys, k);
+    return this.keys.range('', null, Number.MAX_SAFE_INTEGER)
+      .map((k) => ({ key: keyFromString(k), value: this.values.get(k)! }));
   }
 }
 
@@ -132,19 +132,18 @@ const OPEN_SCAN_PAGE = 4096;
  * `getSync`), but `scanUser` is a promise, and classic-level offers no synchronous
  * iterator. Evaluating scans at proposal time instead would make the outcome depend on the
  * proposer's view rather than on the log, which breaks determinism across replicas. So the
- * keys (not the values) are held in a sorted in-memory index, built once by `open` with
- * paged `scanUser` calls and kept in step with every staged write; a scan walks the index and
- * reads each value with `getUser`. Memory: one binary string per key (values stay in the
- * engine). Inserting into the sorted array is O(n) moves, cheap next to the engine write
- * at the key counts a store holds in tests, simulations and the benchmark.
+ * keys (not the values) are held in a sorted in-memory index (`SortedStrings`: chunks, so an
+ * insertion moves at most one chunk), built once by `open` with paged `scanUser` calls and
+ * kept in step with every staged write; a scan walks the index and reads each value with
+ * `getUser`. Memory: one binary string per key (values stay in the engine).
  */
 export class EngineKv implements KvStore {
   private batch: EngineBatch | null = null;
-  private readonly keys: string[];
+  private readonly keys: SortedStrings;
   /** The first commit error of a `writeAlone` batch (the engine is broken after one). */
   writeError: Error | null = null;
 
-  private constructor(readonly engine: StorageEngine, keys: string[]) {
+  private constructor(readonly engine: StorageEngine, keys: SortedStrings) {
     this.keys = keys;
   }
 
@@ -157,18 +156,23 @@ export class EngineKv implements KvStore {
       for (const e of page) keys.push(keyToString(e.key));
       from = page.length < OPEN_SCAN_PAGE ? null : keyAfter(page[page.length - 1]!.key);
     }
-    for (let i = 1; i < keys.length; i++) assert(keys[i - 1]! < keys[i]!, 'scan is ordered');
-    return new EngineKv(engine, keys);
+    // fromSorted asserts the scan's order.
+    return new EngineKv(engine, SortedStrings.fromSorted(keys));
   }
 
   /** Over an engine that holds no user data yet (no scan needed). */
   static empty(engine: StorageEngine): EngineKv {
-    return new EngineKv(engine, []);
+    return new EngineKv(engine, new SortedStrings());
   }
 
   /** Number of keys held. */
   get size(): number {
-    return this.keys.length;
+    return this.keys.size;
+  }
+
+  countKeys(start: Uint8Array, end: Uint8Array): number {
+    assert(localRangeOf(start) === 0 && localRangeOf(end) === 0, 'counts user keys only');
+    return this.keys.countBetween(keyToString(start), keyToString(end));
   }
 
   bind(batch: EngineBatch | null): void {
@@ -202,17 +206,12 @@ export class EngineKv implements KvStore {
     const rangeId = localRangeOf(start);
     if (rangeId !== 0) return this.scanLocal(rangeId, start, end, limit);
     assert(localRangeOf(end) === 0, 'a user scan does not end among range-local keys');
-    const out: KvEntry[] = [];
-    const endString = keyToString(end);
-    for (let i = lowerBound(this.keys, keyToString(start)); i < this.keys.length; i++) {
-      const k = this.keys[i]!;
-      if (k >= endString || out.length >= limit) break;
+    return this.keys.range(keyToString(start), keyToString(end), limit).map((k) => {
       const key = keyFromString(k);
       const value = this.engine.getUser(key);
       assert(value !== undefined, 'an indexed key is in the engine');
-      out.push({ key, value: plain(value) });
-    }
-    return out;
+      return { key, value: plain(value) };
+    });
   }
 
   /** A scan within one range's local rows (the dedupe table's load). */
@@ -243,10 +242,7 @@ export class EngineKv implements KvStore {
     }
     // The engine keeps what it is handed: copies, so that no caller's buffer aliases it.
     this.engine.putUser(key.slice(), value.slice(), batch);
-    const k = keyToString(key);
-    const i = lowerBound(this.keys, k);
-    if (this.keys[i] !== k) this.keys.splice(i, 0, k);
-    assert(this.keys[i] === k, 'indexed');
+    this.keys.add(keyToString(key));
   }
 
   delete(key: Uint8Array): void {
@@ -257,11 +253,8 @@ export class EngineKv implements KvStore {
       this.engine.deleteLocal(rangeId, key.slice(LOCAL_KEY_PREFIX_BYTES), batch);
       return;
     }
-    const k = keyToString(key);
-    const i = lowerBound(this.keys, k);
-    if (this.keys[i] !== k) return;
+    if (!this.keys.delete(keyToString(key))) return;
     this.engine.deleteUser(key.slice(), batch);
-    this.keys.splice(i, 1);
   }
 }
 
@@ -289,17 +282,6 @@ function keyAfter(key: Uint8Array): Uint8Array {
   const out = new Uint8Array(key.length + 1);
   out.set(key);
   return out;
-}
-
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Whether `entries` are strictly ascending by key (a check for scans' results). */

@@ -14,7 +14,8 @@ import type { RangeDescriptor } from './descriptor.js';
 import { splitDescriptor, splitKeyProblem } from './descriptor_ops.js';
 import { RangeKeyMismatchError } from './errors.js';
 import type { SplitCommand } from './kv_command.js';
-import type { KvWriter } from './kv_store.js';
+import type { RangeStats } from './kv_apply.js';
+import type { KvReader, KvStore, KvWriter } from './kv_store.js';
 import { RangeState } from './range_state.js';
 
 /** What a split did: both descriptors and the right-hand side's new state. */
@@ -22,9 +23,12 @@ export type SplitOutcome =
   | { ok: true; left: RangeDescriptor; right: RangeDescriptor; rightState: RangeState }
   | { ok: false; error: FlotillaError };
 
-/** Applies `cmd` (entry `index`) to the left range's `state`, writing through `kv`. */
+/**
+ * Applies `cmd` (entry `index`) to the left range's `state`, writing through `kv`. `kv`'s
+ * `countKeys`, where it has one, lets it read only the smaller side (see `sideStats`).
+ */
 export function applySplit(
-  state: RangeState, cmd: SplitCommand, index: number, kv: KvWriter,
+  state: RangeState, cmd: SplitCommand, index: number, kv: KvWriter & Pick<KvStore, 'countKeys'>,
 ): SplitOutcome {
   const before = state.descriptor;
   if (cmd.generation !== before.generation || splitKeyProblem(before, cmd.splitKey) !== null) {
@@ -32,13 +36,9 @@ export function applySplit(
   }
   const { left, right } = splitDescriptor(before, cmd.splitKey, cmd.rightRangeId);
   const rightState = new RangeState(right, state.limits, state.dedupe.entriesMax);
-  // The right side's keys are counted; at most every key of the range is read.
-  const rows = kv.scan(right.startKey, right.endKey, state.stats.keyCount + 1);
-  assert(rows.length <= state.stats.keyCount, 'the right side holds part of the range');
-  for (const row of rows) {
-    rightState.stats.keyCount++;
-    rightState.stats.byteCount += row.key.length + row.value.length;
-  }
+  const moved = sideStats(state.stats, left, right, kv);
+  rightState.stats.keyCount = moved.keyCount;
+  rightState.stats.byteCount = moved.byteCount;
   state.descriptor = left;
   state.stats.keyCount -= rightState.stats.keyCount;
   state.stats.byteCount -= rightState.stats.byteCount;
@@ -53,4 +53,28 @@ export function applySplit(
   rightState.saveDescriptor(kv);
   state.recordApplied(cmd.id, index, '', kv);
   return { ok: true, left, right, rightState };
+}
+
+/**
+ * The statistics of the right-hand side. Counting reads every key of a side (and its value,
+ * for the bytes); a range split again and again at its left end (a key space growing to the
+ * right) would read nearly the whole range each time, so with `countKeys` (two binary
+ * searches) the smaller side is read and the other follows by subtraction. Every replica
+ * holds the same data, so every replica picks the same side and gets the same figures.
+ */
+function sideStats(total: RangeStats, left: RangeDescriptor, right: RangeDescriptor,
+  kv: KvReader & Pick<KvStore, 'countKeys'>): RangeStats {
+  const rightKeys = kv.countKeys?.(right.startKey, right.endKey);
+  assert(rightKeys === undefined || rightKeys <= total.keyCount, 'a side within the range');
+  const readLeft = rightKeys !== undefined && 2 * rightKeys > total.keyCount;
+  const side = readLeft ? left : right;
+  const rows = kv.scan(side.startKey, side.endKey, total.keyCount + 1);
+  assert(rows.length <= total.keyCount, 'a side holds part of the range');
+  const read: RangeStats = { keyCount: rows.length, byteCount: 0 };
+  for (const row of rows) read.byteCount += row.key.length + row.value.length;
+  if (!readLeft) return read;
+  const out = { keyCount: total.keyCount - read.keyCount,
+    byteCount: total.byteCount - read.byteCount };
+  assert(out.keyCount === rightKeys, 'the counted side and the read side agree');
+  return out;
 }

@@ -21,3 +21,4 @@ export {
 } from './random.js';
 export { booleanOr, integerIn, rejectUnknownKeys, requiredObject } from './options.js';
 export { RANGE_ID_LIMIT } from './ids.js';
+export { CHUNK_KEYS_MAX, SortedStrings } from './sorted_strings.js';

@@ -14,7 +14,8 @@ import { EngineKv, b, turn, writes } from './_snapshot_helpers.js';
 const RANGE = 1;
 const SNAPSHOTS = { raftLogEntriesMax: 30, raftLogTruncateMinEntries: 5 };
 
-function newCluster(seed = 1, chunkBytes = 256): { cluster: LocalCluster; kv: EngineKv[] } {
+function newCluster(seed = 1, chunkBytes = 256, refuseFirst = false):
+  { cluster: LocalCluster; kv: EngineKv[] } {
   const kv: EngineKv[] = [];
   const engines = new Map<number, MemoryEngine>();
   const engineOf = (id: number): MemoryEngine => {
@@ -23,15 +24,26 @@ function newCluster(seed = 1, chunkBytes = 256): { cluster: LocalCluster; kv: En
   };
   const cluster = new LocalCluster({
     seed,
-    store: { ...TEST_STORE_OPTIONS, snapshots: { ...SNAPSHOTS, chunkBytes } },
+    // With refusals: a refused stream must not wait for its timeout to be asked again.
+    store: { ...TEST_STORE_OPTIONS, snapshots: { ...SNAPSHOTS, chunkBytes,
+      ...(refuseFirst ? { sendTimeoutMs: 600_000 } : {}) } },
     storageEngine: engineOf,
     stateMachine: (id) => {
-      const m = new EngineKv(engineOf(id));
+      const m = refuseFirst ? new RefusesFirstSnapshot(engineOf(id)) : new EngineKv(engineOf(id));
       kv.push(m);
       return m;
     },
   });
   return { cluster, kv };
+}
+
+/** Refuses the first snapshot offered to an uninitialized replica, accepts the others. */
+class RefusesFirstSnapshot extends EngineKv {
+  offered = 0;
+
+  acceptsSnapshot(): boolean {
+    return ++this.offered > 1;
+  }
 }
 
 /** Ticks (letting async snapshot steps run) until `done`; fails after `ticksMax`. */
@@ -93,6 +105,23 @@ describe('log truncation and chunked snapshots (loopback)', () => {
       await writeAll(cluster, kv, more);
       await tickUntil(cluster, () => kv[2]!.count(RANGE) === 110, 'store 3 applies new writes');
       expectAllReadBack(kv[2]!, more);
+      await cluster.close();
+    });
+
+  it('a snapshot the state machine refuses fails its stream at once; the next one applies',
+    async () => {
+      const { cluster, kv } = newCluster(3, 256, true);
+      // Only store 1 creates the range: the others are created by its messages and get
+      // their first state by snapshot, which their state machines refuse once.
+      cluster.createRange(RANGE, { leaderNodeId: 1, lazy: true });
+      await tickUntil(cluster, () => agreedLeaderOf(cluster) === 1, 'store 1 leads');
+      const pairs = writes(20);
+      const leader = cluster.store(1);
+      for (const [k, v] of pairs) leader.propose(RANGE, b(`${k}=${v}`));
+      await tickUntil(cluster, () => kv[2]!.count(RANGE) === 20, 'store 3 caught up', 200);
+      expect((kv[2] as RefusesFirstSnapshot).offered).toBeGreaterThanOrEqual(2);
+      expect(cluster.store(3).stats.snapshots.snapshotsApplied).toBe(1);
+      expectAllReadBack(kv[2]!, pairs);
       await cluster.close();
     });
 

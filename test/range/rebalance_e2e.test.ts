@@ -213,6 +213,32 @@ describe('rebalancing end to end', () => {
     expect(await readBackEverywhere(c, acked)).toBe(acked.size * 3);
   });
 
+  it('collects a replica removed while cut off, which never applied its removal', async () => {
+    rc = new RangeCluster(39, {}, [1, 2, 3, 4], undefined, undefined, [1, 2, 3]);
+    const c = rc;
+    const acked = await writeKeys(c, 'p', 4);
+    let leader = await leaderOf(c, 2);
+    if (leader.nodeId === 3) {
+      await c.run(leader.transferLeadership(2, 1));
+      leader = c.nodes.get(1)!;
+    }
+    c.cluster.network.partition([3], [1, 2, 4]);
+    const after = await c.run(leader.changeReplicas(2, { add: 4, remove: 3 }));
+    expect(nodesOf(after)).toEqual([1, 2, 4]);
+    await c.run(c.waitTicks(20));
+    const three = c.nodes.get(3)!;
+    // Store 3 never got the change: its replica still names itself, and nothing collects it.
+    expect(three.descriptor(2)!.replicas.some((r) => r.nodeId === 3)).toBe(true);
+    expect(three.replicasAwaitingGc).toBe(0);
+    c.cluster.network.heal();
+    for (let i = 0; i < 300 && c.cluster.store(3).hasRange(2); i++) await c.run(c.waitTicks(1));
+    expect(c.cluster.store(3).hasRange(2)).toBe(false);
+    expect(three.descriptor(2)).toBeUndefined();
+    expect(three.membershipStats.suspectsRemoved).toBe(1);
+    expect(three.localRangeFor(k('p000'))).toBeUndefined();
+    expect(await readBackEverywhere(c, acked)).toBe(acked.size * 3);
+  });
+
   it('a stale snapshot does not bring a collected replica back', async () => {
     rc = new RangeCluster(37, {}, [1, 2, 3, 4], undefined, undefined,
       [1, 2, 3]);

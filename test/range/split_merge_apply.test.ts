@@ -74,6 +74,32 @@ describe('applySplit', () => {
     expect(reloaded.apply(8, fresh, kv).kind).toBe('kv');
   });
 
+  it('reads only the smaller side where the data can count keys, with the same figures', () => {
+    for (const at of ['b', 'd', 'o', 'r']) {
+      const counted = filled();
+      const scanned = filled();
+      // Without `countKeys` the right side is read; with it, the smaller one.
+      const reads: string[] = [];
+      const spy = (kv: MemoryKv) => ({ ...kv, get: kv.get.bind(kv), put: kv.put.bind(kv),
+        delete: kv.delete.bind(kv), scan: (s: Uint8Array, e: Uint8Array, n: number) => {
+          reads.push(new TextDecoder().decode(s));
+          return kv.scan(s, e, n);
+        } });
+      const cmd = { kind: CommandKind.Split, id: id(2), splitKey: k(at), rightRangeId: 5,
+        generation: 3 } as const;
+      const a = applySplit(counted.state, cmd, 2, { ...spy(counted.kv),
+        countKeys: counted.kv.countKeys.bind(counted.kv) });
+      const b = applySplit(scanned.state, cmd, 2, spy(scanned.kv));
+      expect(a.ok && b.ok).toBe(true);
+      if (!a.ok || !b.ok) return;
+      expect(counted.state.stats).toEqual(scanned.state.stats);
+      expect(a.rightState.stats).toEqual(b.rightState.stats);
+      expect(a.rightState.stats.keyCount + counted.state.stats.keyCount).toBe(5);
+      // The counted split read the left side when the split key is in the first half.
+      expect(reads).toEqual([at < 'n' ? '\u0001' : at, at]);
+    }
+  });
+
   it('refuses a split computed from an older descriptor, changing nothing', () => {
     const { kv, state } = filled();
     const out = applySplit(state, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),
