@@ -255,7 +255,8 @@ async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger,
     selfHttp: () => self.http });
   const rangeCounters = (): RangeCounters => ({ splits: w.ranges.stats.splitsApplied,
     merges: w.ranges.stats.mergesApplied, leaseTransfers: w.queues.stats.leaseTransfersDone,
-    replicaMoves: w.ranges.rebalancer?.stats.movesDone ?? 0, kvServedLocally: kv.stats.servedLocally,
+    replicaMoves: w.ranges.rebalancer?.stats.movesDone ?? 0,
+    kvServedLocally: kv.stats.servedLocally,
     kvForwarded: kv.stats.forwarded, kvForwardsFailed: kv.stats.forwardsFailed });
   const metrics = new NodeMetrics({
     nodeId, store, messageCounts: transport.counts, transportStats: () => tcp.stats(),

@@ -14,9 +14,9 @@
  * entries: a range that is only read is cold here. Refusals are counted by reason.
  *
  * LEADERSHIP (`--rebalance`). `planLeaseTransfer` counts the leaders of the ranges held here,
- * the meta range included (from each replica's `lead`); when this node leads more than `slack` ranges more than the
- * live voter that leads the fewest among one of its ranges' voters, it hands that range's
- * leadership over (`RangeNode.transferLeadership`, Raft's MsgTimeoutNow). Each node runs
+ * the meta range included (from each replica's `lead`); when this node leads more than
+ * `slack` ranges more than the live voter that leads the fewest among one of its ranges'
+ * voters, it hands that range's leadership over (`RangeNode.transferLeadership`, Raft's MsgTimeoutNow). Each node runs
  * the same rule over nearly the same view, so leaders spread out without coordination.
  * Replica moves (a node with fewer replicas) are the range layer's rebalancer (rebalancer.ts),
  * switched on by the node when it has more members than replicas per range.

@@ -71,7 +71,8 @@ export class ProcessCluster {
   /** Node `id`'s `/status`, or null if it does not answer. */
   async status(id: number): Promise<NodeStatusJson | null> {
     try {
-      const res = await fetch(`http://${this.http(id)}/status`, { signal: AbortSignal.timeout(3000) });
+      const res = await fetch(`http://${this.http(id)}/status`,
+        { signal: AbortSignal.timeout(3000) });
       return res.ok ? await res.json() as NodeStatusJson : null;
     } catch {
       return null;
