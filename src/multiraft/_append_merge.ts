@@ -43,9 +43,16 @@ export class AppendMerger {
 
   /**
    * Fills `out` with `messages`, consecutive appends to one follower merged. Returns the
-   * number of messages saved (0: `out` holds `messages` as they are).
+   * number of messages saved (0: nothing merged; send `messages`, `out` may be empty).
    */
   merge(messages: readonly Message[]): number {
+    // Fewer than two appends (a leader's heartbeats, votes): nothing merges, and the scratch
+    // arrays keep their (empty) contents: resetting five lengths is five runtime calls.
+    let appends = 0;
+    for (let i = 0; i < messages.length; i++) {
+      if (messages[i]!.type === MessageType.MsgApp) appends++;
+    }
+    if (appends < 2) return 0;
     const { out, dests, lastSlot, owned, bytes } = this;
     out.length = 0;
     dests.length = 0;
