@@ -38,6 +38,11 @@ import { argNumber, emit, printTable, type BenchResult } from './_report.js';
 
 const NODE_IDS = [1, 2, 3];
 
+/** What one committed proposal is, printed with every result. */
+const COUNTS = 'one Store.propose call with its own payload, counted when the leader\'s ' +
+  'state machine applied its entry: after a quorum (leader included) appended it, each ' +
+  'append synced to LevelDB (level) or in memory (memory)';
+
 /** Wraps an engine's commit to time it (commit call to done). */
 function timed(engine: StorageEngine, latencies: number[]): StorageEngine {
   const commit = engine.commit.bind(engine);
@@ -146,6 +151,7 @@ async function run(kind: 'memory' | 'level', ranges: number, seconds: number, pa
     name: `storage.store3.${kind}`, engine: kind, ranges, stores: 3, payload_bytes: payload,
     window, burst, ...(kind === 'level' ? { cache_mib: argNumber('cache-mib', 64) } : {}),
     seconds,
+    counts: COUNTS,
     committed_proposals_per_s: Math.round(committed / elapsedS),
     cpu_s: Number(cpuS.toFixed(2)),
     committed_proposals_per_cpu_s: Math.round(committed / cpuS),
