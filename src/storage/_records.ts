@@ -220,9 +220,7 @@ export class RecordCodec {
       const n = data.length;
       v.setUint32(at + 9, n);
       at += ENTRY_HEADER_BYTES;
-      // A short payload is copied by hand: `set` costs more than the copy below ~64 bytes.
-      if (n <= 64) for (let i = 0; i < n; i++) buffer[at + i] = data[i]!;
-      else buffer.set(data, at);
+      buffer.set(data, at);
       at += n;
     }
     assert(at === CRC_BYTES + bytes, 'the LogBlock layout fills its reservation');
