@@ -17,7 +17,9 @@
  * of 1 s), the same per second of this process's CPU time (user + system, all threads: the
  * figure to trust when other work shares the machine), engine syncs/s, groups per synced
  * write (engine groupsCommitted / writesSynced), sync latency p50/p99 (engine commit to
- * done, ms), bytes written per proposal (all three engines' committed bytes / proposals).
+ * done, ms), bytes written per proposal (all three engines' committed bytes / proposals),
+ * the main thread's CPU seconds (Linux /proc; its share of cpu_s against the other threads',
+ * LevelDB's writes and compactions on the thread pool among them).
  * Each engine runs in a fresh child process; `semi-space-mib` > 0 starts it with V8's
  * `--max-semi-space-size` (MiB) instead of V8's default. Why it matters: under this load
  * nearly every entry outlives a young-generation collection (it waits for a sync and a
@@ -25,7 +27,7 @@
  * fewer of them; it is a runtime setting of the process, printed with every result.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +60,18 @@ function timed(engine: StorageEngine, latencies: number[]): StorageEngine {
     });
   };
   return engine;
+}
+
+/** CPU seconds (user + system) of this process's main thread so far; NaN off Linux. */
+function mainThreadCpuS(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,10 +148,12 @@ async function run(kind: 'memory' | 'level', ranges: number, seconds: number, pa
   const appliedBefore = applied.reduce((a, b) => a + b, 0);
   latencies.length = 0;
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuS();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const mainS = mainThreadCpuS() - main0;
   const cpuS = (cpu.user + cpu.system) / 1e6;
   const after = engines.map((e) => e.stats());
   const committed = applied.reduce((a, b) => a + b, 0) - appliedBefore;
@@ -160,6 +176,8 @@ async function run(kind: 'memory' | 'level', ranges: number, seconds: number, pa
     counts: COUNTS,
     committed_proposals_per_s: Math.round(committed / elapsedS),
     cpu_s: Number(cpuS.toFixed(2)),
+    // The main thread's share (the rest: LevelDB's and libuv's threads, V8's GC helpers).
+    main_thread_cpu_s: Number(mainS.toFixed(2)),
     committed_proposals_per_cpu_s: Math.round(committed / cpuS),
     syncs_per_s: Math.round(syncs / elapsedS),
     groups_per_sync: syncs === 0 ? 0 : Number((sum((s) => s.groupsCommitted) / syncs).toFixed(1)),
