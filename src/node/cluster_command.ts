@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assert } from '../util/index.js';
 import { parseOrExit } from './cli_args.js';
 import { LOG_LEVEL_FLAG, resolveLogLevel } from './log.js';
 import type { NodeStatusJson } from './status.js';
@@ -278,10 +279,12 @@ function sumOf(all: readonly NodeStatusJson[], pick: (c: RangeCounters) => numbe
  * Appends to `events` what changed since `state`, once every node answered: ranges that
  * appeared (a split's right side) or went (merged into their left neighbour), leadership
  * transfers and replica moves (the nodes' counters summed). Keeps the last 100 lines.
+ * @returns how many lines it appended
  */
 export function noteEvents(state: EventState, statuses: readonly (NodeStatusJson | null)[],
-  events: string[], time = new Date().toISOString().slice(11, 19)): void {
-  if (statuses.some((s) => s === null)) return;
+  events: string[], time = new Date().toISOString().slice(11, 19)): number {
+  if (statuses.some((s) => s === null)) return 0;
+  const before = events.length;
   const all = statuses as NodeStatusJson[];
   const ids = new Set<number>();
   for (const s of all) for (const r of s.ranges) ids.add(r.rangeId);
@@ -311,7 +314,10 @@ export function noteEvents(state: EventState, statuses: readonly (NodeStatusJson
     }
   }
   Object.assign(state, { primed: true, ranges: ids, transfers, moves });
+  const added = events.length - before;
   if (events.length > 100) events.splice(0, events.length - 100);
+  assert(added >= 0 && events.length <= 100, 'events only appended, and bounded');
+  return added;
 }
 
 function watch(children: Child[], durationS: number | undefined, tty: boolean,
@@ -332,7 +338,7 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean,
       void Promise.all(children.map(readStatus)).then((statuses) => {
         if (finished) return;
         const now = performance.now();
-        noteEvents(state, statuses, extras.events);
+        const added = noteEvents(state, statuses, extras.events);
         const lines = renderCluster(children, statuses, previous, (now - last) / 1000, extras);
         previous = statuses;
         last = now;
@@ -340,9 +346,10 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean,
         else {
           const w = extras.workload === null ? ''
             : ` | ${progressBar(extras.workload, Date.now(), 10)}`;
-          const e = extras.events.length === 0 ? '' : `  last event: ${extras.events.at(-1)}`;
-          process.stdout.write(`${statusLine(children, statuses)}${rangeLine(statuses)}${w}` +
-            `${e}\n`);
+          const events = added === 0 ? ''
+            : extras.events.slice(-added).map((e) => `event ${e}\n`).join('');
+          process.stdout.write(`${statusLine(children, statuses)}${rangeLine(statuses)}${w}\n` +
+            events);
         }
       });
     }, REFRESH_MS);

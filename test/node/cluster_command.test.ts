@@ -66,7 +66,9 @@ describe('npm start', () => {
       if (merged === undefined) await sleep(100);
     }
     expect(merged, run.output().out.slice(-2000)).toBeDefined();
-    expect(run.output().out).toMatch(/last event: \S+  merge: r\d+ merged into its left neighbour/);
+    expect(run.output().out).toMatch(/^event \S+  merge: r\d+ merged into its left neighbour$/m);
+    expect(run.output().out).toMatch(/^event \S+  split: new range r\d+/m);
+    expect(run.output().out).toMatch(/^event \S+  rebalance: \d+ leadership transfer/m);
     run.child.kill('SIGINT');
     expect((await run.done).code).toBe(0);
   }, 160_000);
