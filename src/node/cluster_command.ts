@@ -334,9 +334,15 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean,
       if (deadline !== null) clearTimeout(deadline);
       done(why);
     };
+    // Reads of a slow second may answer after the next second's: an older view must not
+    // follow a newer one (a merged range would seem to come back and merge again).
+    let asked = 0;
+    let shown = 0;
     const timer = setInterval(() => {
+      const seq = ++asked;
       void Promise.all(children.map(readStatus)).then((statuses) => {
-        if (finished) return;
+        if (finished || seq < shown) return;
+        shown = seq;
         const now = performance.now();
         const added = noteEvents(state, statuses, extras.events);
         const lines = renderCluster(children, statuses, previous, (now - last) / 1000, extras);
