@@ -30,14 +30,17 @@ import { progressBar, startWorkload, type WorkloadProgress } from './cluster_wor
 /** The flags of the local cluster. */
 export const CLUSTER_COMMAND = {
   name: 'npm start --',
-  summary: 'Starts a local cluster of node processes on 127.0.0.1 with a live view; Ctrl-C ' +
-    'stops them all. (`npm run demo` runs the in-process multiraft demo instead.)',
+  summary: 'Starts a local cluster of node processes on 127.0.0.1 with a live view of its ' +
+    'splits, merges and rebalances; Ctrl-C stops them all. Leaderships are balanced across ' +
+    'the nodes; with more nodes than --replicas (e.g. --nodes 4) replicas move to the nodes ' +
+    'holding fewer. (`npm run demo` runs the in-process multiraft demo instead.)',
   flags: {
     nodes: { kind: 'integer', min: 1, max: 7, default: 3, description: 'node processes' },
     ranges: { kind: 'integer', min: 2, max: 1_000_000, default: 16,
       description: 'ranges created at bootstrap (the meta range and N-1 user ranges)' },
     keys: { kind: 'integer', min: 0, max: 10_000_000, default: 5000,
-      description: 'keys the KV workload writes and reads back (0: no workload)' },
+      description: 'keys the KV workload writes, reads back, deletes the lower half of and ' +
+        'checks (0: no workload)' },
     concurrency: { kind: 'integer', min: 1, max: 1024, default: 16,
       description: 'requests the workload keeps in flight' },
     'split-range-keys': { kind: 'integer', min: 1, max: 1_000_000_000, default: 200,
