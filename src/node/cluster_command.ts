@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assert } from '../util/index.js';
 import { parseOrExit } from './cli_args.js';
 import { LOG_LEVEL_FLAG, resolveLogLevel } from './log.js';
 import type { NodeStatusJson } from './status.js';
@@ -29,14 +30,17 @@ import { progressBar, startWorkload, type WorkloadProgress } from './cluster_wor
 /** The flags of the local cluster. */
 export const CLUSTER_COMMAND = {
   name: 'npm start --',
-  summary: 'Starts a local cluster of node processes on 127.0.0.1 with a live view; Ctrl-C ' +
-    'stops them all. (`npm run demo` runs the in-process multiraft demo instead.)',
+  summary: 'Starts a local cluster of node processes on 127.0.0.1 with a live view of its ' +
+    'splits, merges and rebalances; Ctrl-C stops them all. Leaderships are balanced across ' +
+    'the nodes; with more nodes than --replicas (e.g. --nodes 4) replicas move to the nodes ' +
+    'holding fewer. (`npm run demo` runs the in-process multiraft demo instead.)',
   flags: {
     nodes: { kind: 'integer', min: 1, max: 7, default: 3, description: 'node processes' },
     ranges: { kind: 'integer', min: 2, max: 1_000_000, default: 16,
       description: 'ranges created at bootstrap (the meta range and N-1 user ranges)' },
     keys: { kind: 'integer', min: 0, max: 10_000_000, default: 5000,
-      description: 'keys the KV workload writes and reads back (0: no workload)' },
+      description: 'keys the KV workload writes, reads back, deletes the lower half of and ' +
+        'checks (0: no workload)' },
     concurrency: { kind: 'integer', min: 1, max: 1024, default: 16,
       description: 'requests the workload keeps in flight' },
     'split-range-keys': { kind: 'integer', min: 1, max: 1_000_000_000, default: 200,
@@ -278,10 +282,12 @@ function sumOf(all: readonly NodeStatusJson[], pick: (c: RangeCounters) => numbe
  * Appends to `events` what changed since `state`, once every node answered: ranges that
  * appeared (a split's right side) or went (merged into their left neighbour), leadership
  * transfers and replica moves (the nodes' counters summed). Keeps the last 100 lines.
+ * @returns how many lines it appended
  */
 export function noteEvents(state: EventState, statuses: readonly (NodeStatusJson | null)[],
-  events: string[], time = new Date().toISOString().slice(11, 19)): void {
-  if (statuses.some((s) => s === null)) return;
+  events: string[], time = new Date().toISOString().slice(11, 19)): number {
+  if (statuses.some((s) => s === null)) return 0;
+  const before = events.length;
   const all = statuses as NodeStatusJson[];
   const ids = new Set<number>();
   for (const s of all) for (const r of s.ranges) ids.add(r.rangeId);
@@ -311,7 +317,10 @@ export function noteEvents(state: EventState, statuses: readonly (NodeStatusJson
     }
   }
   Object.assign(state, { primed: true, ranges: ids, transfers, moves });
+  const added = events.length - before;
   if (events.length > 100) events.splice(0, events.length - 100);
+  assert(added >= 0 && events.length <= 100, 'events only appended, and bounded');
+  return added;
 }
 
 function watch(children: Child[], durationS: number | undefined, tty: boolean,
@@ -328,11 +337,17 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean,
       if (deadline !== null) clearTimeout(deadline);
       done(why);
     };
+    // Reads of a slow second may answer after the next second's: an older view must not
+    // follow a newer one (a merged range would seem to come back and merge again).
+    let asked = 0;
+    let shown = 0;
     const timer = setInterval(() => {
+      const seq = ++asked;
       void Promise.all(children.map(readStatus)).then((statuses) => {
-        if (finished) return;
+        if (finished || seq < shown) return;
+        shown = seq;
         const now = performance.now();
-        noteEvents(state, statuses, extras.events);
+        const added = noteEvents(state, statuses, extras.events);
         const lines = renderCluster(children, statuses, previous, (now - last) / 1000, extras);
         previous = statuses;
         last = now;
@@ -340,9 +355,10 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean,
         else {
           const w = extras.workload === null ? ''
             : ` | ${progressBar(extras.workload, Date.now(), 10)}`;
-          const e = extras.events.length === 0 ? '' : `  last event: ${extras.events.at(-1)}`;
-          process.stdout.write(`${statusLine(children, statuses)}${rangeLine(statuses)}${w}` +
-            `${e}\n`);
+          const events = added === 0 ? ''
+            : extras.events.slice(-added).map((e) => `event ${e}\n`).join('');
+          process.stdout.write(`${statusLine(children, statuses)}${rangeLine(statuses)}${w}\n` +
+            events);
         }
       });
     }, REFRESH_MS);

@@ -28,6 +28,12 @@
  * 7. Client (client.ts). `FlotillaClient` caches ranges and leaders from the answers,
  *    goes straight to a cached leader, and retries on not-leader, key-mismatch and
  *    unknown-outcome answers with the same command id.
+ * 8. Merges and rebalancing across processes. A merge's wait for application is the range
+ *    layer's `MergeWaiter`, here `HttpMergeWaiter`: each peer answers
+ *    `/v1/internal/applied` from its own replica (`AppliedResponder`, arguments checked,
+ *    long polls bounded); nothing a peer answers is trusted unchecked. `RangeQueues` runs
+ *    the merge queue and leadership balancing, each a pure decision (`shouldMerge`,
+ *    `planLeaseTransfer`) over what the node's replicas report.
  */
 export {
   EXIT_USAGE,
@@ -70,6 +76,22 @@ export {
 } from './kv_wire.js';
 export { RangeKv, type RangeKvOptions, type RangeKvStats } from './range_kv.js';
 export { PeerDirectory, type NodeInfo, type PeerEntry } from './peers.js';
+export {
+  APPLIED_PATH,
+  AppliedResponder,
+  HttpMergeWaiter,
+  type AppliedAnswer,
+  type HttpMergeWaiterOptions,
+} from './applied_wait.js';
+export {
+  LoadMeter,
+  RangeQueues,
+  planLeaseTransfer,
+  type LeaseTransfer,
+  type LeaseView,
+  type RangeQueuesOptions,
+  type RangeQueuesStats,
+} from './range_queues.js';
 export { RANGE_ID_STRIDE, bootstrapDescriptors, NodeRangeIdAllocator } from './node_ranges.js';
 export {
   BatchSpansRangesError,

@@ -162,7 +162,8 @@ export class FlotillaNode {
       stateMachine: ranges, random, storageEngine: engine,
     });
     data.set(await EngineKv.open(engine));
-    const ids = new NodeRangeIdAllocator(store);
+    const ids = new NodeRangeIdAllocator(store, identity.ranges,
+      join(config.dataDir, 'range-ids.json'));
     ranges.attach(store);
     const restored = ranges.restore();
     const closeAll = async (): Promise<void> => {

@@ -8,11 +8,15 @@
  *
  * Range ids of splits: across processes no shared counter exists (the meta range does not
  * hand out ids yet), so a node takes ids of its own residue class: the smallest id above
- * every range it holds and every id it handed out, congruent to its node id modulo
- * `RANGE_ID_STRIDE`. Two nodes never take the same id while their node ids differ modulo the
- * stride; a node restarted without its data relearns the ranges from its log before it leads
- * a range again (a leader's log holds every committed split).
+ * the bootstrap ranges' ids, every range it holds and every id it ever handed out,
+ * congruent to its node id modulo `RANGE_ID_STRIDE`. Two nodes never take the same id while
+ * their node ids differ modulo the stride. An id is never taken twice by one node, even
+ * after the range it named merged away and was collected: the highest id handed out is
+ * written to the data directory (`range-ids.json`, replaced atomically) before it is used,
+ * and read back at start. (A node restarted without its data directory starts over from the
+ * ranges it relearns; a merged-away id of its class could then come back: not handled.)
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { assert } from '../util/index.js';
 import type { Store } from '../multiraft/index.js';
 import {
@@ -63,10 +67,16 @@ function splitPoint(i: number, n: number): Uint8Array {
 
 /** Range ids of one node's splits (see the file header). */
 export class NodeRangeIdAllocator implements RangeIdAllocator {
-  private last = 0;
+  private last: number;
 
-  constructor(private readonly store: Store) {
+  /**
+   * `floor`: the highest bootstrap range id; `file`: where the highest id handed out is kept
+   * (null: in memory only, for tests).
+   */
+  constructor(private readonly store: Store, floor: number, private readonly file: string | null) {
     assert(store.nodeId > 0, 'a node id');
+    assert(Number.isSafeInteger(floor) && floor >= 0, 'a bootstrap floor');
+    this.last = Math.max(floor, file === null ? 0 : readHighest(file));
   }
 
   next(): number {
@@ -78,7 +88,24 @@ export class NodeRangeIdAllocator implements RangeIdAllocator {
     let id = max - (max % RANGE_ID_STRIDE) + residue;
     while (id <= max) id += RANGE_ID_STRIDE;
     assert(id > max && id % RANGE_ID_STRIDE === residue, 'a fresh id of our class');
+    // Written before it is used: a crash after this skips the id, never reuses it.
+    if (this.file !== null) writeHighest(this.file, id);
     this.last = id;
     return id;
   }
+}
+
+function readHighest(file: string): number {
+  if (!existsSync(file)) return 0;
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { highest?: unknown };
+  const n = raw.highest;
+  assert(typeof n === 'number' && Number.isSafeInteger(n) && n > 0, `a range id in ${file}`);
+  return n;
+}
+
+function writeHighest(file: string, id: number): void {
+  const temporary = `${file}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify({ highest: id })}\n`, { flush: true });
+  renameSync(temporary, file);
+  assert(readHighest(file) === id, 'the highest range id is on disk');
 }

@@ -175,6 +175,13 @@ export async function startCommand(argv: readonly string[]): Promise<void> {
     throw new UsageError(`--replicas ${replicas} is more than the ${members.length} members`);
   }
   const merge = mergeFlags(v['merge-range-bytes'], v['merge-qps-max'], sizeSplit);
+  // A merge freezes its right range before it asks the peers; one it cannot ask would stay
+  // frozen: refuse the configuration instead.
+  const unreachable = members.filter((m) => m.nodeId !== nodeId && !peerHttp.has(m.nodeId));
+  if (merge !== null && unreachable.length > 0) {
+    throw new UsageError(`--merge-range-bytes needs --peer-http for every other member ` +
+      `(missing: ${unreachable.map((m) => m.nodeId).join(', ')})`);
+  }
   const logger = createLogger({ level: v['log-level'] });
   const node = await FlotillaNode.start({
     nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data), peerHttp,

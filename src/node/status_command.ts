@@ -36,6 +36,9 @@ export function renderStatus(s: NodeStatusJson, rangesShown: number): string[] {
     `counters proposals ${s.counters.proposals}  applied ${s.counters.entriesApplied}  ` +
       `ticks ${s.counters.ticks}  messages sent ${s.counters.messagesSent} received ` +
       `${s.counters.messagesReceived} dropped ${s.counters.messagesDropped}`,
+    ...(s.rangeCounters === undefined ? [] : [`ranges   splits ${s.rangeCounters.splits}  ` +
+      `merges ${s.rangeCounters.merges}  leadership transfers ` +
+      `${s.rangeCounters.leaseTransfers}  replica moves ${s.rangeCounters.replicaMoves}`]),
     '',
     'range  leader  term  commit  this replica          followers',
   ];

@@ -47,15 +47,15 @@ describe('npm start', () => {
   }, 90_000);
 
   it('runs a KV workload to its end: every key read back, ranges split and merge', async () => {
-    const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--keys', '240',
-      '--split-range-keys', '40', '--log-level', 'warn'], {}, 150_000);
+    const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--keys', '160',
+      '--split-range-keys', '30', '--log-level', 'warn'], {}, 150_000);
     let done: string | undefined;
     for (let i = 0; i < 1000 && done === undefined && run.child.exitCode === null; i++) {
       done = run.output().out.split('\n').find((l) => / workload \[#+\] done /.test(l));
       if (done === undefined) await sleep(100);
     }
     expect(done, run.output().out + run.output().err).toBeDefined();
-    expect(done).toMatch(/written 240\/240 +read 240\/240 +deleted (\d+)\/\1 +checked 240\/240 .*/);
+    expect(done).toMatch(/written 160\/160 +read 160\/160 +deleted (\d+)\/\1 +checked 160\/160 .*/);
     expect(done).toMatch(/ errors 0 +mismatches 0 /);
     expect(Number(/ splits=(\d+) /.exec(done!)![1])).toBeGreaterThan(0);
     // The emptied ranges, cold now, merge; the view counts and lists it.
@@ -66,7 +66,9 @@ describe('npm start', () => {
       if (merged === undefined) await sleep(100);
     }
     expect(merged, run.output().out.slice(-2000)).toBeDefined();
-    expect(run.output().out).toMatch(/last event: \S+  merge: r\d+ merged into its left neighbour/);
+    expect(run.output().out).toMatch(/^event \S+  merge: r\d+ merged into its left neighbour$/m);
+    expect(run.output().out).toMatch(/^event \S+  split: new range r\d+/m);
+    expect(run.output().out).toMatch(/^event \S+  rebalance: \d+ leadership transfer/m);
     run.child.kill('SIGINT');
     expect((await run.done).code).toBe(0);
   }, 160_000);

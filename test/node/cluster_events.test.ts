@@ -22,8 +22,8 @@ describe('noteEvents', () => {
       status(2, [[1, 1], [2, 2]], 1, 2, 0, 0)], events, 't0');
     expect(events).toEqual([]);
     // Range 3 appears (led by n2), range 2 goes; n1 handed one leadership over.
-    noteEvents(state, [status(1, [[1, 1], [3, 0]], 0, 2, 1, 0),
-      status(2, [[1, 1], [3, 2]], 2, 2, 0, 1)], events, 't1');
+    expect(noteEvents(state, [status(1, [[1, 1], [3, 0]], 0, 2, 1, 0),
+      status(2, [[1, 1], [3, 2]], 2, 2, 0, 1)], events, 't1')).toBe(4);
     expect(events).toEqual([
       't1  split: new range r3 (leader n2)',
       't1  merge: r2 merged into its left neighbour',

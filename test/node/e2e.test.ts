@@ -103,6 +103,9 @@ describe('three node processes over TCP', () => {
     expect(printed.code, printed.err).toBe(0);
     expect(printed.out).toContain(`node n2  cluster ${all[1]!.node.clusterId}`);
     expect(printed.out).toMatch(/peers {2}n1 127\.0\.0\.1:\d+ live {3}n3 127\.0\.0\.1:\d+ live/);
+    // No splits, merges or rebalances were asked for: none happened.
+    expect(printed.out).toContain('ranges   splits 0  merges 0  leadership transfers 0  ' +
+      'replica moves 0');
     for (const r of all[1]!.ranges) {
       expect(printed.out).toMatch(new RegExp(`^ +${r.rangeId} +n${r.lead} +${r.term} `, 'm'));
     }
@@ -160,6 +163,8 @@ describe('three node processes over TCP', () => {
         [[...startArgs(1), '--merge-range-bytes', '2000', '--split-range-bytes', '1000',
           '--data', join(dir, 'fresh5')], 'merged ranges would split again'],
         [[...startArgs(1), '--merge-qps-max', '0'], '--merge-qps-max must be a positive'],
+        [[...startArgs(1), '--merge-range-bytes', '100'],
+          '--merge-range-bytes needs --peer-http for every other member (missing: 2, 3)'],
         [['start', '--node-id', '3', '--listen', '127.0.0.1:7001', '--join', '127.0.0.1:7002',
           '--data', join(dir, 'y')], "does not match this node's place"],
       ];
