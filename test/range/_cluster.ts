@@ -105,6 +105,15 @@ export class RangeCluster {
     return result;
   }
 
+  /**
+   * Runs the pump until `done()` holds (bounded by `ticksMax`): followers apply on their own
+   * schedule, and on a loaded machine a disk's commit can outlast any fixed number of ticks.
+   */
+  async until(done: () => boolean, ticksMax = 2000): Promise<void> {
+    for (let i = 0; i < ticksMax && !done(); i++) await this.run(this.waitTicks(1));
+    if (!done()) throw new Error(`condition not met within ${ticksMax} ticks`);
+  }
+
   /** The node whose store leads `rangeId` now, if any. */
   leaderOf(rangeId: number): RangeNode | undefined {
     for (const n of this.nodes.values()) {
