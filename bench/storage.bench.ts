@@ -5,7 +5,7 @@
  * and on LevelDB with `sync: true`, in one run.
  *
  *   npm run bench:storage [-- --ranges 1000 --seconds 5 --payload 64 --window 20000
- *     --burst 64 --cache-mib 64]
+ *     --burst 64 --cache-mib 64 --semi-space-mib 0]
  *
  * Load (once every range has a leader): a closed loop that keeps at most `window` proposals
  * outstanding per store. Every event-loop turn it walks the ranges the store leads,
@@ -17,11 +17,17 @@
  * of 1 s), the same per second of this process's CPU time (user + system, all threads: the
  * figure to trust when other work shares the machine), engine syncs/s, groups per synced
  * write (engine groupsCommitted / writesSynced), sync latency p50/p99 (engine commit to
- * done, ms), bytes written per proposal (all three engines' committed bytes / proposals).
- * Each engine runs in a fresh child process.
+ * done, ms), bytes written per proposal (all three engines' committed bytes / proposals),
+ * the main thread's CPU seconds (Linux /proc; its share of cpu_s against the other threads',
+ * LevelDB's writes and compactions on the thread pool among them).
+ * Each engine runs in a fresh child process; `semi-space-mib` > 0 starts it with V8's
+ * `--max-semi-space-size` (MiB) instead of V8's default. Why it matters: under this load
+ * nearly every entry outlives a young-generation collection (it waits for a sync and a
+ * quorum), so scavenges copy most of what they scan, and a larger young generation runs
+ * fewer of them; it is a runtime setting of the process, printed with every result.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +44,11 @@ import { argNumber, emit, printTable, type BenchResult } from './_report.js';
 
 const NODE_IDS = [1, 2, 3];
 
+/** What one committed proposal is, printed with every result. */
+const COUNTS = 'one Store.propose call with its own payload, counted when the leader\'s ' +
+  'state machine applied its entry: after a quorum (leader included) appended it, each ' +
+  'append synced to LevelDB (level) or in memory (memory)';
+
 /** Wraps an engine's commit to time it (commit call to done). */
 function timed(engine: StorageEngine, latencies: number[]): StorageEngine {
   const commit = engine.commit.bind(engine);
@@ -49,6 +60,18 @@ function timed(engine: StorageEngine, latencies: number[]): StorageEngine {
     });
   };
   return engine;
+}
+
+/** CPU seconds (user + system) of this process's main thread so far; NaN off Linux. */
+function mainThreadCpuS(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -125,10 +148,12 @@ async function run(kind: 'memory' | 'level', ranges: number, seconds: number, pa
   const appliedBefore = applied.reduce((a, b) => a + b, 0);
   latencies.length = 0;
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuS();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const mainS = mainThreadCpuS() - main0;
   const cpuS = (cpu.user + cpu.system) / 1e6;
   const after = engines.map((e) => e.stats());
   const committed = applied.reduce((a, b) => a + b, 0) - appliedBefore;
@@ -146,8 +171,13 @@ async function run(kind: 'memory' | 'level', ranges: number, seconds: number, pa
     name: `storage.store3.${kind}`, engine: kind, ranges, stores: 3, payload_bytes: payload,
     window, burst, ...(kind === 'level' ? { cache_mib: argNumber('cache-mib', 64) } : {}),
     seconds,
+    // The V8 young generation (semi-space) the child ran with: 0 is V8's default.
+    v8_max_semi_space_mib: argNumber('semi-space-mib', 0),
+    counts: COUNTS,
     committed_proposals_per_s: Math.round(committed / elapsedS),
     cpu_s: Number(cpuS.toFixed(2)),
+    // The main thread's share (the rest: LevelDB's and libuv's threads, V8's GC helpers).
+    main_thread_cpu_s: Number(mainS.toFixed(2)),
     committed_proposals_per_cpu_s: Math.round(committed / cpuS),
     syncs_per_s: Math.round(syncs / elapsedS),
     groups_per_sync: syncs === 0 ? 0 : Number((sum((s) => s.groupsCommitted) / syncs).toFixed(1)),
@@ -174,7 +204,10 @@ async function main(): Promise<void> {
   }
   const results: BenchResult[] = [];
   for (const kind of ['memory', 'level']) {
-    const out = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url),
+    const semi = argNumber('semi-space-mib', 0);
+    const v8Flags = semi > 0 ? [`--max-semi-space-size=${semi}`] : [];
+    const out = spawnSync(process.execPath, [...v8Flags, '--import', 'tsx',
+      fileURLToPath(import.meta.url),
       ...process.argv.slice(2), '--child', kind], { encoding: 'utf8' });
     if (out.status !== 0) throw new Error(out.stderr);
     results.push(emit(JSON.parse(out.stdout.trim().split('\n').pop()!) as BenchResult));

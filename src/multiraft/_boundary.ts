@@ -22,7 +22,9 @@
  * Every refusal goes through `refuse`: counted by reason, logged at a rate limit.
  */
 import { FlotillaError, assert } from '../util/index.js';
-import { MessageType, RaftPanicError, type Message, type RawNode } from '../raft/index.js';
+import {
+  HeartbeatStep, MessageType, RaftPanicError, newMessage, type Message, type RawNode,
+} from '../raft/index.js';
 import type { GroupId } from '../scheduler/index.js';
 import type { Envelope } from '../transport/index.js';
 import { MessageRefusal, checkMessage, type MessageCheckView } from './message_check.js';
@@ -124,11 +126,24 @@ export function checkStep(st: StoreContext, gid: GroupId, m: Message): boolean {
 }
 
 /**
- * Steps a remote message, isolating the replica if Raft panics on it.
- * @returns whether it was stepped; false if Raft refused it (typed) or panicked.
+ * Steps a remote message, isolating the replica if Raft panics on it. A plain heartbeat or
+ * answer of an initialized replica is stepped without its message where Raft allows
+ * (`RawNode.stepHeartbeat`), which is most of an awake group's traffic.
+ * `settledBefore`: the node had nothing for a Ready before this message (true of an awake
+ * group between its turns: every turn takes its Ready, and whatever makes it ready later
+ * queues a turn; not of a group just woken, whose rebuilt node may hold a HardState).
+ * `lastOfTurn`: no message follows in this turn (a later one, a quiesce heartbeat, would
+ * read `hasReady`, which a follower's answer queued in the node would have made true).
+ * @returns whether the group needs a Ready turn: false if Raft refused the message (typed)
+ *   or panicked, or if a heartbeat step of a settled node left nothing new for a Ready.
  */
-export function stepRemote(st: StoreContext, gid: GroupId, node: RawNode, m: Message): boolean {
+export function stepRemote(st: StoreContext, gid: GroupId, node: RawNode, m: Message,
+  settledBefore: boolean, lastOfTurn: boolean): boolean {
   try {
+    const plain = stepPlainHeartbeat(st, gid, node, m, lastOfTurn);
+    if (plain !== HeartbeatStep.Declined) {
+      return plain === HeartbeatStep.ReadyPending || !settledBefore;
+    }
     node.step(m);
   } catch (error) {
     const rangeId = st.table.rangeIds[gid]!;
@@ -149,6 +164,34 @@ export function stepRemote(st: StoreContext, gid: GroupId, node: RawNode, m: Mes
     if (facts.vote !== 0) st.uninitialized.pin(gid);
   }
   return true;
+}
+
+/**
+ * The message-free step of a plain heartbeat or answer (`Declined`: step `m` instead). A
+ * follower's answer is queued here, as the first message of its turn, where this turn's
+ * Ready would have put it: it leaves with the batch's one send like every other message.
+ * Only as the turn's last message (see `stepRemote`), and not while the group's last Ready
+ * is in flight or the pipeline is full: the turn then takes no Ready (_ready.ts), and the
+ * answer would wait in the node for a later one.
+ */
+function stepPlainHeartbeat(st: StoreContext, gid: GroupId, node: RawNode, m: Message,
+  lastOfTurn: boolean): HeartbeatStep {
+  const t = st.table;
+  if (m.context.length !== 0 || !t.isInitialized(gid)) return HeartbeatStep.Declined;
+  if (m.type === MessageType.MsgHeartbeatResp) return node.stepHeartbeatResp(m.from, m.term);
+  if (m.type !== MessageType.MsgHeartbeat || !lastOfTurn || t.isReadyPending(gid) ||
+    st.pipeline.full) {
+    return HeartbeatStep.Declined;
+  }
+  const outcome = node.stepHeartbeat(m.from, m.term, m.commit);
+  if (outcome === HeartbeatStep.Declined) return outcome;
+  assert(node.term === m.term && node.lead === m.from, 'stepped as a follower of the sender');
+  const message = newMessage(MessageType.MsgHeartbeatResp);
+  message.to = m.from;
+  message.from = st.nodeId;
+  message.term = m.term;
+  st.staging.send({ rangeId: t.rangeIds[gid]!, message });
+  return outcome;
 }
 
 /** Isolates a replica whose Raft panicked (see the file comment). */

@@ -92,7 +92,8 @@ export function processMessages(st: StoreContext, gid: GroupId): boolean {
   const row = st.rows.has(gid);
   if (row) {
     // The row arrived before anything in the inbox (see _heartbeat_rows.ts).
-    stepped = receive(st, gid, st.rows.take(gid, t.rangeIds[gid]!));
+    const alone = gid >= t.allocated || t.inboxes[gid] === null;
+    stepped = receive(st, gid, st.rows.take(gid, t.rangeIds[gid]!), alone);
     st.rows.release();
   }
   const inbox = gid < t.allocated ? t.inboxes[gid]! : null;
@@ -100,7 +101,7 @@ export function processMessages(st: StoreContext, gid: GroupId): boolean {
   if (inbox !== null) {
     t.inboxes[gid] = null;
     for (let i = 0; i < inbox.length; i++) {
-      if (receive(st, gid, inbox[i]!)) stepped = true;
+      if (receive(st, gid, inbox[i]!, i === inbox.length - 1)) stepped = true;
     }
     inbox.length = 0;
     if (st.inboxPool.length < INBOX_POOL_MAX) st.inboxPool.push(inbox);
@@ -110,8 +111,11 @@ export function processMessages(st: StoreContext, gid: GroupId): boolean {
   return stepped;
 }
 
-/** Handles one inbound envelope. @returns whether it was stepped into the node. */
-function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
+/**
+ * Handles one inbound envelope; `last`: no other follows in this turn.
+ * @returns whether the group needs a Ready turn for it (see `stepRemote`).
+ */
+function receive(st: StoreContext, gid: GroupId, envelope: Envelope, last: boolean): boolean {
   const t = st.table;
   const m = envelope.message;
   const isQuiesceHeartbeat = envelope.quiesce === true && m.type === MessageType.MsgHeartbeat;
@@ -121,7 +125,8 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
     m.from === t.lead[gid] && m.commit === t.applied[gid]) return false;
   // Checked before waking: a refused message never wakes a group.
   if (!checkStep(st, gid, m)) return false;
-  if (t.isQuiesced(gid)) {
+  const quiesced = t.isQuiesced(gid);
+  if (quiesced) {
     // A message from anyone but the leader (a late response, a stray vote) would wake the
     // follower alone, which would then campaign against its sleeping leader: wake the
     // leader too, unless the message brings a newer term (then our leader is stale anyway).
@@ -138,7 +143,7 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
     st.snapshots?.receiver.refused(t.rangeIds[gid]!, m.snapshot);
     return false;
   }
-  return stepRemote(st, gid, node, m);
+  return stepRemote(st, gid, node, m, !quiesced, last);
 }
 
 /** Awake groups whose messages to `toNodeId` were dropped go back to probing it. */

@@ -3,9 +3,12 @@
  * a `flotilla start` with its own data directory and log file, and a live view of all of
  * them read from their `/status` once a second (on a terminal, on the alternate screen; else
  * one line per second). It prints each node's status page URL. Unless `--keys 0`, a KV
- * workload (cluster_workload.ts) writes and reads back `--keys` keys through every node with
- * a progress bar, and ranges split under it (`--split-range-keys`); the view lists the
- * splits as they happen.
+ * workload (cluster_workload.ts) writes, reads back, half deletes and checks `--keys` keys
+ * through every node with a progress bar. Ranges split under it (`--split-range-keys`);
+ * ranges that went cold and small merge (`--merge-range-bytes`, each node's merge queue);
+ * leaderships are balanced across the nodes, and with `--nodes` above `--replicas` (e.g.
+ * `--nodes 4`) replicas move to the nodes holding fewer (`--rebalance` of every node). The
+ * view lists splits, merges and rebalances as they happen.
  *
  * Ctrl-C (SIGINT) or SIGTERM stops every child cleanly (each gets SIGTERM, finishes its
  * in-flight requests and exits 0), then removes the temporary data directory it created,
@@ -20,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseOrExit } from './cli_args.js';
 import { LOG_LEVEL_FLAG, resolveLogLevel } from './log.js';
 import type { NodeStatusJson } from './status.js';
+import type { RangeCounters } from './metrics.js';
 import { progressBar, startWorkload, type WorkloadProgress } from './cluster_workload.js';
 
 /** The flags of the local cluster. */
@@ -37,6 +41,14 @@ export const CLUSTER_COMMAND = {
       description: 'requests the workload keeps in flight' },
     'split-range-keys': { kind: 'integer', min: 1, max: 1_000_000_000, default: 200,
       description: 'a range holding more than N keys splits' },
+    replicas: { kind: 'integer', min: 1, max: 7, default: 3,
+      description: 'replicas per range (at most --nodes; with fewer than --nodes, replicas ' +
+        'move to balance the nodes)' },
+    'merge-range-bytes': { kind: 'integer', min: 0, max: 2 ** 40, default: 2048,
+      valueName: 'BYTES', description: 'adjacent cold ranges both under BYTES merge (0: no ' +
+        'merges)' },
+    'no-rebalance': { kind: 'boolean',
+      description: 'no leadership transfers or replica moves' },
     data: { kind: 'string', valueName: 'DIR',
       description: 'data directory of the cluster (default: a new temporary one)' },
     keep: { kind: 'boolean', description: 'keep the temporary data directory at exit' },
@@ -76,8 +88,18 @@ function cliCommand(): { file: string; execArgv: string[] } {
   return { file, execArgv: process.execArgv };
 }
 
-function spawnNode(nodeId: number, ports: number[], n: number, dir: string, ranges: number,
-  splitKeys: number, logLevel: string | undefined): Child {
+/** What every node of the cluster is started with. */
+interface NodeFlags {
+  ranges: number;
+  splitKeys: number;
+  replicas: number;
+  mergeBytes: number;
+  rebalance: boolean;
+  logLevel: string | undefined;
+}
+
+function spawnNode(nodeId: number, ports: number[], n: number, dir: string, f: NodeFlags):
+  Child {
   const raft = (i: number): string => `127.0.0.1:${ports[i - 1]}`;
   const http = `127.0.0.1:${ports[n + nodeId - 1]}`;
   const others = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i !== nodeId);
@@ -85,10 +107,13 @@ function spawnNode(nodeId: number, ports: number[], n: number, dir: string, rang
   const peerHttp = others.map((i) => `${i}@127.0.0.1:${ports[n + i - 1]}`).join(',');
   const { file, execArgv } = cliCommand();
   const args = [...execArgv, file, 'start', '--node-id', String(nodeId), '--listen',
-    raft(nodeId), '--http', http, '--data', join(dir, `n${nodeId}`), '--ranges', String(ranges),
-    '--split-range-keys', String(splitKeys)];
+    raft(nodeId), '--http', http, '--data', join(dir, `n${nodeId}`), '--ranges',
+    String(f.ranges), '--split-range-keys', String(f.splitKeys), '--replicas',
+    String(Math.min(f.replicas, n))];
+  if (f.mergeBytes > 0) args.push('--merge-range-bytes', String(f.mergeBytes));
+  if (f.rebalance) args.push('--rebalance');
   if (peers !== '') args.push('--join', peers, '--peer-http', peerHttp);
-  if (logLevel !== undefined) args.push('--log-level', logLevel);
+  if (f.logLevel !== undefined) args.push('--log-level', f.logLevel);
   const log = createWriteStream(join(dir, `n${nodeId}.log`), { flags: 'a' });
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log);
@@ -110,7 +135,7 @@ async function readStatus(child: Child): Promise<NodeStatusJson | null> {
 /** What the view shows besides the nodes: the workload and the range events seen so far. */
 interface ViewExtras {
   workload: WorkloadProgress | null;
-  /** Range events (splits), newest last, as lines. */
+  /** Range events (splits, merges, rebalances), newest last, as lines. */
   events: string[];
 }
 
@@ -138,8 +163,11 @@ export function renderCluster(children: readonly Child[], statuses: (NodeStatusJ
   if (extras.workload !== null) lines.push('', progressBar(extras.workload, Date.now()));
   if (first?.rangeCounters !== undefined) {
     const c = first.rangeCounters;
+    const answered = statuses.filter((s): s is NodeStatusJson => s !== null);
     lines.push(`ranges ${first.summary.replicas}  splits ${c.splits}  merges ${c.merges}  ` +
-      `(as n${first.node.nodeId} applied them)`);
+      `(as n${first.node.nodeId} applied them)   rebalances: leadership transfers ` +
+      `${sumOf(answered, (x) => x.leaseTransfers)}, replica moves ` +
+      `${sumOf(answered, (x) => x.replicaMoves)}`);
   }
   if (extras.events.length > 0) lines.push(...extras.events.slice(-5).map((e) => `  ${e}`));
   if (first !== null) {
@@ -166,8 +194,11 @@ export async function clusterCommand(argv: readonly string[]): Promise<void> {
   const dir = created ? mkdtempSync(join(tmpdir(), 'flotilla-')) : resolve(v.data!);
   mkdirSync(dir, { recursive: true });
   const ports = await freePorts(2 * v.nodes);
+  const flags: NodeFlags = { ranges: v.ranges, splitKeys: v['split-range-keys'],
+    replicas: v.replicas, mergeBytes: v['merge-range-bytes'],
+    rebalance: v['no-rebalance'] !== true, logLevel: v['log-level'] };
   const children = Array.from({ length: v.nodes }, (_, i) =>
-    spawnNode(i + 1, ports, v.nodes, dir, v.ranges, v['split-range-keys'], v['log-level']));
+    spawnNode(i + 1, ports, v.nodes, dir, flags));
   const out = process.stdout;
   const tty = out.isTTY === true;
   out.write(`data directory ${dir}\n` + children.map((c) =>
@@ -211,6 +242,16 @@ function statusLine(children: readonly Child[], statuses: (NodeStatusJson | null
   }).join(' | ');
 }
 
+/** The one-line view's counters: splits and merges as one node applied them, rebalances summed. */
+function rangeLine(statuses: readonly (NodeStatusJson | null)[]): string {
+  const answered = statuses.filter((s): s is NodeStatusJson => s !== null);
+  const c = answered[0]?.rangeCounters;
+  if (c === undefined) return '';
+  return `  splits=${c.splits} merges=${c.merges} ` +
+    `transfers=${sumOf(answered, (x) => x.leaseTransfers)} ` +
+    `moves=${sumOf(answered, (x) => x.replicaMoves)}`;
+}
+
 /** Resolves once every node answers `/status` (bounded: 60 s, then the workload starts). */
 async function waitServing(children: readonly Child[]): Promise<void> {
   for (let i = 0; i < 120; i++) {
@@ -220,22 +261,62 @@ async function waitServing(children: readonly Child[]): Promise<void> {
   }
 }
 
-/** Appends to `events` a line per range that appeared since `before` (a split's right side). */
-function noteSplits(before: Set<number>, now: NodeStatusJson | null, events: string[]): void {
-  if (now === null) return;
-  const time = new Date().toISOString().slice(11, 19);
-  for (const r of now.ranges) {
-    if (before.size > 0 && !before.has(r.rangeId)) {
-      events.push(`${time}  split: new range r${r.rangeId} (leader n${r.lead})`);
+/** What the event lines are computed against: the last view every node answered. */
+interface EventState {
+  primed: boolean;
+  ranges: Set<number>;
+  transfers: number;
+  moves: number;
+}
+
+function sumOf(all: readonly NodeStatusJson[], pick: (c: RangeCounters) => number): number {
+  return all.reduce((n, s) => n + (s.rangeCounters === undefined ? 0 : pick(s.rangeCounters)),
+    0);
+}
+
+/**
+ * Appends to `events` what changed since `state`, once every node answered: ranges that
+ * appeared (a split's right side) or went (merged into their left neighbour), leadership
+ * transfers and replica moves (the nodes' counters summed). Keeps the last 100 lines.
+ */
+export function noteEvents(state: EventState, statuses: readonly (NodeStatusJson | null)[],
+  events: string[], time = new Date().toISOString().slice(11, 19)): void {
+  if (statuses.some((s) => s === null)) return;
+  const all = statuses as NodeStatusJson[];
+  const ids = new Set<number>();
+  for (const s of all) for (const r of s.ranges) ids.add(r.rangeId);
+  const transfers = sumOf(all, (c) => c.leaseTransfers);
+  const moves = sumOf(all, (c) => c.replicaMoves);
+  if (state.primed) {
+    const lead = (id: number): string => {
+      const r = all.find((s) => s.ranges.some((x) => x.rangeId === id && x.lead !== 0));
+      const l = r?.ranges.find((x) => x.rangeId === id)?.lead ?? 0;
+      return l === 0 ? '' : ` (leader n${l})`;
+    };
+    for (const id of ids) {
+      if (!state.ranges.has(id)) events.push(`${time}  split: new range r${id}${lead(id)}`);
     }
-    before.add(r.rangeId);
+    for (const id of state.ranges) {
+      if (!ids.has(id)) events.push(`${time}  merge: r${id} merged into its left neighbour`);
+    }
+    const per = (pick: (s: NodeStatusJson) => number): string =>
+      all.map((s) => `n${s.node.nodeId} ${pick(s)}`).join(', ');
+    if (transfers > state.transfers) {
+      events.push(`${time}  rebalance: ${transfers - state.transfers} leadership transfer(s); ` +
+        `leaders now ${per((s) => s.summary.leaders)}`);
+    }
+    if (moves > state.moves) {
+      events.push(`${time}  rebalance: ${moves - state.moves} replica move(s); replicas now ` +
+        per((s) => s.summary.replicas));
+    }
   }
+  Object.assign(state, { primed: true, ranges: ids, transfers, moves });
   if (events.length > 100) events.splice(0, events.length - 100);
 }
 
 function watch(children: Child[], durationS: number | undefined, tty: boolean,
   extras: ViewExtras): Promise<string> {
-  const seen = new Set<number>();
+  const state: EventState = { primed: false, ranges: new Set(), transfers: 0, moves: 0 };
   return new Promise((done) => {
     let previous: (NodeStatusJson | null)[] = children.map(() => null);
     let last = performance.now();
@@ -251,14 +332,17 @@ function watch(children: Child[], durationS: number | undefined, tty: boolean,
       void Promise.all(children.map(readStatus)).then((statuses) => {
         if (finished) return;
         const now = performance.now();
-        noteSplits(seen, statuses.find((x) => x !== null) ?? null, extras.events);
+        noteEvents(state, statuses, extras.events);
         const lines = renderCluster(children, statuses, previous, (now - last) / 1000, extras);
         previous = statuses;
         last = now;
         if (tty) process.stdout.write(`\x1b[H\x1b[2J${lines.join('\n')}\n`);
         else {
-          const w = extras.workload === null ? '' : ` | ${progressBar(extras.workload, Date.now(), 10)}`;
-          process.stdout.write(`${statusLine(children, statuses)}${w}\n`);
+          const w = extras.workload === null ? ''
+            : ` | ${progressBar(extras.workload, Date.now(), 10)}`;
+          const e = extras.events.length === 0 ? '' : `  last event: ${extras.events.at(-1)}`;
+          process.stdout.write(`${statusLine(children, statuses)}${rangeLine(statuses)}${w}` +
+            `${e}\n`);
         }
       });
     }, REFRESH_MS);

@@ -38,6 +38,11 @@ export interface DataIdentity {
   members: Member[];
   /** Ranges created at bootstrap (ids 1..ranges), each on every initial member. */
   ranges: number;
+  /**
+   * Voters of each bootstrap range: the members with the lowest node ids. Absent: every
+   * member (identity files written before the flag).
+   */
+  replicas?: number;
   createdAtMs: number;
 }
 
@@ -56,6 +61,8 @@ export interface IdentityExpectation {
   clusterId: string;
   members: Member[];
   ranges: number;
+  /** Voters per bootstrap range. @default every member */
+  replicas?: number;
   nowMs: number;
 }
 
@@ -73,6 +80,7 @@ export function openDataDir(expected: IdentityExpectation):
     const identity: DataIdentity = {
       formatVersion: FORMAT_VERSION, clusterId: expected.clusterId, nodeId: expected.nodeId,
       members: expected.members, ranges: expected.ranges, createdAtMs: expected.nowMs,
+      ...(expected.replicas === undefined ? {} : { replicas: expected.replicas }),
     };
     const temporary = `${path}.tmp`;
     writeFileSync(temporary, `${JSON.stringify(identity, null, 2)}\n`);
@@ -105,7 +113,8 @@ function readIdentity(path: string): DataIdentity {
   const o = parsed as Partial<DataIdentity> | null;
   const ok = o !== null && typeof o === 'object' && o.formatVersion === FORMAT_VERSION &&
     typeof o.clusterId === 'string' && Number.isSafeInteger(o.nodeId) &&
-    Array.isArray(o.members) && o.members.every(isMember) && Number.isSafeInteger(o.ranges);
+    Array.isArray(o.members) && o.members.every(isMember) && Number.isSafeInteger(o.ranges) &&
+    (o.replicas === undefined || (Number.isSafeInteger(o.replicas) && o.replicas > 0));
   if (!ok) throw new StartupError(NodeErrorCode.DataCorrupt, `${path} is not a Flotilla identity`);
   assert(typeof o.clusterId === 'string', 'checked above');
   return o as DataIdentity;

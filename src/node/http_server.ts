@@ -1,7 +1,8 @@
 /**
  * The node's HTTP server (node:http): the status page at `/`, `/status` (JSON), `/metrics`
- * (Prometheus text), `/v1/node` (who this node is: its peers ask, peers.ts) and the KV API
- * under `/v1/kv/` (http_kv.ts).
+ * (Prometheus text), `/v1/node` (who this node is: its peers ask, peers.ts),
+ * `/v1/internal/applied` (a merge's wait, applied_wait.ts) and the KV API under `/v1/kv/`
+ * (http_kv.ts).
  *
  * Lifecycle: `listen` (an address that cannot be bound is a `StartupError`), then `close`:
  * stop accepting, answer requests that arrive on kept-alive connections meanwhile with
@@ -17,6 +18,7 @@ import { NodeErrorCode, StartupError } from './errors.js';
 import { HttpError, HttpErrorCode, sendError, sendJson } from './http_util.js';
 import { KV_LIMITS_DEFAULT, handleKv, isKvPath, type KvLimits } from './http_kv.js';
 import { KvUnavailableError, type KvService } from './kv.js';
+import { APPLIED_PATH, type AppliedResponder } from './applied_wait.js';
 import type { NodeMetrics } from './metrics.js';
 import { STATUS_RANGES_MAX, buildStatus, type StatusSource } from './status.js';
 import { STATUS_PAGE_HTML } from './status_page.js';
@@ -39,6 +41,8 @@ export interface NodeHttpServerOptions {
   errorDetails?: (error: unknown) => Record<string, unknown> | undefined;
   /** What `/v1/node` answers; without it the route is not found. @default none */
   nodeInfo?: () => unknown;
+  /** Answers the merge's applied-index question (applied_wait.ts). @default not found */
+  applied?: AppliedResponder | null;
   /** Time `close` lets in-flight requests finish. @default 10000 (milliseconds) */
   drainTimeoutMs?: number;
   /** @default silent */
@@ -158,6 +162,12 @@ export class NodeHttpServer {
         const info = this.options.nodeInfo;
         if (info === undefined) throw new HttpError(HttpErrorCode.RouteNotFound, 'no /v1/node');
         sendJson(res, 200, info());
+        return;
+      }
+      case APPLIED_PATH: {
+        const applied = this.options.applied ?? null;
+        if (applied === null) throw new HttpError(HttpErrorCode.RouteNotFound, `no ${path}`);
+        sendJson(res, 200, await applied.answer(url));
         return;
       }
       case '/status':

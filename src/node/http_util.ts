@@ -16,6 +16,7 @@ export const HttpErrorCode = {
   RouteNotFound: 'ERR_ROUTE_NOT_FOUND',
   MethodNotAllowed: 'ERR_METHOD_NOT_ALLOWED',
   Stopping: 'ERR_NODE_STOPPING',
+  AppliedWaitsFull: 'ERR_APPLIED_WAITS_FULL',
   Internal: 'ERR_INTERNAL',
 } as const;
 
@@ -36,6 +37,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   ERR_ROUTE_NOT_FOUND: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_NODE_STOPPING: 503,
+  ERR_APPLIED_WAITS_FULL: 503,
   ERR_KV_UNAVAILABLE: 503,
   ERR_BATCH_SPANS_RANGES: 400,
   // The store's errors: the client should retry elsewhere or later.

@@ -46,6 +46,10 @@ export interface MetricsSource {
 export interface RangeCounters {
   splits: number;
   merges: number;
+  /** Leaderships this node handed over to balance them (range_queues.ts). */
+  leaseTransfers: number;
+  /** Replica moves this node carried out as leader (the range layer's rebalancer). */
+  replicaMoves: number;
   kvServedLocally: number;
   kvForwarded: number;
   kvForwardsFailed: number;
@@ -234,6 +238,10 @@ export class NodeMetrics {
     const counters: [string, string, () => number][] = [
       ['range_splits_total', 'Splits applied by this node\'s replicas', () => read().splits],
       ['range_merges_total', 'Merges applied by this node\'s replicas', () => read().merges],
+      ['range_lease_transfers_total', 'Leaderships this node handed over to balance them',
+        () => read().leaseTransfers],
+      ['range_replica_moves_total', 'Replica moves this node carried out as leader',
+        () => read().replicaMoves],
       ['kv_served_locally_total', 'KV calls served by this node\'s replicas',
         () => read().kvServedLocally],
       ['kv_forwarded_total', 'KV calls forwarded to a range\'s leader',

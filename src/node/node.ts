@@ -23,7 +23,12 @@ import type { Logger } from 'pino';
 import { assert } from '../util/index.js';
 import { SeededRandom } from '../raft/index.js';
 import { Store, type StoreOptions } from '../multiraft/index.js';
-import { EngineKv, RangeNode, type SizeSplitOptions } from '../range/index.js';
+import {
+  EngineKv,
+  RangeNode,
+  type MergeOptions,
+  type SizeSplitOptions,
+} from '../range/index.js';
 import { LevelEngine } from '../storage/index.js';
 import {
   PROTOCOL_VERSION_CURRENT,
@@ -39,6 +44,8 @@ import type { KvService } from './kv.js';
 import { NodeMetrics, type RangeCounters } from './metrics.js';
 import { NodeRangeIdAllocator, bootstrapDescriptors } from './node_ranges.js';
 import { PeerDirectory, type NodeInfo } from './peers.js';
+import { AppliedResponder, HttpMergeWaiter } from './applied_wait.js';
+import { RangeQueues } from './range_queues.js';
 import { RangeKv, kvErrorDetails } from './range_kv.js';
 import { DeferredKv } from './deferred_kv.js';
 import type { PeerInfo, StatusSource } from './status.js';
@@ -68,6 +75,15 @@ export interface NodeConfig {
   peerHttp?: ReadonlyMap<number, string>;
   /** Size thresholds that split a range; null: none. @default null */
   sizeSplit?: SizeSplitOptions | null;
+  /** Voters per bootstrap range (the members of lowest ids). @default every member */
+  replicas?: number;
+  /** Merge thresholds of the merge queue (range_queues.ts); null: no merges. @default null */
+  merge?: MergeOptions | null;
+  /**
+   * Balance leaderships across the members and, with more members than replicas per range,
+   * replica counts (the range layer's rebalancer). @default false
+   */
+  rebalance?: boolean;
   /**
    * The advertised protocol version and the cluster's version window, for the transport.
    * @default the newest version, no window
@@ -91,6 +107,7 @@ export class FlotillaNode {
     readonly metrics: NodeMetrics,
     readonly http: NodeHttpServer,
     readonly httpAddress: HostPort,
+    readonly queues: RangeQueues,
     private readonly rangeTicker: NodeJS.Timeout,
     private readonly engine: LevelEngine,
     private readonly log: Logger,
@@ -115,6 +132,7 @@ export class FlotillaNode {
     const { identity, bootstrapped } = openDataDir({
       dir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
       members: config.members, ranges: config.ranges, nowMs: Date.now(),
+      ...(config.replicas === undefined ? {} : { replicas: config.replicas }),
     });
     log.info({ clusterId: identity.clusterId, bootstrapped, dataDir: config.dataDir },
       bootstrapped ? 'bootstrapped a new data directory' : 'opened the data directory');
@@ -127,8 +145,16 @@ export class FlotillaNode {
     // The allocator reads the store, which needs the range node first: a late binding.
     const rangeIds = { next: (): number => ids.next() };
     const data = new DeferredKv();
+    const members = identity.members.filter((m) => m.nodeId !== config.nodeId);
+    const peers = new PeerDirectory({ nodeId: config.nodeId, clusterId: identity.clusterId,
+      logger: log, peers: members.map((m) => ({ nodeId: m.nodeId, raft: `${m.host}:${m.port}`,
+        http: config.peerHttp?.get(m.nodeId) ?? null })) });
+    const moves = config.rebalance === true &&
+      bootstrapVoters(identity).length < identity.members.length;
     const ranges = new RangeNode({ nodeId: config.nodeId, random, logger: config.logger,
-      rangeIds, sizeSplit: config.sizeSplit ?? null, kv: data });
+      rangeIds, sizeSplit: config.sizeSplit ?? null, kv: data,
+      mergeWaiter: new HttpMergeWaiter({ peers, logger: log }),
+      rebalance: moves ? { nodeIds: identity.members.map((m) => m.nodeId) } : null });
     const engine = new LevelEngine({ location: join(config.dataDir, 'engine'),
       storeId: config.nodeId, clusterId: identity.clusterId });
     const store = await Store.open({
@@ -144,25 +170,25 @@ export class FlotillaNode {
       await tcp.close();
       await engine.close();
     };
-    const members = identity.members.filter((m) => m.nodeId !== config.nodeId);
     for (const m of members) tcp.setPeer(m.nodeId, { host: m.host, port: m.port });
     await listenOrRefuse(tcp, config.listen, closeAll);
-    const peers = new PeerDirectory({ nodeId: config.nodeId, clusterId: identity.clusterId,
-      logger: log, peers: members.map((m) => ({ nodeId: m.nodeId, raft: `${m.host}:${m.port}`,
-        http: config.peerHttp?.get(m.nodeId) ?? null })) });
-    const wiring = { nodeId: config.nodeId, identity, store, tcp, ranges, peers, config };
+    const queues = new RangeQueues({ ranges, store, merge: config.merge ?? null,
+      balanceLeases: config.rebalance === true, logger: log });
+    const wiring = { nodeId: config.nodeId, identity, store, tcp, ranges, peers, queues,
+      config };
     const { http, httpAddress, kv, metrics } = await serveHttp(wiring, transport, log, closeAll);
     let replicas = 0;
     store.forEachRange(() => replicas++);
     if (replicas === 0) createRanges(store, ranges, identity);
     store.start();
     peers.start();
+    queues.start();
     const rangeTicker = setInterval(() => ranges.tick(), store.ticker.config.tickIntervalMs);
     log.info({ listen: `${config.listen.host}:${tcp.address()!.port}`,
       http: `${httpAddress.host}:${httpAddress.port}`, ranges: identity.ranges, replicas,
       restored, bootstrapped, members: identity.members.length }, 'node started');
     return new FlotillaNode(identity, store, tcp, ranges, kv, peers, metrics, http, httpAddress,
-      rangeTicker, engine, log);
+      queues, rangeTicker, engine, log);
   }
 
   /** Stops serving HTTP (in-flight requests finish), then the store, then the transport. */
@@ -171,6 +197,7 @@ export class FlotillaNode {
     this.stopped = (async () => {
       this.log.info({ why }, 'node stopping');
       this.peers.stop();
+      this.queues.stop();
       await this.http.close();
       clearInterval(this.rangeTicker);
       await this.store.close();
@@ -182,10 +209,22 @@ export class FlotillaNode {
   }
 }
 
-/** Every member holds every bootstrap range; the leaders are spread over the members. */
+/** The voters of every bootstrap range: the `replicas` members of lowest node ids. */
+function bootstrapVoters(identity: DataIdentity): number[] {
+  const all = identity.members.map((m) => m.nodeId).sort((a, b) => a - b);
+  const n = identity.replicas ?? all.length;
+  assert(Number.isSafeInteger(n) && n > 0, 'replicas per range');
+  return all.slice(0, n);
+}
+
+/**
+ * The bootstrap voters hold every bootstrap range, the leaders spread over them; another
+ * member starts empty (the rebalancer moves replicas to it).
+ */
 function createRanges(store: Store, ranges: RangeNode, identity: DataIdentity): void {
-  const voters = identity.members.map((m) => m.nodeId).sort((a, b) => a - b);
-  assert(voters.includes(store.nodeId), 'a member hosts the bootstrap ranges');
+  const voters = bootstrapVoters(identity);
+  if (!voters.includes(store.nodeId)) return;
+  assert(voters.length <= identity.members.length, 'voters are members');
   const descs = bootstrapDescriptors(identity.ranges, voters);
   ranges.bootstrap(descs);
   for (const d of descs) {
@@ -201,6 +240,7 @@ interface Wiring {
   tcp: TcpTransport;
   ranges: RangeNode;
   peers: PeerDirectory;
+  queues: RangeQueues;
   config: NodeConfig;
 }
 
@@ -214,7 +254,9 @@ async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger,
   const kv = new RangeKv({ rangeNode: w.ranges, store, peers, logger: log,
     selfHttp: () => self.http });
   const rangeCounters = (): RangeCounters => ({ splits: w.ranges.stats.splitsApplied,
-    merges: w.ranges.stats.mergesApplied, kvServedLocally: kv.stats.servedLocally,
+    merges: w.ranges.stats.mergesApplied, leaseTransfers: w.queues.stats.leaseTransfersDone,
+    replicaMoves: w.ranges.rebalancer?.stats.movesDone ?? 0,
+    kvServedLocally: kv.stats.servedLocally,
     kvForwarded: kv.stats.forwarded, kvForwardsFailed: kv.stats.forwardsFailed });
   const metrics = new NodeMetrics({
     nodeId, store, messageCounts: transport.counts, transportStats: () => tcp.stats(),
@@ -236,6 +278,7 @@ async function serveHttp(w: Wiring, transport: CountingTransport, log: Logger,
     protocolVersion: config.versions?.protocolVersionMax ?? PROTOCOL_VERSION_CURRENT });
   const http = new NodeHttpServer({ host: config.http.host, port: config.http.port, status,
     metrics, kv: config.kv === undefined ? kv : config.kv, logger: log, nodeInfo,
+    applied: new AppliedResponder(store),
     errorDetails: kvErrorDetails(peers, () => self.http, nodeId) });
   const httpAddress = await listenHttpOrRefuse(http, closeAll);
   self.http = `${httpAddress.host}:${httpAddress.port}`;

@@ -21,6 +21,7 @@ import {
   versionWindow,
 } from '../transport/index.js';
 import { ConfigError } from '../util/index.js';
+import type { MergeOptions, SizeSplitOptions } from '../range/index.js';
 
 /** The flags of `flotilla start`. */
 export const START_COMMAND = {
@@ -46,6 +47,19 @@ export const START_COMMAND = {
       description: 'a range holding more than N keys splits (default: no size splits)' },
     'split-range-bytes': { kind: 'integer', min: 1, max: 2 ** 40, valueName: 'BYTES',
       description: 'a range holding more than BYTES of keys and values splits' },
+    replicas: { kind: 'integer', min: 1, max: 7, valueName: 'N',
+      description: 'voters of each bootstrap range, on the N members of lowest ids (default: ' +
+        'every member; the same on every member)' },
+    'merge-range-bytes': { kind: 'integer', min: 1, max: 2 ** 40, valueName: 'BYTES',
+      description: 'merge queue: a range and its right neighbour, both under BYTES, cold ' +
+        '(--merge-qps-max) and not too big together (split thresholds), merge (default: no ' +
+        'merges)' },
+    'merge-qps-max': { kind: 'number', positive: true, default: 10, valueName: 'Q',
+      description: 'merge queue: the two ranges\' load summed, in Raft entries applied per ' +
+        'second, must stay under Q' },
+    rebalance: { kind: 'boolean', description: 'balance leaderships across the members ' +
+      '(leadership transfers) and, with more members than --replicas, replica counts ' +
+      '(replica moves)' },
     'cluster-id': { kind: 'string', valueName: 'ID',
       description: 'the cluster id (default: derived from --cluster-token and the members)' },
     'cluster-token': { kind: 'string', default: 'flotilla', valueName: 'TOKEN',
@@ -118,6 +132,23 @@ export function versionFlags(version: number | undefined, clusterVersion: number
   }
 }
 
+/**
+ * The merge queue's thresholds from `--merge-range-bytes` and `--merge-qps-max` (null: no
+ * merges); a merged range must not split again at once, so the split thresholds bound it.
+ * @throws UsageError
+ */
+export function mergeFlags(rangeBytesMin: number | undefined, qpsMax: number,
+  sizeSplit: SizeSplitOptions | null): MergeOptions | null {
+  if (rangeBytesMin === undefined) return null;
+  const rangeBytesMax = sizeSplit?.rangeBytesMax ?? Number.MAX_SAFE_INTEGER;
+  if (rangeBytesMin > rangeBytesMax) {
+    throw new UsageError(`--merge-range-bytes ${rangeBytesMin} is over --split-range-bytes ` +
+      `${rangeBytesMax}: merged ranges would split again`);
+  }
+  return { rangeBytesMin, rangeBytesMax, qpsSplitThreshold: 2 * qpsMax,
+    rangeKeysMax: sizeSplit?.rangeKeysMax ?? Number.MAX_SAFE_INTEGER };
+}
+
 /** Runs `flotilla start` until a signal; resolves once the node has stopped. */
 export async function startCommand(argv: readonly string[]): Promise<void> {
   const { values: v } = parseOrExit(START_COMMAND, argv);
@@ -139,11 +170,19 @@ export async function startCommand(argv: readonly string[]): Promise<void> {
   const sizeSplit = keysMax === undefined && bytesMax === undefined ? null
     : { rangeKeysMax: keysMax ?? Number.MAX_SAFE_INTEGER,
       rangeBytesMax: bytesMax ?? Number.MAX_SAFE_INTEGER };
+  const replicas = v.replicas;
+  if (replicas !== undefined && replicas > members.length) {
+    throw new UsageError(`--replicas ${replicas} is more than the ${members.length} members`);
+  }
+  const merge = mergeFlags(v['merge-range-bytes'], v['merge-qps-max'], sizeSplit);
   const logger = createLogger({ level: v['log-level'] });
   const node = await FlotillaNode.start({
     nodeId, listen: v.listen, http: v.http, members, dataDir: resolve(v.data), peerHttp,
-    sizeSplit,
-    ranges: v.ranges, clusterId: v['cluster-id'] ?? deriveClusterId(v['cluster-token'], members),
+    sizeSplit, merge, rebalance: v.rebalance === true,
+    ...(replicas === undefined ? {} : { replicas }),
+    ranges: v.ranges, clusterId: v['cluster-id'] ?? deriveClusterId(
+      replicas === undefined ? v['cluster-token'] : `${v['cluster-token']}/replicas=${replicas}`,
+      members),
     logger, versions,
   });
   await new Promise<void>((done) => {

@@ -66,6 +66,7 @@ export {
 } from './config.js';
 export { StateType, stateTypeNames } from './raft_state.js';
 export {
+  HeartbeatStep,
   ProgressType,
   RawNode,
   ReadyKind,

@@ -57,7 +57,7 @@ export function stepLeader(r: Raft, m: Message): Error | null {
       else stepAppRespAccept(r, m, pr);
       break;
     case MessageType.MsgHeartbeatResp:
-      stepHeartbeatResp(r, m, pr);
+      stepHeartbeatResp(r, m.from, m.context, pr);
       break;
     case MessageType.MsgSnapStatus:
       stepSnapStatus(r, m, pr);
@@ -279,16 +279,21 @@ function stepAppRespAccept(r: Raft, m: Message, pr: Progress): void {
   }
 }
 
-function stepHeartbeatResp(r: Raft, m: Message, pr: Progress): void {
+/**
+ * A follower `from` answered a heartbeat with `context`. Takes fields, not the message, so
+ * that the message-free path (raft_heartbeat.ts) runs this very code.
+ */
+export function stepHeartbeatResp(r: Raft, from: number, context: Uint8Array, pr: Progress):
+  void {
   pr.recentActive = true;
   pr.msgAppFlowPaused = false;
   // An append (possibly empty) unblocks a paused follower and lets a caught-up probing one
   // return to replicating. In StateSnapshot the progress is paused, so nothing is sent.
   if (pr.match < r.raftLog.lastIndex() || pr.state === ProgressState.StateProbe) {
-    r.sendAppend(m.from);
+    r.sendAppend(from);
   }
-  if (r.readOnly.option !== ReadOnlyOption.ReadOnlySafe || m.context.length === 0) return;
-  r.readOnly.recvAck(m.from, m.context);
+  if (r.readOnly.option !== ReadOnlyOption.ReadOnlySafe || context.length === 0) return;
+  r.readOnly.recvAck(from, context);
   const rss = r.readOnly.maybeAdvance(r.trk.config.voters);
   for (let i = 0; i < rss.length; i++) {
     const rs = rss[i]!;

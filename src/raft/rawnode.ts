@@ -55,11 +55,15 @@ import { asV2, marshalConfChange } from './confchange_codec.js';
 import { bootstrap, type Peer } from './bootstrap.js';
 import { getBasicStatus, getStatus } from './status_build.js';
 import { restoreQuiescedRole, type QuiescedRole } from './raft_quiesced.js';
+import {
+  HeartbeatStep, stepHeartbeatPlain, stepHeartbeatRespPlain,
+} from './raft_heartbeat.js';
 import type { BasicStatus, Status } from './status.js';
 import { fillNodeFacts, fillPeerFacts, type NodeFacts, type PeerFacts } from './node_facts.js';
 
 export type { SoftState } from './status.js';
 export type { QuiescedRole } from './raft_quiesced.js';
+export { HeartbeatStep } from './raft_heartbeat.js';
 
 /**
  * What the application must handle between `ready()` and `advance()` (etcd's `Ready`). Every
@@ -372,6 +376,27 @@ export class RawNode {
       throw ErrStepPeerNotFound;
     }
     this.throwIf(this.raft.step(m));
+  }
+
+  /**
+   * `step` of a plain MsgHeartbeat (no context) from `from` at `term` with `commit`, without
+   * the message, when it takes the usual follower path (see raft_heartbeat.ts); else
+   * `Declined` and nothing happened. When stepped, the node has NOT queued its answer: the
+   * caller sends it, a MsgHeartbeatResp from this node to `from` at `term`, no context, before
+   * anything of this node's next Ready (it is what that Ready's first message would be).
+   */
+  stepHeartbeat(from: number, term: number, commit: number): HeartbeatStep {
+    if (this.asyncStorageWrites) return HeartbeatStep.Declined;
+    return stepHeartbeatPlain(this.raft, from, term, commit);
+  }
+
+  /**
+   * `step` of a plain MsgHeartbeatResp (no context) from `from` at `term`, without the
+   * message, when it takes the usual leader path (see raft_heartbeat.ts); else `Declined`
+   * and nothing happened.
+   */
+  stepHeartbeatResp(from: number, term: number): HeartbeatStep {
+    return stepHeartbeatRespPlain(this.raft, from, term);
   }
 
   private throwIf(err: Error | null): void {

@@ -81,22 +81,33 @@ export class DedupeTable {
   }
 
   /**
-   * Takes over every record of `other` (a merged-away range's table) after its own, evicting
-   * the oldest beyond the bound, writing the rows under this range's prefix: a command the
-   * right range applied before the merge still applies once when retried on the merged one.
+   * Takes over every record of `other` this table lacks, its index capped at `index` (an
+   * entry at or before the one that carries them over), writing the rows under this range's prefix: a
+   * command the other range applied still applies once when retried here. A merge takes the
+   * right range's table; a split's right side the left's (a client retrying a command that
+   * applied before the split reaches the side that holds its key now). The table is then in
+   * the order `load` rebuilds (index, then id), so a restarted replica evicts what the others
+   * do; the oldest beyond the bound are evicted.
    */
-  absorb(other: DedupeTable, writer: KvWriter): void {
+  absorb(other: DedupeTable, index: number, writer: KvWriter): void {
     assert(other !== this && other.rangeId !== this.rangeId, 'absorb another range');
+    assert(Number.isSafeInteger(index) && index > 0, 'a stamp index');
+    const all = [...this.records];
     for (const [k, record] of other.records) {
       if (this.records.has(k)) continue;
-      if (this.records.size >= this.entriesMax) {
-        const oldest = this.records.keys().next().value as string;
-        this.records.delete(oldest);
-        writer.delete(this.rowKey(oldest));
-      }
-      this.records.set(k, record);
-      writer.put(this.rowKey(k), encodeRecord(record));
+      const taken = { index: Math.min(record.index, index), code: record.code };
+      all.push([k, taken]);
+      writer.put(this.rowKey(k), encodeRecord(taken));
     }
+    all.sort(([ka, a], [kb, b]) => a.index - b.index || (ka < kb ? -1 : ka > kb ? 1 : 0));
+    this.records.clear();
+    const evict = Math.max(0, all.length - this.entriesMax);
+    for (let i = 0; i < all.length; i++) {
+      const [k, record] = all[i]!;
+      if (i < evict) writer.delete(this.rowKey(k));
+      else this.records.set(k, record);
+    }
+    this.lastIndex = all.length === 0 ? this.lastIndex : all[all.length - 1]![1].index;
     assert(this.records.size <= this.entriesMax, 'dedupe bound holds');
   }
 
@@ -110,7 +121,8 @@ export class DedupeTable {
     const loaded = rows.map((row) => ({
       id: keyToString(row.key.subarray(start.length)), record: decodeRecord(row.value),
     }));
-    loaded.sort((a, b) => a.record.index - b.record.index);
+    loaded.sort((a, b) => a.record.index - b.record.index ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.lastIndex = 0;
     for (const { id, record } of loaded) {
       this.records.set(id, record);

@@ -39,7 +39,8 @@
  *    place if a peer's message created it first), the left's leader campaigns for it; the
  *    split-delay helper runs before the proposal. A merge freezes the right range (subsume),
  *    waits until every right replica applied the freeze, then the left subsumes it in one
- *    batch (descriptor, statistics, dedupe records; the right's local rows deleted).
+ *    batch (descriptor, statistics, dedupe records; the right's local rows deleted). The
+ *    wait goes through the `MergeWaiter` seam (merge_wait.ts): in process, or a node's RPC.
  *    `RangeClient` routes and retries with the same command id.
  * 9. Replica GC (replica_gc.ts, _membership.ts). A replica that applied its own removal, or
  *    whose range merged away here, is destroyed (Raft state, range-local rows, its span's
@@ -192,4 +193,12 @@ export {
 } from './range_node.js';
 export { RangeClient, type RangeClientOptions, type RangeClientStats } from './client.js';
 export { applyMerge, applySubsume, type MergeOutcome } from './merge_apply.js';
+export {
+  inProcessMergeWaiter,
+  MergeWaitErrorCode,
+  MergeWaitPeerError,
+  MergeWaitTimeoutError,
+  type LocalAppliedSource,
+  type MergeWaiter,
+} from './merge_wait.js';
 export type { MergeCommand, SubsumeCommand } from './kv_command.js';

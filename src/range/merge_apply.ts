@@ -72,7 +72,8 @@ export function applyMerge(
   left.descriptor = merged;
   left.stats.keyCount += right.stats.keyCount;
   left.stats.byteCount += right.stats.byteCount;
-  left.dedupe.absorb(right.dedupe, kv);
+  // Stamped below the merge's own record, which follows.
+  left.dedupe.absorb(right.dedupe, index - 1, kv);
   right.destroyRows(kv);
   left.saveStats(kv);
   left.saveDescriptor(kv);

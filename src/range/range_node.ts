@@ -78,6 +78,7 @@ import {
   type RangeCommand,
 } from './kv_command.js';
 import { applyMerge, applySubsume } from './merge_apply.js';
+import { inProcessMergeWaiter, type MergeWaiter } from './merge_wait.js';
 import { compareKeys, keyNext, META_KEY_MAX, metaKey } from './keys.js';
 import { MemoryKv, type KvStore } from './kv_store.js';
 import { ProposalTracker } from './proposals.js';
@@ -161,11 +162,17 @@ export interface RangeNodeOptions {
   /** Structured logger (adds `nodeId`; ranges are logged as `rangeId`). @default silent */
   logger?: Logger;
   /**
-   * The range nodes of the other stores, for a merge's wait for application (in one
-   * process: tests, simulations; the node layer would make it an RPC). Without it, merges
-   * are refused. @default none
+   * The range nodes of the other stores in this process (tests, simulations): load splits
+   * start on the leader's node through it, and without `mergeWaiter` it is the merge's
+   * wait for application. @default none
    */
   peers?: (nodeId: number) => RangeNode | undefined;
+  /**
+   * How a merge waits until the right range's replicas on other stores applied its freeze
+   * (merge_wait.ts; across processes the node layer's RPC). Without it and without `peers`,
+   * merges are refused. @default `inProcessMergeWaiter(peers)` when `peers` is given
+   */
+  mergeWaiter?: MergeWaiter;
   /** The rebalancer loop (rebalancer.ts); null: no loop. @default null */
   rebalance?: RebalancerOptions | null;
 }
@@ -526,33 +533,45 @@ export class RangeNode implements StateMachine {
     const problem = mergeProblem(left.descriptor, right);
     if (problem !== null) throw problem;
     const peers = this.options.peers;
-    if (peers === undefined) throw new RangeUnavailableError(leftRangeId, 'merges need peers');
+    const waiter = this.options.mergeWaiter ??
+      (peers === undefined ? undefined : inProcessMergeWaiter(peers));
+    if (waiter === undefined) {
+      throw new RangeUnavailableError(leftRangeId, 'merges need a merge waiter');
+    }
     if (this.merging.has(right.rangeId)) {
       throw new RangeUnavailableError(right.rangeId, 'a merge of it is in progress here');
     }
     this.merging.add(right.rangeId);
     try {
-      return await this.subsumeAndMerge(right, peers);
+      return await this.subsumeAndMerge(right, waiter);
     } finally {
       this.merging.delete(right.rangeId);
     }
   }
 
-  private async subsumeAndMerge(right: RangeDescriptor,
-    peers: (nodeId: number) => RangeNode | undefined): Promise<RangeDescriptor> {
-    // Once proposed, a subsume must be seen through (a frozen range serves nothing): it is
-    // retried with the same id until it settles; a duplicate answer carries its index.
-    const frozen = await this.proposeUntilSettled(right.rangeId, { kind: CommandKind.Subsume,
-      id: this.ids.next(), generation: right.generation });
-    const freezeIndex = frozen.kind === 'subsume' ? frozen.freezeIndex
-      : frozen.kind === 'duplicate' && frozen.record.code === '' ? frozen.record.index : 0;
+  private async subsumeAndMerge(right: RangeDescriptor, waiter: MergeWaiter):
+    Promise<RangeDescriptor> {
+    // A right range frozen here already (an earlier merge whose wait failed) is resumed at
+    // its freeze: it never thaws, and a second subsume would only be refused.
+    let freezeIndex = this.replicas.get(right.rangeId)?.frozenAt ?? 0;
+    if (freezeIndex === 0) {
+      // Once proposed, a subsume must be seen through (a frozen range serves nothing): it
+      // is retried with the same id until it settles; a duplicate answer carries its index.
+      const frozen = await this.proposeUntilSettled(right.rangeId, {
+        kind: CommandKind.Subsume, id: this.ids.next(), generation: right.generation });
+      freezeIndex = frozen.kind === 'subsume' ? frozen.freezeIndex
+        : frozen.kind === 'duplicate' && frozen.record.code === '' ? frozen.record.index : 0;
+    }
     assert(freezeIndex > 0, 'a subsume settles with its freeze index');
-    await Promise.all(right.replicas.map((r) => {
-      const node = r.nodeId === this.nodeId ? this : peers(r.nodeId);
-      if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
-      return node.waitApplied(right.rangeId, freezeIndex);
-    }));
+    await Promise.all(right.replicas.map((r) => r.nodeId === this.nodeId
+      ? this.waitApplied(right.rangeId, freezeIndex)
+      : waiter.waitApplied(r.nodeId, right.rangeId, freezeIndex)));
     return this.mergeFrozen(right, freezeIndex);
+  }
+
+  /** The freeze index of the local replica of `rangeId` (0: not frozen, or no replica). */
+  frozenAt(rangeId: number): number {
+    return this.replicas.get(rangeId)?.frozenAt ?? 0;
   }
 
   /**

@@ -9,6 +9,7 @@
  * refused with `RangeKeyMismatchError`, as is one whose key is no longer inside the range.
  */
 import { assert, type FlotillaError } from '../util/index.js';
+import { RANGE_INITIAL_INDEX } from '../multiraft/index.js';
 import type { RangeDescriptor } from './descriptor.js';
 import { splitDescriptor, splitKeyProblem } from './descriptor_ops.js';
 import { RangeKeyMismatchError } from './errors.js';
@@ -42,6 +43,10 @@ export function applySplit(
   state.stats.keyCount -= rightState.stats.keyCount;
   state.stats.byteCount -= rightState.stats.byteCount;
   assert(state.stats.keyCount >= 0 && state.stats.byteCount >= 0, 'sides add up');
+  // A command applied here before the split may be retried on the right side (its key is
+  // there now): the right side knows it applied. Stamped at its initial index, below every
+  // entry of its own.
+  rightState.dedupe.absorb(state.dedupe, RANGE_INITIAL_INDEX, kv);
   state.saveStats(kv);
   rightState.saveStats(kv);
   state.saveDescriptor(kv);

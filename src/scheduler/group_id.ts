@@ -22,7 +22,8 @@ export const GROUP_ID_LIMIT = 0x7fff_ffff;
  * anything else is a programmer error in the store's id assignment.
  */
 export function toGroupId(value: number): GroupId {
-  assert(Number.isInteger(value), `group id must be an integer, got ${value}`);
-  assert(value >= 0 && value < GROUP_ID_LIMIT, `group id out of range: ${value}`);
+  // The messages are built only on failure: this runs on every lookup of a hot path.
+  if (!Number.isInteger(value)) assert(false, `group id must be an integer, got ${value}`);
+  if (!(value >= 0 && value < GROUP_ID_LIMIT)) assert(false, `group id out of range: ${value}`);
   return value as GroupId;
 }

@@ -22,6 +22,7 @@
  */
 import type { Logger } from 'pino';
 import { assert } from '../util/index.js';
+import type { Entry } from '../raft/index.js';
 import type { Backend, BackendWrite } from './_backend.js';
 import { EntryCache } from './_entry_cache.js';
 import { KeyBuilder } from './_keys.js';
@@ -69,6 +70,8 @@ export class EngineCore {
   readonly codec = new RecordCodec();
   readonly cache: EntryCache;
   readonly overlay = new Map<string, OverlayEntry>();
+  /** Scratch of a replica's append: the entries of the log block being encoded. */
+  readonly blockRun: Entry[] = [];
   readonly counters: EngineStats = {
     batchesCommitted: 0, writesSynced: 0, groupsCommitted: 0, bytesCommitted: 0,
     replicasRefused: 0, entryCacheBytes: 0,

@@ -29,8 +29,8 @@ import {
 } from '../raft/index.js';
 import type { DurableBatch, EngineCore, StagingReplica } from './_durable_core.js';
 import { ENTRY_OVERHEAD_BYTES, scaledLogBytes, type CachedRun } from './_entry_cache.js';
-import { MetaKind, keyHex } from './_keys.js';
-import { decodeEntry, decodeSnapshot, type LogState } from './_records.js';
+import { LOG_BLOCK_ENTRIES, MetaKind, blockLastOf, keyHex } from './_keys.js';
+import { decodeLogBlock, decodeSnapshot, type LogBlock, type LogState } from './_records.js';
 import type { AppliedState, EngineBatch, ReplicaStorage } from './engine.js';
 import { ReplicaCorruptError } from './errors.js';
 
@@ -109,8 +109,17 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     if (this.last === this.truncatedIndex) return ErrUnavailable;
     const out: Entry[] = [];
     let size = 0;
+    const cacheLo = this.last - this.ents.length + 1;
+    // Entries below the cache come a block at a time (one read for up to 16 of them).
+    let block: LogBlock | null = null;
     for (let i = lo; i < hi; i++) {
-      const e = this.entryAt(i);
+      let e: Entry;
+      if (i >= cacheLo) {
+        e = this.ents[i - cacheLo]!;
+      } else {
+        if (block === null || i >= block.first + block.entries.length) block = this.readBlock(i);
+        e = block.entries[i - block.first]!;
+      }
       size += entrySize(e);
       if (out.length > 0 && size > maxSize) break;
       out.push(e);
@@ -173,13 +182,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
       throw new RaftPanicError(`missing log entry [last: ${this.last}, append at: ${start}]`);
     }
     this.core.touch(b, this);
-    const { keys, codec } = this.core;
-    for (let i = lastNew + 1; i <= this.last; i++) this.core.del(b, keys.logKey(this.rangeId, i));
-    for (let k = from; k < entries.length; k++) {
-      const e = entries[k]!;
-      const key = keys.logKey(this.rangeId, e.index);
-      this.core.put(b, key, codec.entry(key, e));
-    }
+    this.stageBlocks(b, entries, from, lastNew);
     for (let k = from; k < entries.length; k++) this.logBytesEstimate += cost(entries[k]!);
     this.cacheAppend(entries, from, start);
     this.last = lastNew;
@@ -205,7 +208,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     assert(md.index >= this.truncatedIndex, 'a newer snapshot is past the truncation');
     const b = this.core.asOpen(batch);
     this.core.touch(b, this);
-    this.deleteLog(b, this.truncatedIndex + 1, this.last);
+    this.deleteLog(b);
     this.dropCache(this.ents.length);
     this.pinFrom = Infinity;
     this.truncatedIndex = md.index;
@@ -242,7 +245,9 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     const b = this.core.asOpen(batch);
     this.core.touch(b, this);
     const term = this.entryAt(index).term;
-    this.deleteLog(b, this.truncatedIndex + 1, index);
+    // The blocks wholly at or below `index`; the one holding it stays while it holds more.
+    const lastGone = blockLastOf(index + 1) - LOG_BLOCK_ENTRIES;
+    this.deleteBlocks(b, blockLastOf(this.truncatedIndex + 1), lastGone);
     this.logBytesEstimate = scaledLogBytes(this.logBytesEstimate,
       this.last - this.truncatedIndex, this.last - index);
     const cacheLo = this.last - this.ents.length + 1;
@@ -316,7 +321,7 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   destroy(batch: DurableBatch): void {
     this.live();
     this.core.touch(batch, this);
-    this.deleteLog(batch, this.truncatedIndex + 1, this.last);
+    this.deleteLog(batch);
     for (const kind of [MetaKind.RaftState, MetaKind.Applied]) {
       this.core.del(batch, this.core.keys.metaKey(this.rangeId, kind));
     }
@@ -328,6 +333,46 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   }
 
   // --- internals ---
+
+  /**
+   * Stages the log blocks `entries[from..]` (from `start`, to `lastNew`) touch, before the
+   * cache and `last` move: the first one with the entries before `start` it already holds
+   * (read while they still are the log's), and deletes the blocks past `lastNew`'s that only
+   * held entries this append replaces.
+   */
+  private stageBlocks(b: DurableBatch, entries: readonly Entry[], from: number,
+    lastNew: number): void {
+    const { keys, codec } = this.core;
+    const start = entries[from]!.index;
+    assert(start >= this.truncatedIndex + 1 && start <= this.last + 1, 'an append in place');
+    if (this.last > lastNew) {
+      this.deleteBlocks(b, blockLastOf(lastNew) + LOG_BLOCK_ENTRIES, blockLastOf(this.last));
+    }
+    const run = this.core.blockRun;
+    run.length = 0;
+    const blockFirst = blockLastOf(start) - LOG_BLOCK_ENTRIES + 1;
+    for (let i = Math.max(blockFirst, this.truncatedIndex + 1); i < start; i++) {
+      run.push(this.entryAt(i));
+    }
+    for (let k = from; k < entries.length; k++) {
+      const e = entries[k]!;
+      run.push(e);
+      if (k === entries.length - 1 || e.index % LOG_BLOCK_ENTRIES === LOG_BLOCK_ENTRIES - 1) {
+        const key = keys.logKey(this.rangeId, e.index);
+        this.core.put(b, key, codec.logBlock(key, run, run.length));
+        run.length = 0;
+      }
+    }
+    assert(run.length === 0, 'every block of the append staged');
+  }
+
+  /** Stages the deletion of the log blocks ending at `fromLast` to `toLast` (inclusive). */
+  private deleteBlocks(b: DurableBatch, fromLast: number, toLast: number): void {
+    assert((fromLast + 1) % LOG_BLOCK_ENTRIES === 0, 'a block bound');
+    for (let k = fromLast; k <= toLast; k += LOG_BLOCK_ENTRIES) {
+      this.core.del(b, this.core.keys.logKey(this.rangeId, k));
+    }
+  }
 
   /** The released snapshot, read back (durable: it was released only then). */
   private readSnapshot(): Snapshot {
@@ -351,19 +396,28 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
   private entryAt(i: number): Entry {
     const cacheLo = this.last - this.ents.length + 1;
     if (i >= cacheLo) return this.ents[i - cacheLo]!;
+    const block = this.readBlock(i);
+    return block.entries[i - block.first]!;
+  }
+
+  /** The durable log block holding entry `i`, read from the backend and checked. */
+  private readBlock(i: number): LogBlock {
     assert(i < this.pinFrom, 'entries not yet durable are always cached');
+    assert(i > this.truncatedIndex && i <= this.last, 'an entry the log holds');
     const key = this.core.keys.logKey(this.rangeId, i);
     const value = this.core.backend.getSync(key);
-    if (value === undefined) {
-      this.core.counters.replicasRefused++;
-      throw new ReplicaCorruptError(this.rangeId, keyHex(key), `missing log entry ${i}`);
-    }
+    let block: LogBlock | null = null;
     try {
-      return decodeEntry(this.rangeId, key, value, i);
+      if (value !== undefined) block = decodeLogBlock(this.rangeId, key, value, blockLastOf(i));
     } catch (error) {
       this.core.counters.replicasRefused++;
       throw error;
     }
+    if (block === null || i < block.first || i >= block.first + block.entries.length) {
+      this.core.counters.replicasRefused++;
+      throw new ReplicaCorruptError(this.rangeId, keyHex(key), `missing log entry ${i}`);
+    }
+    return block;
   }
 
   private cacheAppend(entries: readonly Entry[], from: number, start: number): void {
@@ -404,8 +458,13 @@ export class DurableReplica implements ReplicaStorage, StagingReplica, CachedRun
     return bytes;
   }
 
-  private deleteLog(b: DurableBatch, from: number, to: number): void {
-    for (let i = from; i <= to; i++) this.core.del(b, this.core.keys.logKey(this.rangeId, i));
+  /**
+   * Stages the deletion of every log block of the replica, the one holding the truncated
+   * index included (it may still hold compacted entries).
+   */
+  private deleteLog(b: DurableBatch): void {
+    this.deleteBlocks(b, blockLastOf(Math.max(1, this.truncatedIndex)),
+      blockLastOf(Math.max(1, this.last)));
   }
 
   private stageLogState(b: DurableBatch): void {

@@ -8,7 +8,9 @@
  *               truncatedIndex u64 | truncatedTerm u64 | lastIndex u64
  *   Applied     index u64 | ConfState | descriptor length u32 | descriptor
  *   Snapshot    index u64 | term u64 | ConfState | data length u32 | data
- *   Entry       term u64 | type u8 | data (to the end; the index is in the key)
+ *   LogBlock    first index u64 | count u16 | count × (term u64 | type u8 | length u32 | data):
+ *               the consecutive entries from `first` that the log holds within one block of
+ *               LOG_BLOCK_ENTRIES indexes (_keys.ts: the key names the block's last index)
  *   Identity    format version u32 | store id u64 | cluster id length u16 | cluster id utf8
  *   User value  value bytes (to the end)
  *   ConfState   autoLeave u8 | 4 × (count u32 | ids u64 ...): voters, learners,
@@ -23,14 +25,15 @@ import { crc32 } from 'node:zlib';
 import { assert } from '../util/index.js';
 import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/index.js';
 import { ReplicaCorruptError } from './errors.js';
-import { keyHex, readU64, writeU64 } from './_keys.js';
+import { LOG_BLOCK_ENTRIES, keyHex, readU64, writeU64 } from './_keys.js';
 import type { AppliedState } from './engine.js';
 
 /**
  * The engine format this code writes and reads (2: the snapshot record moved from the
- * metadata range to log index 0, so the open scan reads two records per replica).
+ * metadata range to log index 0, so the open scan reads two records per replica; 3: log
+ * entries are stored in blocks, one record per LOG_BLOCK_ENTRIES indexes, not one each).
  */
-export const ENGINE_FORMAT_VERSION = 2;
+export const ENGINE_FORMAT_VERSION = 3;
 
 /** A replica's log bounds, as the LogState record holds them. */
 export interface LogState {
@@ -50,6 +53,8 @@ export interface EngineIdentity {
 }
 
 const CRC_BYTES = 4;
+/** Bytes of an entry's header in a LogBlock: term u64, type u8, data length u32. */
+const ENTRY_HEADER_BYTES = 13;
 const ENTRY_TYPE_MAX = 2;
 
 /**
@@ -192,13 +197,34 @@ export class RecordCodec {
     return this.seal(key, bytes);
   }
 
-  /** An Entry record. */
-  entry(key: Uint8Array, e: Entry): Uint8Array {
-    const v = this.reserve(9 + e.data.length);
-    writeU64(v, 4, e.term);
-    v.setUint8(12, e.type);
-    this.buffer.set(e.data, 13);
-    return this.seal(key, 9 + e.data.length);
+  /**
+   * A LogBlock record of `count` consecutive entries of `entries` from its start (one block's
+   * run: the caller keeps them within one block).
+   */
+  logBlock(key: Uint8Array, entries: readonly Entry[], count: number): Uint8Array {
+    assert(count > 0 && count <= entries.length && count <= 0xffff, 'a run of one block');
+    let bytes = 10;
+    for (let k = 0; k < count; k++) bytes += ENTRY_HEADER_BYTES + entries[k]!.data.length;
+    const v = this.reserve(bytes);
+    const buffer = this.buffer;
+    const first = entries[0]!.index;
+    writeU64(v, 4, first);
+    v.setUint16(12, count);
+    let at = 14;
+    for (let k = 0; k < count; k++) {
+      const e = entries[k]!;
+      assert(e.index === first + k, 'a block holds consecutive entries');
+      writeU64(v, at, e.term);
+      buffer[at + 8] = e.type;
+      const data = e.data;
+      const n = data.length;
+      v.setUint32(at + 9, n);
+      at += ENTRY_HEADER_BYTES;
+      buffer.set(data, at);
+      at += n;
+    }
+    assert(at === CRC_BYTES + bytes, 'the LogBlock layout fills its reservation');
+    return this.seal(key, bytes);
   }
 
   /** The Identity record. */
@@ -334,16 +360,37 @@ export function decodeSnapshot(rangeId: number, key: Uint8Array, value: Uint8Arr
   return { data, metadata: { index, term, confState } };
 }
 
-/** Decodes an Entry record stored under log index `index`. */
-export function decodeEntry(rangeId: number, key: Uint8Array, value: Uint8Array,
-  index: number): Entry {
-  const r = new RecordReader(rangeId, key, value, `entry ${index}`);
-  const term = r.u64();
-  r.need(1);
-  const type = r.view.getUint8(r.at++);
-  if (type > ENTRY_TYPE_MAX) r.fail('unknown entry type');
-  const data = r.bytes(value.length - r.at);
-  return { term, index, type: type as EntryType, data };
+/** A decoded LogBlock: entries `first`, `first + 1`, ... */
+export interface LogBlock {
+  first: number;
+  entries: Entry[];
+}
+
+/**
+ * Decodes the LogBlock record of the block whose last index is `blockLast`; its entries' data
+ * are views of `value`.
+ */
+export function decodeLogBlock(rangeId: number, key: Uint8Array, value: Uint8Array,
+  blockLast: number): LogBlock {
+  const r = new RecordReader(rangeId, key, value, `log block ending ${blockLast}`);
+  const first = r.u64();
+  r.need(2);
+  const count = r.view.getUint16(r.at);
+  r.at += 2;
+  if (count === 0 || first + count - 1 > blockLast || blockLast - first >= LOG_BLOCK_ENTRIES) {
+    r.fail('entries outside the block');
+  }
+  const entries: Entry[] = [];
+  for (let k = 0; k < count; k++) {
+    const term = r.u64();
+    r.need(1);
+    const type = r.view.getUint8(r.at++);
+    if (type > ENTRY_TYPE_MAX) r.fail('unknown entry type');
+    const data = r.bytes(r.u32());
+    entries.push({ term, index: first + k, type: type as EntryType, data });
+  }
+  r.end();
+  return { first, entries };
 }
 
 /** Decodes the Identity record (`rangeId` 0: it belongs to no range). */

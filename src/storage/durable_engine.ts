@@ -16,7 +16,7 @@
  * manifest: rows of replicas never loaded since, the storage's state of loaded ones.
  *
  * LOAD. `loadReplica` reads the replica's two metadata records and its snapshot record (at log
- * index 0, outside the open scan) and walks its log once,
+ * index 0, outside the open scan) and walks its log once, a block at a time,
  * checking every checksum, that the entries from the first index to the last are all
  * there with terms that never decrease, and that the HardState's commit and the applied
  * index do not exceed the last index. Any failure refuses that replica with a
@@ -30,10 +30,10 @@ import type { Backend } from './_backend.js';
 import { EngineCore } from './_durable_core.js';
 import { DurableReplica, emptyReplicaState, type ReplicaState } from './_durable_replica.js';
 import {
-  IDENTITY_KEY, META_END, META_START, MetaKind, keyHex, rangeIdOfKey,
+  IDENTITY_KEY, META_END, META_START, MetaKind, blockLastOf, keyHex, rangeIdOfKey,
 } from './_keys.js';
 import {
-  ENGINE_FORMAT_VERSION, decodeApplied, decodeEntry, decodeIdentity, decodeRaftState,
+  ENGINE_FORMAT_VERSION, decodeApplied, decodeIdentity, decodeLogBlock, decodeRaftState,
   decodeSnapshot,
 } from './_records.js';
 import { getUser, readSpan, stageUser } from './_user_data.js';
@@ -346,18 +346,28 @@ export class DurableEngine implements StorageEngine {
 
   private checkLog(rangeId: number, s: ReplicaState): void {
     let term = s.log.truncatedTerm;
-    for (let i = s.log.truncatedIndex + 1; i <= s.log.lastIndex; i++) {
+    let i = s.log.truncatedIndex + 1;
+    while (i <= s.log.lastIndex) {
+      const blockLast = blockLastOf(i);
       const key = this.core.keys.logKey(rangeId, i);
       const value = this.core.backend.getSync(key);
       if (value === undefined) {
         throw new ReplicaCorruptError(rangeId, keyHex(key), `missing log entry ${i}`);
       }
-      const e = decodeEntry(rangeId, key, value, i);
-      if (e.term < term) {
-        throw new ReplicaCorruptError(rangeId, keyHex(key), `entry ${i} has a term going back`);
+      const block = decodeLogBlock(rangeId, key, value, blockLast);
+      const end = Math.min(blockLast, s.log.lastIndex);
+      for (; i <= end; i++) {
+        const e = block.entries[i - block.first];
+        if (e === undefined) {
+          throw new ReplicaCorruptError(rangeId, keyHex(key), `missing log entry ${i}`);
+        }
+        if (e.term < term) {
+          throw new ReplicaCorruptError(rangeId, keyHex(key), `entry ${i} has a term going back`);
+        }
+        term = e.term;
       }
-      term = e.term;
     }
+    assert(i === Math.max(s.log.truncatedIndex, s.log.lastIndex) + 1, 'the whole log checked');
   }
 
   destroyReplica(storage: ReplicaStorage, batch: EngineBatch): void {

@@ -188,7 +188,9 @@ export abstract class BatchingTransport implements Transport {
     for (let i = 0; i < envelopes.length; i++) {
       const envelope = envelopes[i]!;
       const to = envelope.message.to;
-      assert(to !== this.nodeId && to > 0, `envelope to node ${to} from node ${this.nodeId}`);
+      if (!(to !== this.nodeId && to > 0)) {
+        assert(false, `envelope to node ${to} from node ${this.nodeId}`);
+      }
       assert(Number.isInteger(envelope.rangeId) && envelope.rangeId >= 0 &&
         envelope.rangeId < RANGE_ID_LIMIT, 'range id out of range');
       let outbox = this.outboxes.get(to);

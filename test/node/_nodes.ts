@@ -22,21 +22,24 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Three node processes (ids 1..3). */
+/** Node processes (ids 1..`nodes`, three by default). */
 export class ProcessCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'flotilla-kv-'));
   readonly running = new Map<number, Running>();
-  readonly ids = [1, 2, 3];
+  readonly ids: number[];
   private raft: number[] = [];
   private httpPorts: number[] = [];
 
-  constructor(private readonly extra: readonly string[]) {}
+  constructor(private readonly extra: readonly string[], nodes = 3) {
+    this.ids = Array.from({ length: nodes }, (_, i) => i + 1);
+  }
 
   /** Picks the ports and starts every node. */
   async start(): Promise<void> {
-    const ports = await freePorts(6);
-    this.raft = ports.slice(0, 3);
-    this.httpPorts = ports.slice(3);
+    const n = this.ids.length;
+    const ports = await freePorts(2 * n);
+    this.raft = ports.slice(0, n);
+    this.httpPorts = ports.slice(n);
     for (const id of this.ids) this.startNode(id);
   }
 
@@ -68,7 +71,8 @@ export class ProcessCluster {
   /** Node `id`'s `/status`, or null if it does not answer. */
   async status(id: number): Promise<NodeStatusJson | null> {
     try {
-      const res = await fetch(`http://${this.http(id)}/status`, { signal: AbortSignal.timeout(3000) });
+      const res = await fetch(`http://${this.http(id)}/status`,
+        { signal: AbortSignal.timeout(3000) });
       return res.ok ? await res.json() as NodeStatusJson : null;
     } catch {
       return null;

@@ -1,7 +1,9 @@
 /**
  * `npm start` as a user runs it: three node processes come up and elect leaders for every
  * range, the one-line view (stdout is not a terminal here) shows it, and SIGINT stops every
- * child with exit code 0 and removes the temporary data directory.
+ * child with exit code 0 and removes the temporary data directory. With the workload:
+ * ranges split under it, and after it deleted half the keys the emptied ranges merge and
+ * leaderships are balanced, all shown by the view.
  */
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +28,7 @@ function settledLine(line: string): boolean {
 describe('npm start', () => {
   it('runs three node processes, shows them settled, and stops them all on SIGINT', async () => {
     const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--keys', '0',
-      '--log-level', 'warn'], {}, 80_000);
+      '--merge-range-bytes', '0', '--log-level', 'warn'], {}, 80_000);
     let settled = false;
     for (let i = 0; i < 600 && !settled && run.child.exitCode === null; i++) {
       settled = run.output().out.split('\n').some(settledLine);
@@ -44,21 +46,28 @@ describe('npm start', () => {
     expect(existsSync(dir)).toBe(false);
   }, 90_000);
 
-  it('runs a KV workload to its end: every key read back, ranges split under it', async () => {
+  it('runs a KV workload to its end: every key read back, ranges split and merge', async () => {
     const run = startScript('src/node/main.ts', ['--ranges', String(RANGES), '--keys', '240',
-      '--split-range-keys', '40', '--log-level', 'warn'], {}, 110_000);
+      '--split-range-keys', '40', '--log-level', 'warn'], {}, 150_000);
     let done: string | undefined;
     for (let i = 0; i < 1000 && done === undefined && run.child.exitCode === null; i++) {
       done = run.output().out.split('\n').find((l) => / workload \[#+\] done /.test(l));
       if (done === undefined) await sleep(100);
     }
     expect(done, run.output().out + run.output().err).toBeDefined();
-    expect(done).toMatch(/written 240\/240 +read 240\/240 .* errors 0 +mismatches 0 /);
-    // Splits made ranges: every node holds more than it was bootstrapped with.
-    const replicas = [...done!.matchAll(/replicas=(\d+)/g)].map((m) => Number(m[1]));
-    expect(replicas).toHaveLength(3);
-    for (const r of replicas) expect(r).toBeGreaterThan(RANGES);
+    expect(done).toMatch(/written 240\/240 +read 240\/240 +deleted (\d+)\/\1 +checked 240\/240 .*/);
+    expect(done).toMatch(/ errors 0 +mismatches 0 /);
+    expect(Number(/ splits=(\d+) /.exec(done!)![1])).toBeGreaterThan(0);
+    // The emptied ranges, cold now, merge; the view counts and lists it.
+    let merged: string | undefined;
+    for (let i = 0; i < 600 && merged === undefined && run.child.exitCode === null; i++) {
+      merged = run.output().out.split('\n').find((l) => / merges=[1-9]/.test(l) &&
+        / transfers=[1-9]/.test(l));
+      if (merged === undefined) await sleep(100);
+    }
+    expect(merged, run.output().out.slice(-2000)).toBeDefined();
+    expect(run.output().out).toMatch(/last event: \S+  merge: r\d+ merged into its left neighbour/);
     run.child.kill('SIGINT');
     expect((await run.done).code).toBe(0);
-  }, 120_000);
+  }, 160_000);
 });

@@ -155,6 +155,11 @@ describe('three node processes over TCP', () => {
         [[...startArgs(1), '--join', '127.0.0.1:7002,'], '--join has an empty entry'],
         [['start', '--data', join(dir, 'x')], '--node-id is required'],
         [['start', '--node-id', '1'], '--data is required'],
+        [[...startArgs(1), '--replicas', '4', '--data', join(dir, 'fresh4')],
+          '--replicas 4 is more than the 3 members'],
+        [[...startArgs(1), '--merge-range-bytes', '2000', '--split-range-bytes', '1000',
+          '--data', join(dir, 'fresh5')], 'merged ranges would split again'],
+        [[...startArgs(1), '--merge-qps-max', '0'], '--merge-qps-max must be a positive'],
         [['start', '--node-id', '3', '--listen', '127.0.0.1:7001', '--join', '127.0.0.1:7002',
           '--data', join(dir, 'y')], "does not match this node's place"],
       ];

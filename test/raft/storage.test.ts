@@ -220,6 +220,9 @@ describe('MemoryStorage.applySnapshot', () => {
 describe('MemoryStorage call stats and hard state', () => {
   it('counts calls of the Storage methods', () => {
     const s = storageWith(ents(3, 3, 4, 5));
+    s.lastIndex();
+    expect(s.callStats.lastIndex).toBe(0); // not counting yet
+    s.countCalls();
     s.term(4);
     s.term(4);
     s.entries(4, 5, NO_LIMIT);

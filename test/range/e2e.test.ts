@@ -6,9 +6,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   compareKeys,
+  inProcessMergeWaiter,
+  MergeWaitTimeoutError,
   OpType,
   scanMeta,
   tilingProblem,
+  type MergeWaiter,
   type RangeDescriptor,
 } from '../../src/range/index.js';
 import { keyToString } from '../../src/range/keys.js';
@@ -227,6 +230,53 @@ describe('merges end to end', () => {
         }
       }
     });
+
+  it('a merge whose wait failed leaves the right frozen; merging again resumes it', async () => {
+    let failNext = true;
+    const inProcess = inProcessMergeWaiter((id) => rc!.nodes.get(id));
+    const waiter: MergeWaiter = {
+      waitApplied(nodeId, rangeId, index) {
+        if (!failNext) return inProcess.waitApplied(nodeId, rangeId, index);
+        return Promise.reject(new MergeWaitTimeoutError(nodeId, rangeId, index, 0));
+      },
+    };
+    rc = new RangeCluster(17, { mergeWaiter: waiter });
+    const cluster = rc;
+    const put = (key: string) =>
+      cluster.client.batch([{ type: OpType.Put, key: k(key), value: k(key) }]);
+    await rc.run((async () => {
+      await put('a');
+      await put('x');
+      for (;;) {
+        const leader = cluster.leaderOf(2);
+        if (leader !== undefined && await leader.split(2, k('m')).then(() => true, () => false)) {
+          break;
+        }
+        await cluster.waitTicks(1);
+      }
+    })(), 5_000);
+    const right = rc.nodes.get(1)!.localRangeFor(k('x'))!;
+    const leader = (await rc.run((async () => {
+      for (;;) {
+        const l = cluster.leaderOf(2);
+        if (l !== undefined) return l;
+        await cluster.waitTicks(1);
+      }
+    })(), 1_000))!;
+    await expect(rc.run(leader.merge(2), 2_000))
+      .rejects.toMatchObject({ code: 'ERR_MERGE_WAIT_TIMEOUT' });
+    expect(leader.frozenAt(right.rangeId)).toBeGreaterThan(0);
+    expect(leader.stats.mergesApplied).toBe(0);
+    failNext = false;
+    const merged = await rc.run(leader.merge(2), 5_000);
+    expect(merged.rangeId).toBe(2);
+    await rc.run(rc.waitTicks(10));
+    for (const node of rc.nodes.values()) {
+      expect(node.stats.mergesApplied).toBe(1);
+      expect(keyToString(node.kv.get(k('x')) ?? new Uint8Array())).toBe('x');
+      expect(node.localRangeFor(k('x'))!.rangeId).toBe(2);
+    }
+  });
 
   it('refuses a merge with no right neighbour, or of a range not held here', async () => {
     rc = new RangeCluster(16);

@@ -244,7 +244,7 @@ describe('RangeState', () => {
     const retried = right.apply(1, put(9, 'x', 'v'), kv);
     expect(retried.kind === 'kv' && retried.outcome.ok).toBe(true);
     // A merge takes the right's records over: a late duplicate still applies once.
-    left.dedupe.absorb(right.dedupe, kv);
+    left.dedupe.absorb(right.dedupe, 100, kv);
     expect(left.dedupe.lookup(id(9))).toEqual({ index: 1, code: '' });
   });
 

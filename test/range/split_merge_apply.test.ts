@@ -44,12 +44,34 @@ describe('applySplit', () => {
     expect(state.stats).toEqual({ keyCount: 2, byteCount: 6 });
     expect(out.rightState.stats).toEqual({ keyCount: 3, byteCount: 9 });
     expect(state.descriptor.generation).toBe(4);
-    // Only range-local rows were added (the right's statistics, the split's dedupe row and
-    // both sides' descriptor rows).
+    // Only range-local rows were added (the right's statistics, the split's dedupe row, the
+    // right's copy of the left's one record and both sides' descriptor rows).
     expect(kv.get(k('n'))).toEqual(k('vv'));
-    expect(kv.entries().length).toBe(before + 4);
+    expect(kv.entries().length).toBe(before + 5);
     expect(RangeState.storedDescriptor(kv, 5)).toEqual(out.right);
     expect(RangeState.storedDescriptor(kv, state.rangeId)).toEqual(out.left);
+  });
+
+  // Sim seed 12673: a put applied on the left, its answer lost; the split moved its key to
+  // the right side, where the client's retry (same id) applied it a second time, over a
+  // later write.
+  it('gives the right side the left\'s applied ids: a retry there applies once', () => {
+    const { kv, state } = filled();
+    const out = applySplit(state, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),
+      rightRangeId: 5, generation: 3 }, 2, kv);
+    expect(out.ok).toBe(true);
+    if (!out.ok) return;
+    const retry = encodeCommand({ kind: CommandKind.Kv, id: id(1), ops: [{ type: OpType.Put,
+      key: k('n'), value: k('old') }] });
+    expect(out.rightState.apply(6, retry, kv).kind).toBe('duplicate');
+    expect(kv.get(k('n'))).toEqual(k('vv'));
+    // A restart rebuilds the same table from the rows; the right side's own commands follow.
+    const reloaded = new RangeState(out.right, defaultKvLimits);
+    reloaded.load(kv);
+    expect(reloaded.apply(7, retry, kv).kind).toBe('duplicate');
+    const fresh = encodeCommand({ kind: CommandKind.Kv, id: id(9), ops: [{ type: OpType.Put,
+      key: k('q'), value: k('new') }] });
+    expect(reloaded.apply(8, fresh, kv).kind).toBe('kv');
   });
 
   it('reads only the smaller side where the data can count keys, with the same figures', () => {
@@ -114,8 +136,10 @@ describe('applySubsume and applyMerge', () => {
     expect(left.descriptor.endKey).toEqual(KEY_MAX);
     expect(left.descriptor.generation).toBe(5);
     expect(left.stats).toEqual({ keyCount: 5, byteCount: 15 });
-    // The right's records moved over: its subsume id is known to the merged range.
-    expect(left.dedupe.lookup(id(3))).toEqual({ index: 7, code: '' });
+    // The right's records moved over: its subsume id is known to the merged range (its index,
+    // of the right's log, capped below the merge entry: the left's table stays in order).
+    expect(left.dedupe.lookup(id(3))).toEqual({ index: 2, code: '' });
+    expect(left.dedupe.lookup(id(5))).toEqual({ index: 3, code: '' });
   });
 
   it('refuses a merge that is stale, names an unfrozen right, or a bad descriptor', () => {

@@ -119,6 +119,16 @@ export class RangeInvariantViolation extends Error {
 }
 
 const NODES = [1, 2, 3];
+/**
+ * A snapshot stream with no answer fails after this (virtual) time and Raft probes again.
+ * Scaled to this network like the election timeout (10 ticks): chunks of a few KB cross it
+ * in at most 2 ms, but one the network drops is silent, and the store's default (30 s, 150
+ * ticks, sized for big snapshots on real links) outlasts the read-back after the heal: seed
+ * 1716 lost the chunk of a split-born range's snapshot to a follower whose split had not
+ * applied yet, and that follower sat out the range's next merges until the heal's reads
+ * gave up.
+ */
+const SNAPSHOT_SEND_TIMEOUT_MS = 2_000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -193,7 +203,8 @@ class RangeWorld {
       const store = new Store({ nodeId, random: raftRandom, stateMachine: node,
         transport: this.network.createTransport({ nodeId, autoFlush: true }),
         storageEngine: engine, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2,
-        clock: this.clock, scheduler: { clock: this.clock } });
+        clock: this.clock, scheduler: { clock: this.clock },
+        snapshots: { sendTimeoutMs: SNAPSHOT_SEND_TIMEOUT_MS } });
       node.attach(store);
       this.stores.set(nodeId, store);
       this.nodes.set(nodeId, node);

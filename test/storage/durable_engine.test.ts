@@ -115,7 +115,8 @@ for (const [name, k] of [['LevelEngine', level], ['CrashModelEngine', crashModel
     const cases: [string, (value: Uint8Array | undefined) => Edit, RegExp][] = [
       ['a flipped byte in an entry', (v) => [logKey(1, 2), flip(v!)], /checksum/],
       ['a truncated entry record', (v) => [logKey(1, 2), v!.slice(0, 3)], /truncated/],
-      ['a missing entry', () => [logKey(1, 2), null], /missing log entry 2/],
+      // Entries 1-4 share one log block: the first one the load misses is 1.
+      ['a missing block of entries', () => [logKey(1, 2), null], /missing log entry 1/],
       ['a HardState committing past the last index', () => {
         const key = metaKey(1, MetaKind.RaftState);
         const log = { truncatedIndex: 0, truncatedTerm: 0, lastIndex: 4 };

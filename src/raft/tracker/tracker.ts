@@ -67,14 +67,21 @@ export interface VoteTally {
 /** The votes before any was cast. Typed read-only, so nothing can add to it. */
 const NO_VOTES: ReadonlyMap<number, boolean> = new Map();
 
-/** Reads a voter's recent activity as a vote, for quorumActive. */
+/**
+ * Reads a voter's recent activity as a vote, for quorumActive. One shared instance, pointed
+ * at a tracker's progress for the length of one synchronous call: a leader checks its
+ * quorum every election timeout, and the check allocates nothing.
+ */
 class RecentActiveLookup implements VoteLookup {
-  constructor(private readonly progress: ProgressMap) {}
+  progress: ProgressMap | null = null;
   get(id: number): boolean | undefined {
+    assert(this.progress !== null, 'a lookup pointed at a progress map');
     const pr = this.progress.get(id);
     return pr === undefined || pr.isLearner ? undefined : pr.recentActive;
   }
 }
+
+const RECENT_ACTIVE = new RecentActiveLookup();
 
 /**
  * Tracks the active configuration and what is known about each peer; the committed index
@@ -136,8 +143,13 @@ export class ProgressTracker {
 
   /** Whether a quorum of voters was recently active (CheckQuorum). */
   quorumActive(): boolean {
-    const active = new RecentActiveLookup(this.progress);
-    return this.config.voters.voteResult(active) === VoteResult.VoteWon;
+    assert(RECENT_ACTIVE.progress === null, 'quorumActive is not reentrant');
+    RECENT_ACTIVE.progress = this.progress;
+    try {
+      return this.config.voters.voteResult(RECENT_ACTIVE) === VoteResult.VoteWon;
+    } finally {
+      RECENT_ACTIVE.progress = null;
+    }
   }
 
   /**
