@@ -217,6 +217,11 @@ export class EngineCore {
     for (const resolve of waiters) resolve();
   }
 
+  /** Whether a write is in flight or a committed batch waits for one. */
+  get writing(): boolean {
+    return this.inFlight || this.waiting.length > 0;
+  }
+
   /** Whether a batch is open. */
   get hasOpenBatch(): boolean {
     return this.openBatch !== null;

@@ -467,6 +467,14 @@ export class DurableEngine implements StorageEngine {
     clearLocal(this.core, this.local, this.core.asOpen(batch), rangeId);
   }
 
+  /**
+   * Whether a committed batch is not complete yet (a write in flight or waiting for one):
+   * for drivers of tests that wait until a cluster is idle.
+   */
+  get writing(): boolean {
+    return this.core.writing;
+  }
+
   stats(): EngineStats {
     return { ...this.core.counters, entryCacheBytes: this.core.cache.bytes };
   }

@@ -114,7 +114,9 @@ export class RestartCluster {
       // LevelDB's syncs complete on the thread pool: give them real time.
       await new Promise((resolve) =>
         (this.kind === 'level' ? setTimeout(resolve, 1) : setImmediate(resolve)));
-      quiet = work === 0 ? quiet + 1 : 0;
+      // Not quiet while a sync is pending: a loaded machine may take longer than a round.
+      const syncing = this.engines.some((e) => e instanceof LevelEngine && e.writing);
+      quiet = work === 0 && !syncing ? quiet + 1 : 0;
     }
   }
 
