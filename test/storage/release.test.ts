@@ -71,9 +71,11 @@ describe('released replicas on the LevelDB engine', () => {
     await engine.open();
     const short = await heapPerReleasedReplica(engine, 1, 4);
     const long = await heapPerReleasedReplica(engine, 10_000, 400);
-    // Kept, the long logs would be about 400 x (64 + overhead) bytes = 40 KiB per replica.
-    expect(long - short).toBeLessThan(400);
-    expect(long).toBeLessThan(2048);
+    // Kept, the long logs would be about 400 x (64 + overhead) bytes = 40 KiB per replica;
+    // the bound is a tenth of that, so garbage a loaded machine has not collected yet (a few
+    // hundred bytes per replica) does not count as a kept log.
+    expect(long - short).toBeLessThan(4096);
+    expect(long).toBeLessThan(8192);
     await engine.close();
   });
 
