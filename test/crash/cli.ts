@@ -1,12 +1,13 @@
 /**
  * `npm run crash -- --points N [--seed S] [--ranges R] [--kill-ms-max MS] [--mode M]
- *  [--bug ack-before-sync|ack-before-commit]`
+ *  [--kill-after-acks A] [--bug ack-before-sync|ack-before-commit]`
  *
  * kill -9 with real processes: through three stores on LevelDB (`--mode store`, the
  * default, store_crash.ts) or against the LevelDB engine alone (`--mode engine`, crash.ts).
  * `--bug` plants a bug the check must catch (store_child.ts and child.ts say which). Ends with
  * `crash: P points, A acknowledged, L lost, D duplicated` and exits 1 on any violation (each
- * printed, with the seed). Wall-clock time is printed for the whole run.
+ * printed, with the seed). Wall-clock time is printed for the whole run. `--kill-after-acks`
+ * starts each kill's delay only after the child acknowledged that many writes.
  */
 import { runCrash } from './crash.js';
 
@@ -40,6 +41,8 @@ const started = performance.now();
 const outcome = await runCrash({
   points, seed, mode, compiled: true, ranges: arg('ranges', 8),
   killAfterMsMax: arg('kill-ms-max', 300),
+  ...(process.argv.includes('--kill-after-acks') ?
+    { killAfterAcks: arg('kill-after-acks', 1) } : {}),
   ...(bug === undefined ? {} : { bug }),
   onProgress: (line) => process.stderr.write(`${line}\n`),
 });

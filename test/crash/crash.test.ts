@@ -7,7 +7,7 @@ import { runCrash } from './crash.js';
 
 describe('crash (kill -9, three stores on LevelDB)', () => {
   it('loses and duplicates nothing acknowledged over a few kill points', async () => {
-    const outcome = await runCrash({ points: 2, seed: 7, killAfterMsMin: 100 });
+    const outcome = await runCrash({ points: 2, seed: 7, killAfterMsMin: 100, killAfterAcks: 1 });
     expect(outcome.violations).toEqual([]);
     expect(outcome.points).toBe(2);
     expect(outcome.acknowledged).toBeGreaterThan(0);
@@ -16,7 +16,7 @@ describe('crash (kill -9, three stores on LevelDB)', () => {
   }, 180_000);
 
   it('catches stores that acknowledge a write before it is committed', async () => {
-    const outcome = await runCrash({ points: 3, seed: 7, killAfterMsMin: 100,
+    const outcome = await runCrash({ points: 3, seed: 7, killAfterMsMin: 100, killAfterAcks: 1,
       bug: 'ack-before-commit' });
     expect(outcome.lost).toBeGreaterThan(0);
     expect(outcome.violations.some((v) => /acknowledged id \d+ lost/.test(v))).toBe(true);
@@ -25,13 +25,13 @@ describe('crash (kill -9, three stores on LevelDB)', () => {
 
 describe('crash (kill -9, the LevelDB engine alone)', () => {
   it('loses and duplicates nothing acknowledged', async () => {
-    const outcome = await runCrash({ mode: 'engine', points: 1, seed: 7, killAfterMsMin: 100 });
+    const outcome = await runCrash({ mode: 'engine', points: 1, seed: 7, killAfterMsMin: 100, killAfterAcks: 1 });
     expect(outcome.violations).toEqual([]);
     expect(outcome.acknowledged).toBeGreaterThan(0);
   }, 120_000);
 
   it('catches a writer that acknowledges before the sync', async () => {
-    const outcome = await runCrash({ mode: 'engine', points: 1, seed: 7, killAfterMsMin: 100,
+    const outcome = await runCrash({ mode: 'engine', points: 1, seed: 7, killAfterMsMin: 100, killAfterAcks: 1,
       bug: 'ack-before-sync' });
     expect(outcome.lost).toBeGreaterThan(0);
   }, 120_000);

@@ -22,6 +22,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StoreReport } from './child.js';
 import { runStoreCrash } from './store_crash.js';
+import { SeededRandom } from '../../src/util/index.js';
+import { killArmer, type KillAt } from './_kill.js';
 import { forEachLine } from './_lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +55,12 @@ export interface CrashOptions {
   killAfterMsMax?: number;
   /** Shortest time the child writes before the kill, ms. @default 0 */
   killAfterMsMin?: number;
+  /**
+   * The kill delay starts once the child has acknowledged this many writes (at `ready` when
+   * 0), so that a loaded machine's slow start still leaves acknowledged writes to check.
+   * @default 0
+   */
+  killAfterAcks?: number;
   /** A planted bug for the child (see child.ts), to show the check catches it. */
   bug?: 'ack-before-sync' | 'ack-before-commit';
   /** Progress lines. */
@@ -68,20 +76,11 @@ export interface CrashOutcome {
   violations: string[];
 }
 
-/** A small deterministic PRNG (mulberry32) for the kill delays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Runs a writer, kills it `killAfterMs` after it is ready; its startup read-back and acks. */
-function writeAndKill(dir: string, firstId: number, ranges: number, killAfterMs: number,
+/**
+ * Runs a writer, kills it `kill.ms` after it is ready and has acknowledged `kill.acks`
+ * writes; its startup read-back and acks.
+ */
+function writeAndKill(dir: string, firstId: number, ranges: number, kill: KillAt,
   bug: string | undefined): Promise<{ report: StoreReport[]; acked: Set<number> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...NODE_ARGS, 'write', dir, String(firstId),
@@ -91,14 +90,17 @@ function writeAndKill(dir: string, firstId: number, ranges: number, killAfterMs:
     let report: StoreReport[] | null = null;
     let stderr = '';
     let killed = false;
+    const armer = killArmer(kill, () => {
+      killed = true;
+      child.kill('SIGKILL');
+    });
     forEachLine(child.stdout, (line) => {
       if (line.startsWith('report ')) report = JSON.parse(line.slice(7)) as StoreReport[];
-      else if (line === 'ready') {
-        setTimeout(() => {
-          killed = true;
-          child.kill('SIGKILL');
-        }, killAfterMs);
-      } else if (line.startsWith('ack ')) acked.add(Number(line.split(' ')[2]));
+      else if (line === 'ready') armer.ready();
+      else if (line.startsWith('ack ')) {
+        acked.add(Number(line.split(' ')[2]));
+        armer.acked();
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.on('exit', () => {
@@ -175,7 +177,7 @@ function progress(options: CrashOptions, point: number, acked: number, o: CrashO
 export async function runCrash(options: CrashOptions): Promise<CrashOutcome> {
   if ((options.mode ?? 'store') === 'store') return runStoreCrash(options);
   const ranges = options.ranges ?? 8;
-  const random = prng(options.seed ?? 1);
+  const random = new SeededRandom(options.seed ?? 1);
   const killMax = options.killAfterMsMax ?? 300;
   const killMin = options.killAfterMsMin ?? 0;
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-crash-'));
@@ -188,8 +190,9 @@ export async function runCrash(options: CrashOptions): Promise<CrashOutcome> {
     // the final one.
     let lastAcked = 0;
     for (let p = 0; p < options.points; p++) {
-      const killAfterMs = killMin + Math.floor(random() * (killMax - killMin));
-      const run = await writeAndKill(dir, (p + 1) * 10_000_000, ranges, killAfterMs, options.bug);
+      const killAfterMs = killMin + Math.floor(random.float() * (killMax - killMin));
+      const run = await writeAndKill(dir, (p + 1) * 10_000_000, ranges,
+        { ms: killAfterMs, acks: options.killAfterAcks ?? 0 }, options.bug);
       if (p > 0) {
         check(run.report, acked, previous, outcome);
         outcome.points++;

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '../../src/util/index.js';
 import type { StartCheck } from './store_child.js';
 import type { CrashOptions, CrashOutcome } from './crash.js';
+import { killArmer, type KillAt } from './_kill.js';
 import { forEachLine } from './_lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,9 +53,12 @@ interface Run {
   acked: string[];
 }
 
-/** Starts the child, kills it `killAfterMs` after `ready`; its start check and its acks. */
+/**
+ * Starts the child, kills it `kill.ms` after `ready` and its `kill.acks`-th acknowledgement;
+ * its start check and its acks.
+ */
 function startAndKill(args: readonly string[], dir: string, firstId: number, ranges: number,
-  killAfterMs: number, bug: string | undefined): Promise<Run> {
+  kill: KillAt, bug: string | undefined): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...args, dir, String(firstId), String(ranges)],
       { stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,14 +67,18 @@ function startAndKill(args: readonly string[], dir: string, firstId: number, ran
     let check: StartCheck | null = null;
     let stderr = '';
     let killed = false;
+    const armer = killArmer(kill, () => {
+      killed = true;
+      child.kill('SIGKILL');
+    });
     forEachLine(child.stdout, (line) => {
-      if (line.startsWith('ack ')) acked.push(line.slice(4));
-      else if (line.startsWith('check ')) check = JSON.parse(line.slice(6)) as StartCheck;
-      else if (line === 'ready') {
-        setTimeout(() => {
-          killed = true;
-          child.kill('SIGKILL');
-        }, killAfterMs);
+      if (line.startsWith('ack ')) {
+        acked.push(line.slice(4));
+        armer.acked();
+      } else if (line.startsWith('check ')) {
+        check = JSON.parse(line.slice(6)) as StartCheck;
+      } else if (line === 'ready') {
+        armer.ready();
       }
     });
     child.stderr.on('data', (chunk: Buffer) => {
@@ -103,8 +111,9 @@ export async function runStoreCrash(options: CrashOptions): Promise<CrashOutcome
       // The extra start at the end only checks the last kill: kill it at once.
       const killAfterMs = p === options.points ? 0 :
         killMin + Math.floor(random.float() * (killMax - killMin));
-      const run = await startAndKill(args, dir, (p + 1) * 10_000_000, ranges, killAfterMs,
-        options.bug);
+      const acks = p === options.points ? 0 : options.killAfterAcks ?? 0;
+      const run = await startAndKill(args, dir, (p + 1) * 10_000_000, ranges,
+        { ms: killAfterMs, acks }, options.bug);
       if (p > 0) {
         outcome.points++;
         outcome.lost = run.check.lost;
