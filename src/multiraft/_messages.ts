@@ -131,10 +131,18 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope): boolean {
   const node = st.settled(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
   if (m.type === MessageType.MsgSnap && m.snapshot !== null &&
-    !t.isInitialized(gid) &&
     st.config.stateMachine.acceptsSnapshot?.(t.rangeIds[gid]!, m.snapshot) === false) {
     st.stats.messagesDropped++;
-    return false;
+    if (!t.isInitialized(gid)) {
+      // Its stream, if it came by one, fails at once (not at the sender's timeout): the
+      // leader offers it again after a heartbeat.
+      st.snapshots?.receiver.refused(t.rangeIds[gid]!);
+      return false;
+    }
+    // An initialized replica steps it without its snapshot: Raft answers with the commit
+    // index, and the leader resumes the log from there (a probe), instead of offering the
+    // refused snapshot again and again.
+    return stepRemote(st, gid, node, { ...m, snapshot: null });
   }
   return stepRemote(st, gid, node, m);
 }

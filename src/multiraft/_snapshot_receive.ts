@@ -219,6 +219,14 @@ export class SnapshotReceiver {
     return keys;
   }
 
+  /** The pending snapshot of `rangeId`, if any, was refused before Raft saw it: it failed. */
+  refused(rangeId: number): void {
+    const p = this.pending.get(rangeId);
+    if (p === undefined) return;
+    this.pending.delete(rangeId);
+    this.answer(p.fromNodeId, rangeId, p.snapshotId, p.decoded.header.index, false);
+  }
+
   /**
    * The group's Ready was taken: if a pending snapshot was stepped and Raft did not restore
    * it (no snapshot in the Ready, or another one), it failed.

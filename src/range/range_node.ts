@@ -52,6 +52,7 @@ import {
   encodeDescriptor,
   isJoint,
   isVoterIncoming,
+  replicaOnNode,
   ReplicaType,
 } from './descriptor.js';
 import { mergeProblem, splitKeyProblem } from './descriptor_ops.js';
@@ -110,6 +111,13 @@ interface MetaWrite {
   desc: RangeDescriptor | null;
   generation: number;
 }
+
+/** Ticks between two scans of the meta rows for replicas removed unseen. */
+const REMOVED_SCAN_TICKS = 50;
+/** Proposal timeouts a range stays frozen before its leader resumes its merge. */
+const MERGE_RESUME_AFTER = 2;
+/** Keys deleted per scan while a span's data is cleared (bounds one scan). */
+const CLEAR_CHUNK_KEYS = 1024;
 
 /** The range id of the meta range (it never splits). */
 export const META_RANGE_ID = 1;
@@ -220,6 +228,8 @@ export class RangeNode implements StateMachine {
   private readonly mergedAway = new Set<number>();
   /** Right-hand ranges of the merges this node coordinates now. */
   private readonly merging = new Set<number>();
+  /** Frozen ranges held here (a merge in flight), with the tick they were seen frozen. */
+  private readonly frozen = new Map<number, number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
   /** Membership changes, replica GC and range snapshots (_membership.ts). */
   private readonly membership: Membership;
@@ -368,6 +378,7 @@ export class RangeNode implements StateMachine {
       state.load(this.kv);
       this.replicas.set(rangeId, state);
       this.local.insert(desc);
+      if (state.frozenAt > 0) this.frozen.set(rangeId, this.nowTick);
     });
     assert(this.replicas.size <= store.summary(newStoreSummary()).replicas, 'one per replica');
     return this.replicas.size;
@@ -465,7 +476,9 @@ export class RangeNode implements StateMachine {
     }, this.options.splitDelay);
     if (delay.message !== '') this.log?.info({ rangeId }, `split: ${delay.message}`);
     const desc = state.descriptor;
-    const again = splitKeyProblem(desc, splitKey);
+    // The wait may have let a membership change in (its joint state refuses the split).
+    const again = isJoint(desc) ? 'a membership change is in progress'
+      : splitKeyProblem(desc, splitKey);
     if (again !== null) throw new InvalidSplitKeyError(rangeId, splitKey, again);
     const result = await this.propose(rangeId, { kind: CommandKind.Split, id: this.ids.next(),
       splitKey, rightRangeId: this.options.rangeIds.next(), generation: desc.generation });
@@ -490,8 +503,73 @@ export class RangeNode implements StateMachine {
     for (const rangeId of this.sizeChecks) this.maybeSplitBySize(rangeId);
     this.sizeChecks.clear();
     this.wakeApplied();
+    this.resumeMerges();
+    this.collectRemoved();
     this.membership.tick();
     this.rebalancer?.tick();
+  }
+
+  /**
+   * Replica GC of replicas removed while they could not hear it (CockroachDB's replica GC
+   * queue reads meta for them): a replica whose store was down or cut off when its removal
+   * committed is never told, since its leader no longer talks to it, and its stale span
+   * keeps the store from taking the ranges split from it; so is one whose range merged
+   * away while it was cut off from its left. Every `REMOVED_SCAN_TICKS` the local meta
+   * replica's rows are read (one scan): a replica is stale if its range's row is at a later
+   * generation that leaves this node out, or, with no row of its range, every row over its
+   * span is of a later generation and leaves this node out. Safe: generations only grow
+   * along the descriptors of a key, so those rows are the span's later history, committed
+   * without this node (a later re-add is a new learner, fed by snapshot over the tombstone).
+   */
+  private collectRemoved(): void {
+    if (this.nowTick % REMOVED_SCAN_TICKS !== 0 || !this.replicas.has(META_RANGE_ID)) return;
+    const all = scanMeta(this.kv, 1 << 20);
+    const rows = new Map<number, RangeDescriptor>();
+    for (const d of all) rows.set(d.rangeId, d);
+    const without = (d: RangeDescriptor, gen: number) => d.generation > gen &&
+      replicaOnNode(d, this.nodeId) === undefined;
+    for (const [rangeId, state] of this.replicas) {
+      const desc = state.descriptor;
+      if (rangeId === META_RANGE_ID) continue;
+      const row = rows.get(rangeId);
+      const over = row !== undefined ? [row] : all.filter((d) =>
+        compareKeys(d.startKey, desc.endKey) < 0 && compareKeys(desc.startKey, d.endKey) < 0);
+      if (over.length === 0 || !over.every((d) => without(d, desc.generation))) continue;
+      this.log?.info({ rangeId, generation: over[0]!.generation }, 'stale replica found in meta');
+      this.membership.gc.add(rangeId, GcReason.Stale);
+    }
+  }
+
+  /** Merges in flight: frozen ranges held here, their merge not applied here yet. */
+  get mergesInFlight(): number {
+    return this.frozen.size;
+  }
+
+  /**
+   * A frozen range's coordinator may be gone (it crashed between the freeze and the merge):
+   * a frozen range never thaws, so the leader of one frozen for `MERGE_RESUME_AFTER`
+   * proposal timeouts drives its merge itself. Two coordinators at once are harmless: the
+   * merge applies once (the second finds the right merged away, or is refused).
+   */
+  private resumeMerges(): void {
+    const after = MERGE_RESUME_AFTER * (this.options.proposalTimeoutTicks ?? 50);
+    for (const [rangeId, since] of this.frozen) {
+      const state = this.replicas.get(rangeId);
+      if (state === undefined || state.frozenAt === 0) {
+        this.frozen.delete(rangeId);
+        continue;
+      }
+      const peers = this.options.peers;
+      if (peers === undefined || this.merging.has(rangeId) || this.nowTick - since < after ||
+        this.mustStore().raftStatus(rangeId)?.lead !== this.nodeId) continue;
+      this.merging.add(rangeId);
+      this.log?.info({ rangeId }, 'resuming the merge of a frozen range');
+      const right = state.descriptor;
+      this.waitFrozen(right, state.frozenAt, peers)
+        .then(() => this.mergeFrozen(right, state.frozenAt))
+        .catch((error: unknown) => this.log?.warn({ rangeId, err: error }, 'merge resume failed'))
+        .finally(() => this.merging.delete(rangeId));
+    }
   }
 
   /** Resolves once this store's replica of `rangeId` has applied `index`. */
@@ -546,12 +624,18 @@ export class RangeNode implements StateMachine {
     const freezeIndex = frozen.kind === 'subsume' ? frozen.freezeIndex
       : frozen.kind === 'duplicate' && frozen.record.code === '' ? frozen.record.index : 0;
     assert(freezeIndex > 0, 'a subsume settles with its freeze index');
+    await this.waitFrozen(right, freezeIndex, peers);
+    return this.mergeFrozen(right, freezeIndex);
+  }
+
+  /** Resolves once every replica of `right` applied its freeze (WaitForApplication). */
+  private async waitFrozen(right: RangeDescriptor, freezeIndex: number,
+    peers: (nodeId: number) => RangeNode | undefined): Promise<void> {
     await Promise.all(right.replicas.map((r) => {
       const node = r.nodeId === this.nodeId ? this : peers(r.nodeId);
       if (node === undefined) throw new RangeUnavailableError(right.rangeId, 'peer unknown');
       return node.waitApplied(right.rangeId, freezeIndex);
     }));
-    return this.mergeFrozen(right, freezeIndex);
   }
 
   /**
@@ -684,6 +768,7 @@ export class RangeNode implements StateMachine {
         const error = applySubsume(state, out.command, entry.index, this.kv);
         if (error !== null) this.proposals.reject(out.id, error);
         else this.proposals.resolve(out.id, { kind: 'subsume', freezeIndex: entry.index });
+        if (error === null) this.frozen.set(rangeId, this.nowTick);
         this.wakeApplied();
         return;
       }
@@ -702,16 +787,23 @@ export class RangeNode implements StateMachine {
       return;
     }
     this.stats.mergesApplied++;
-    this.loadDeciders.delete(out.rightRangeId);
     this.loadDeciders.delete(state.rangeId);
     this.replicas.delete(out.rightRangeId);
-    this.mergedAway.add(out.rightRangeId);
-    this.membership.gc.add(out.rightRangeId, GcReason.MergedAway);
-    this.local.insert(out.merged);
-    const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
-    this.proposals.rejectRange(out.rightRangeId, gone);
-    this.reads.failRange(out.rightRangeId, gone());
+    this.mergedAwayHere(out.rightRangeId, out.merged);
     this.proposals.resolve(cmd.id, { kind: 'merge', merged: out.merged });
+  }
+
+  /** The range `right` merged into `merged` here (its state gone): its group goes too. */
+  private mergedAwayHere(right: number, merged: RangeDescriptor): void {
+    assert(!this.replicas.has(right), 'the merged-away state is gone');
+    this.loadDeciders.delete(right);
+    this.mergedAway.add(right);
+    this.frozen.delete(right);
+    this.membership.gc.add(right, GcReason.MergedAway);
+    this.local.insert(merged);
+    const gone = () => new RangeKeyMismatchError(right, merged.startKey, merged);
+    this.proposals.rejectRange(right, gone);
+    this.reads.failRange(right, gone());
   }
 
   /** A membership change applied here: the descriptor follows the configuration. */
@@ -736,10 +828,14 @@ export class RangeNode implements StateMachine {
    */
   acceptsSnapshot(rangeId: number, snapshot: Snapshot): boolean {
     this.stats.snapshotsOffered++;
-    // A range state here (a split applied), or a range snapshot naming this node that is
-    // newer than the range's tombstone (a replica being added).
-    const accept = this.replicas.has(rangeId) ||
-      this.membership.acceptsRangeSnapshot(rangeId, snapshot);
+    // A range state here (a split applied, or an initialized replica behind) and a span that
+    // overlaps no other replica here (a snapshot of a range that merged ranges this store
+    // still holds: it catches up by the log instead, applying the merges in order); or a
+    // range snapshot naming this node that is newer than the range's tombstone (a replica
+    // being added).
+    const accept = this.replicas.has(rangeId)
+      ? !this.membership.snapshotOverlaps(rangeId, snapshot)
+      : this.membership.acceptsRangeSnapshot(rangeId, snapshot);
     if (!accept) this.stats.snapshotsRefused++;
     return accept;
   }
@@ -752,10 +848,16 @@ export class RangeNode implements StateMachine {
    */
   applySnapshot(rangeId: number, snapshot: Snapshot, batch?: EngineBatch): void {
     if (batch !== undefined) this.kv.bind(batch);
+    let subsumed: number[] | null;
     try {
-      if (this.membership.installSnapshot(rangeId, snapshot.data)) return;
+      subsumed = this.membership.installSnapshot(rangeId, snapshot.data);
     } finally {
       if (batch !== undefined) this.kv.bind(null);
+    }
+    if (subsumed !== null) {
+      const desc = this.replicas.get(rangeId)!.descriptor;
+      for (const right of subsumed) this.mergedAwayHere(right, desc);
+      return;
     }
     if (this.replicas.has(rangeId)) return;
     this.stats.snapshotsWithoutState++;
@@ -774,6 +876,10 @@ export class RangeNode implements StateMachine {
     }
     this.stats.splitsApplied++;
     const { left, right, rightState } = out;
+    if (replicaOnNode(right, this.nodeId) === undefined) {
+      this.splitOfRemoved(left, rightState, cmd.id);
+      return;
+    }
     // The left's load was sampled over its old span: it starts afresh (the right has none).
     this.loadDeciders.delete(left.rangeId);
     assert(!this.replicas.has(right.rangeId), 'a split creates a new range');
@@ -792,6 +898,26 @@ export class RangeNode implements StateMachine {
       if (known && this.scratch.lead === this.nodeId) store.campaign(right.rangeId);
     }
     this.proposals.resolve(cmd.id, { kind: 'split', left, right });
+  }
+
+  /**
+   * A split applied on a replica removed from the range before it (a removed replica applies
+   * what its log holds until GC destroys it): the right side lives on the range's stores,
+   * not here; its rows and the user data of its span go in this apply's batch (the left's GC
+   * clears only the left's span).
+   */
+  private splitOfRemoved(left: RangeDescriptor, rightState: RangeState, id: Uint8Array):
+    void {
+    const span = rightState.descriptor;
+    rightState.destroyRows(this.kv);
+    for (;;) {
+      const rows = this.kv.scan(span.startKey, span.endKey, CLEAR_CHUNK_KEYS);
+      for (const r of rows) this.kv.delete(r.key);
+      if (rows.length < CLEAR_CHUNK_KEYS) break;
+    }
+    this.local.insert(left);
+    assert(!this.replicas.has(span.rangeId), 'no right side on a removed replica');
+    this.proposals.resolve(id, { kind: 'split', left, right: span });
   }
 
   /** Initializes the split right-hand replicas that existed uninitialized. */

@@ -9,6 +9,8 @@
  * - MERGED AWAY: the range was the right-hand side of a merge applied here. Its Raft group
  *   goes; its data now belongs to the left range, and its range-local rows were deleted by
  *   the merge already.
+ * - STALE: the meta range shows the replica out of its range, or its range merged into
+ *   ranges without this node (`RangeNode`'s meta scan): as REMOVED.
  *
  * Destruction happens at the range node's tick, outside the store's batch end (the store's
  * rule); a replica with writes in flight (`ReplicaBusyError`) is tried again at the next
@@ -22,6 +24,12 @@ import { assert } from '../util/index.js';
 export const GcReason = {
   Removed: 'removed',
   MergedAway: 'merged-away',
+  /**
+   * Found stale in the meta range (a removal or a merge it never heard of): destroyed like a
+   * removed replica, and even while it leads (a zombie group that elected it among replicas
+   * its messages recreated empty).
+   */
+  Stale: 'stale',
 } as const;
 export type GcReason = (typeof GcReason)[keyof typeof GcReason];
 
