@@ -147,6 +147,10 @@ export class Membership {
   private destroy(rangeId: number, reason: GcReason): GcResult {
     const h = this.host;
     const state = h.replicas.get(rangeId);
+    // Added back before its GC ran (the learner of a later change, caught up by the log on
+    // this very replica): it is a member again (range sim seed 4075).
+    if (reason === GcReason.Removed && state !== undefined &&
+      replicaOnNode(state.descriptor, h.nodeId) !== undefined) return 'kept';
     if (reason === GcReason.Removed && state !== undefined && this.stillLeads(rangeId, state)) {
       return 'busy';
     }

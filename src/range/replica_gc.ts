@@ -36,8 +36,8 @@ export type GcReason = (typeof GcReason)[keyof typeof GcReason];
 /** Attempts per replica (a tick apart) before the queue gives up and logs it. */
 export const GC_ATTEMPTS_MAX = 1000;
 
-/** What destroying one replica did. */
-export type GcResult = 'destroyed' | 'busy';
+/** What destroying one replica did ('kept': it belongs here again; it leaves the queue). */
+export type GcResult = 'destroyed' | 'busy' | 'kept';
 
 /** Replicas waiting to be destroyed on this store, by range id. */
 export class ReplicaGcQueue {
@@ -66,7 +66,7 @@ export class ReplicaGcQueue {
   run(destroy: (rangeId: number, reason: GcReason) => GcResult): number[] {
     const givenUp: number[] = [];
     for (const [rangeId, entry] of this.pending) {
-      if (destroy(rangeId, entry.reason) === 'destroyed') {
+      if (destroy(rangeId, entry.reason) !== 'busy') {
         this.pending.delete(rangeId);
         continue;
       }
