@@ -112,8 +112,6 @@ interface MetaWrite {
   generation: number;
 }
 
-/** Ticks between two scans of the meta rows for replicas removed unseen. */
-const REMOVED_SCAN_TICKS = 50;
 /** Proposal timeouts a range stays frozen before its leader resumes its merge. */
 const MERGE_RESUME_AFTER = 2;
 /** Keys deleted per scan while a span's data is cleared (bounds one scan). */
@@ -176,6 +174,11 @@ export interface RangeNodeOptions {
   peers?: (nodeId: number) => RangeNode | undefined;
   /** The rebalancer loop (rebalancer.ts); null: no loop. @default null */
   rebalance?: RebalancerOptions | null;
+  /**
+   * Ticks between two scans of the local meta rows for replicas removed, or merged away,
+   * unseen (`collectRemoved`). @default 50 (ticks)
+   */
+  staleScanTicks?: number;
 }
 
 /** Counters of a `RangeNode`. */
@@ -514,7 +517,7 @@ export class RangeNode implements StateMachine {
    * queue reads meta for them): a replica whose store was down or cut off when its removal
    * committed is never told, since its leader no longer talks to it, and its stale span
    * keeps the store from taking the ranges split from it; so is one whose range merged
-   * away while it was cut off from its left. Every `REMOVED_SCAN_TICKS` the local meta
+   * away while it was cut off from its left. Every `staleScanTicks` the local meta
    * replica's rows are read (one scan): a replica is stale if its range's row is at a later
    * generation that leaves this node out, or, with no row of its range, every row over its
    * span is of a later generation and leaves this node out. Safe: generations only grow
@@ -522,7 +525,8 @@ export class RangeNode implements StateMachine {
    * without this node (a later re-add is a new learner, fed by snapshot over the tombstone).
    */
   private collectRemoved(): void {
-    if (this.nowTick % REMOVED_SCAN_TICKS !== 0 || !this.replicas.has(META_RANGE_ID)) return;
+    const every = this.options.staleScanTicks ?? 50;
+    if (this.nowTick % every !== 0 || !this.replicas.has(META_RANGE_ID)) return;
     const all = scanMeta(this.kv, 1 << 20);
     const rows = new Map<number, RangeDescriptor>();
     for (const d of all) rows.set(d.rangeId, d);
@@ -580,10 +584,23 @@ export class RangeNode implements StateMachine {
     }
   }
 
-  /** Resolves once this store's replica of `rangeId` has applied `index`. */
+  /**
+   * Resolves once this store's replica of `rangeId` has applied `index`. The replica is
+   * woken if it sleeps: a restarted one is seated dormant, knowing no leader, and a
+   * quiesced leader that saw it acknowledge the entry before the crash never tells it the
+   * commit again (range sim seed 7201: a merge waited for ever).
+   */
   waitApplied(rangeId: number, index: number): Promise<void> {
     const p = new Promise<void>((wake) => this.appliedWaiters.push({ rangeId, index, wake }));
     this.wakeApplied();
+    const store = this.mustStore();
+    const pending = this.appliedWaiters.some((w) => w.rangeId === rangeId && w.index === index);
+    try {
+      if (pending && store.hasRange(rangeId)) store.wakeRange(rangeId);
+    } catch (error) {
+      // Uninitialized yet: its snapshot (or the split) brings it, awake.
+      if (!(error instanceof RangeNotInitializedError)) throw error;
+    }
     return p;
   }
 

@@ -42,6 +42,14 @@ import type { RangeBug } from './range_world.js';
  */
 const SNAPSHOT_SEND_TIMEOUT_MS = 2_000;
 
+/**
+ * Meta scans for stale replicas, every this many ticks: scaled to the read-back's 30
+ * attempts a tick apart (seed 8710: a removed replica's stale span answered the reader's
+ * requests for a key of a range split from it until the reader gave up, before the scan at
+ * the default 50 ticks came).
+ */
+const STALE_SCAN_TICKS = 10;
+
 /** How a store is down. */
 export type DownKind = 'pause' | 'crash';
 
@@ -172,7 +180,7 @@ export class SimStores {
       : (peer: number) => this.nodes.get(peer);
     return new RangeNode({ nodeId: id, random: new SeededRandom(this.o.seed + id +
       1000 * incarnation), rangeIds: this.o.rangeIds, kv, peers, proposalTimeoutTicks: 20,
-      splitDelay: { maxDelayTicks: 10 } });
+      splitDelay: { maxDelayTicks: 10 }, staleScanTicks: STALE_SCAN_TICKS });
   }
 
   private storeOptions(id: number, node: RangeNode, engine: CrashModelEngine): StoreOptions {
