@@ -62,14 +62,18 @@ export function admit(st: StoreContext, fromNodeId: number, envelope: Envelope):
   const m = envelope.message;
   const rangeId = envelope.rangeId;
   const known = st.table.slotOfRange.get(rangeId);
+  const vote = m.type === MessageType.MsgVote || m.type === MessageType.MsgPreVote;
   if (known !== undefined) {
     const reason = st.table.isBroken(known) ? MessageRefusal.ReplicaBroken
-      : m.from !== fromNodeId ? MessageRefusal.SenderMismatch : null;
+      : m.from !== fromNodeId ? MessageRefusal.SenderMismatch
+        : vote && st.uninitialized.isResurrected(known) ? MessageRefusal.UnknownGroup : null;
     if (reason === null) return known;
     refuse(st, reason, rangeId, fromNodeId, m);
     return null;
   }
-  const reason = !createsReplica(m.type) ? MessageRefusal.UnknownGroup
+  // A destroyed range's vote request does not bring it back (see `isResurrected`).
+  const resurrected = st.tombstones.has(rangeId);
+  const reason = !createsReplica(m.type) || (vote && resurrected) ? MessageRefusal.UnknownGroup
     : checkMessage(fillEmptyView(st, fromNodeId), m) ??
       (st.uninitialized.full ? MessageRefusal.UninitializedCap
         : st.replicaCount >= st.config.replicasMax ? MessageRefusal.StoreFull : null);
@@ -79,6 +83,7 @@ export function admit(st: StoreContext, fromNodeId: number, envelope: Envelope):
   }
   const gid = createUninitialized(st, rangeId);
   st.uninitialized.add(gid, st.storeTicks);
+  if (resurrected) st.uninitialized.markResurrected(gid);
   st.stats.uninitializedReplicasNow = st.uninitialized.count;
   return gid;
 }

@@ -136,12 +136,18 @@ function receive(st: StoreContext, gid: GroupId, envelope: Envelope, last: boole
   const node = st.settled(gid);
   if (isQuiesceHeartbeat && maybeQuiesceFollower(st, gid, node, envelope)) return false;
   if (m.type === MessageType.MsgSnap && m.snapshot !== null &&
-    !t.isInitialized(gid) &&
     st.config.stateMachine.acceptsSnapshot?.(t.rangeIds[gid]!, m.snapshot) === false) {
     st.stats.messagesDropped++;
-    // The leader hears of it now (and asks again later), not when its stream times out.
-    st.snapshots?.receiver.refused(t.rangeIds[gid]!, m.snapshot);
-    return false;
+    if (!t.isInitialized(gid)) {
+      // Its stream, if it came by one, fails at once (not at the sender's timeout): the
+      // leader offers it again after a heartbeat.
+      st.snapshots?.receiver.refused(t.rangeIds[gid]!, m.snapshot);
+      return false;
+    }
+    // An initialized replica steps it without its snapshot: Raft answers with the commit
+    // index, and the leader resumes the log from there (a probe), instead of offering the
+    // refused snapshot again and again.
+    return stepRemote(st, gid, node, { ...m, snapshot: null }, !quiesced, last);
   }
   return stepRemote(st, gid, node, m, !quiesced, last);
 }

@@ -32,6 +32,11 @@ export class Tombstones {
     assert(this.byRange.size <= TOMBSTONES_MAX, 'tombstones bounded');
   }
 
+  /** Whether a destroyed replica of `rangeId` left a tombstone here. */
+  has(rangeId: number): boolean {
+    return this.byRange.has(rangeId);
+  }
+
   /** Takes the tombstone of `rangeId` (a replica of it is being created), if any. */
   take(rangeId: number): { term: number; vote: number } | undefined {
     const t = this.byRange.get(rangeId);

@@ -17,6 +17,8 @@ export class UninitializedReplicas {
   private lastDeadline = -Infinity;
   /** Replicas that voted: never collected (they wait for their snapshot however long). */
   private readonly pinned = new Set<number>();
+  /** Replicas created over a tombstone (a range destroyed here): they do not vote. */
+  private readonly resurrected = new Set<number>();
 
   /**
    * @param max the cap (`uninitializedReplicasMax`).
@@ -53,6 +55,24 @@ export class UninitializedReplicas {
   delete(gid: number): void {
     this.deadlines.delete(gid);
     this.pinned.delete(gid);
+    this.resurrected.delete(gid);
+  }
+
+  /** The replica was created over its range's tombstone (see `isResurrected`). */
+  markResurrected(gid: number): void {
+    assert(this.deadlines.has(gid), 'a waiting replica');
+    this.resurrected.add(gid);
+  }
+
+  /**
+   * Whether the replica was created over a tombstone and is still uninitialized: a replica
+   * removed from its range here, brought back empty by a peer that has not heard of the
+   * removal. It must not vote: a stale peer could win an election of its old configuration
+   * with it and hold the range's live replicas in its term (range sim seed 1158). A replica
+   * added again becomes a voter only after a snapshot initialized it as a learner.
+   */
+  isResurrected(gid: number): boolean {
+    return this.resurrected.has(gid);
   }
 
   /** The replica voted: it is kept (and counted) until initialized, never collected. */

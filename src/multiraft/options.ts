@@ -56,12 +56,13 @@ export interface StateMachine {
    */
   userSpan?(rangeId: number): { start: Uint8Array; end: Uint8Array | null } | null;
   /**
-   * Optional: whether an UNINITIALIZED replica may take this snapshot (CockroachDB's
-   * `canApplySnapshot`). The ranges layer refuses the empty initial snapshot of a range born
-   * of a split that has not applied on this store yet: the split will initialize the
-   * replica, and a replica initialized earlier would apply the new range's entries before
-   * the left range's last ones. A refused MsgSnap is dropped (and counted); the leader sends
-   * it again later. Called in the replica's turn; must not call back into the store.
+   * Optional: whether a replica (initialized or not) may take this snapshot (CockroachDB's
+   * `canApplySnapshot`). The ranges layer refuses a snapshot of a range born of a split that
+   * has not applied on this store yet (the split will initialize the replica, and a replica
+   * initialized earlier would apply the new range's entries before the left range's last
+   * ones), and one whose span overlaps another replica here. A refused MsgSnap is dropped
+   * (and counted); the leader sends it again later. Called in the replica's turn; must not
+   * call back into the store.
    * @default every snapshot is accepted
    */
   acceptsSnapshot?(rangeId: number, snapshot: Snapshot): boolean;

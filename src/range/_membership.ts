@@ -35,6 +35,23 @@ import { newReplicaStatus } from '../multiraft/index.js';
 import { decodeRangeSnapshot, encodeRangeSnapshot, localSpan } from './_snapshot_stopgap.js';
 import type { KvLimits } from './kv_command.js';
 
+function overlaps(a: RangeDescriptor, b: RangeDescriptor): boolean {
+  return compareKeys(a.startKey, b.endKey) < 0 && compareKeys(b.startKey, a.endKey) < 0;
+}
+
+/**
+ * Whether the replica `s` is a frozen right range that `desc` merged: frozen (its merge was
+ * decided), inside `desc`'s span and older. Only a merge widens a range over another's span,
+ * so its merge has applied: its state is in `desc`'s data, and its group is dead (a replica
+ * that missed the merge entry, a snapshot having carried its left past it, would otherwise
+ * wait for it for ever).
+ */
+function subsumedBy(s: RangeState, desc: RangeDescriptor): boolean {
+  return s.frozenAt > 0 && s.descriptor.generation < desc.generation &&
+    compareKeys(desc.startKey, s.descriptor.startKey) <= 0 &&
+    compareKeys(s.descriptor.endKey, desc.endKey) <= 0;
+}
+
 /** Keys deleted per scan while a removed replica's span is cleared (bounds one scan). */
 const CLEAR_CHUNK_KEYS = 1024;
 /** Tombstones kept at most (oldest dropped first); one is a Map entry. */
@@ -204,7 +221,9 @@ export class Membership {
     h.log?.info({ rangeId: desc.rangeId, generation: desc.generation,
       metaGeneration: meta.generation, why }, 'replica GC: removed per the meta range');
     this.removedAt.set(desc.rangeId, { local: desc.generation, meta: meta.generation });
-    this.gc.add(desc.rangeId, GcReason.Removed);
+    // Stale, not Removed: its own descriptor still names this node (it never applied the
+    // removal), which for a Removed replica means it was added back.
+    this.gc.add(desc.rangeId, GcReason.Stale);
   }
 
   /** Destroys the local replica of `rangeId` (replica_gc.ts). */
@@ -218,12 +237,16 @@ export class Membership {
       this.removedAt.delete(rangeId);
       return 'obsolete';
     }
+    // Added back before its GC ran (the learner of a later change, caught up by the log on
+    // this very replica): it is a member again (range sim seed 4075).
+    if (reason === GcReason.Removed && state !== undefined &&
+      replicaOnNode(state.descriptor, h.nodeId) !== undefined) return 'kept';
     if (reason === GcReason.Removed && state !== undefined && this.stillLeads(rangeId, state)) {
       return 'busy';
     }
     // The range-local rows and the span's data go in the batch that deletes the Raft state.
     const clear = (batch: EngineBatch) => {
-      if (reason !== GcReason.Removed || state === undefined) return;
+      if (reason === GcReason.MergedAway || state === undefined) return;
       h.kv.bind(batch);
       try {
         state.destroyRows(h.kv);
@@ -240,7 +263,7 @@ export class Membership {
     }
     this.removedAt.delete(rangeId);
     this.checkedAt.delete(rangeId);
-    if (reason === GcReason.Removed && state !== undefined) {
+    if (reason !== GcReason.MergedAway && state !== undefined) {
       h.replicas.delete(rangeId);
       h.local.evict(rangeId);
       // A removal seen in the meta range is as of the meta row's (newer) generation.
@@ -317,9 +340,7 @@ export class Membership {
       return false;
     }
     const tomb = this.tombstones.get(rangeId);
-    const overlaps = [...this.host.replicas.values()].some((s) => s.rangeId !== rangeId &&
-      compareKeys(s.descriptor.startKey, desc.endKey) < 0 &&
-      compareKeys(desc.startKey, s.descriptor.endKey) < 0);
+    const overlaps = this.overlapsOthers(rangeId, desc);
     const ok = desc.rangeId === rangeId && replicaOnNode(desc, this.host.nodeId) !== undefined &&
       (tomb === undefined || desc.generation > tomb) && !overlaps;
     if (!ok) this.stats.snapshotsStale++;
@@ -327,15 +348,52 @@ export class Membership {
   }
 
   /**
-   * Installs a range snapshot: the span's user data and the range-local rows are replaced by
-   * the snapshot's, and the replica's state is rebuilt from them. @returns false if `data`
-   * carries no range state (the empty initial snapshot of a split-born range).
+   * Whether `desc` overlaps a replica here other than `rangeId`'s, not counting the ones it
+   * subsumes.
    */
-  installSnapshot(rangeId: number, data: Uint8Array): boolean {
-    if (data.length === 0) return false;
+  private overlapsOthers(rangeId: number, desc: RangeDescriptor): boolean {
+    return [...this.host.replicas.values()].some((s) => s.rangeId !== rangeId &&
+      overlaps(s.descriptor, desc) && !subsumedBy(s, desc));
+  }
+
+  /**
+   * Whether a range snapshot for the replica of `rangeId` held here overlaps another replica
+   * here (an empty one carries no span: false).
+   */
+  snapshotOverlaps(rangeId: number, snapshot: Snapshot): boolean {
+    if (snapshot.data.length === 0) return false;
+    let desc: RangeDescriptor;
+    try {
+      desc = decodeRangeSnapshot(snapshot.data).descriptor;
+    } catch (error) {
+      if (!(error instanceof FlotillaError)) throw error;
+      this.stats.badSnapshots++;
+      return true;
+    }
+    const overlaps = this.overlapsOthers(rangeId, desc);
+    if (overlaps) this.stats.snapshotsStale++;
+    return overlaps;
+  }
+
+  /**
+   * Installs a range snapshot: the span's user data and the range-local rows are replaced by
+   * the snapshot's, and the replica's state is rebuilt from them. Frozen right ranges here
+   * that the snapshot's range merged (`subsumedBy`) go too: their rows now, their groups by
+   * the caller. @returns the subsumed ranges, or null if `data` carries no range state (the
+   * empty initial snapshot of a split-born range).
+   */
+  installSnapshot(rangeId: number, data: Uint8Array): number[] | null {
+    if (data.length === 0) return null;
     const h = this.host;
     const snap = decodeRangeSnapshot(data);
     assert(snap.descriptor.rangeId === rangeId, 'a snapshot of this range');
+    const subsumed = [...h.replicas.values()].filter((s) => s.rangeId !== rangeId &&
+      overlaps(s.descriptor, snap.descriptor));
+    for (const s of subsumed) {
+      assert(subsumedBy(s, snap.descriptor), 'a snapshot overlaps only what it subsumes');
+      s.destroyRows(h.kv);
+      h.replicas.delete(s.rangeId);
+    }
     const old = h.replicas.get(rangeId);
     if (old !== undefined) old.destroyRows(h.kv);
     this.clearSpan(snap.descriptor);
@@ -350,7 +408,7 @@ export class Membership {
     this.tombstones.delete(rangeId);
     this.stats.snapshotsInstalled++;
     this.wakeWaiters(rangeId, snap.descriptor);
-    return true;
+    return subsumed.map((s) => s.rangeId);
   }
 
 }

@@ -82,8 +82,8 @@ export class DedupeTable {
 
   /**
    * Takes over every record of `other` this table lacks, its index capped at `index` (an
-   * entry at or before the one that carries them over), writing the rows under this range's prefix: a
-   * command the other range applied still applies once when retried here. A merge takes the
+   * entry at or before the one that carries them over), writing the rows under this range's
+   * prefix: a command the other range applied still applies once when retried here. A merge takes the
    * right range's table; a split's right side the left's (a client retrying a command that
    * applied before the split reaches the side that holds its key now). The table is then in
    * the order `load` rebuilds (index, then id), so a restarted replica evicts what the others

@@ -52,6 +52,7 @@ import {
   encodeDescriptor,
   isJoint,
   isVoterIncoming,
+  replicaOnNode,
   ReplicaType,
 } from './descriptor.js';
 import { mergeProblem, splitKeyProblem } from './descriptor_ops.js';
@@ -111,6 +112,11 @@ interface MetaWrite {
   desc: RangeDescriptor | null;
   generation: number;
 }
+
+/** Proposal timeouts a range stays frozen before its leader resumes its merge. */
+const MERGE_RESUME_AFTER = 2;
+/** Keys deleted per scan while a span's data is cleared (bounds one scan). */
+const CLEAR_CHUNK_KEYS = 1024;
 
 /** The range id of the meta range (it never splits). */
 export const META_RANGE_ID = 1;
@@ -175,6 +181,11 @@ export interface RangeNodeOptions {
   mergeWaiter?: MergeWaiter;
   /** The rebalancer loop (rebalancer.ts); null: no loop. @default null */
   rebalance?: RebalancerOptions | null;
+  /**
+   * Ticks between two scans of the local meta rows for replicas removed, or merged away,
+   * unseen (`collectRemoved`). @default 50 (ticks)
+   */
+  staleScanTicks?: number;
 }
 
 /** Counters of a `RangeNode`. */
@@ -227,6 +238,8 @@ export class RangeNode implements StateMachine {
   private readonly mergedAway = new Set<number>();
   /** Right-hand ranges of the merges this node coordinates now. */
   private readonly merging = new Set<number>();
+  /** Frozen ranges held here (a merge in flight), with the tick they were seen frozen. */
+  private readonly frozen = new Map<number, number>();
   private readonly appliedWaiters: { rangeId: number; index: number; wake: () => void }[] = [];
   /** Membership changes, replica GC and range snapshots (_membership.ts). */
   private readonly membership: Membership;
@@ -376,6 +389,7 @@ export class RangeNode implements StateMachine {
       state.load(this.kv);
       this.replicas.set(rangeId, state);
       this.local.insert(desc);
+      if (state.frozenAt > 0) this.frozen.set(rangeId, this.nowTick);
     });
     assert(this.replicas.size <= store.summary(newStoreSummary()).replicas, 'one per replica');
     return this.replicas.size;
@@ -473,7 +487,9 @@ export class RangeNode implements StateMachine {
     }, this.options.splitDelay);
     if (delay.message !== '') this.log?.info({ rangeId }, `split: ${delay.message}`);
     const desc = state.descriptor;
-    const again = splitKeyProblem(desc, splitKey);
+    // The wait may have let a membership change in (its joint state refuses the split).
+    const again = isJoint(desc) ? 'a membership change is in progress'
+      : splitKeyProblem(desc, splitKey);
     if (again !== null) throw new InvalidSplitKeyError(rangeId, splitKey, again);
     const result = await this.propose(rangeId, { kind: CommandKind.Split, id: this.ids.next(),
       splitKey, rightRangeId: this.options.rangeIds.next(), generation: desc.generation });
@@ -498,14 +514,101 @@ export class RangeNode implements StateMachine {
     for (const rangeId of this.sizeChecks) this.maybeSplitBySize(rangeId);
     this.sizeChecks.clear();
     this.wakeApplied();
+    this.resumeMerges();
+    this.collectRemoved();
     this.membership.tick();
     this.rebalancer?.tick();
   }
 
-  /** Resolves once this store's replica of `rangeId` has applied `index`. */
+  /**
+   * Replica GC of replicas removed while they could not hear it (CockroachDB's replica GC
+   * queue reads meta for them): a replica whose store was down or cut off when its removal
+   * committed is never told, since its leader no longer talks to it, and its stale span
+   * keeps the store from taking the ranges split from it; so is one whose range merged
+   * away while it was cut off from its left. Every `staleScanTicks` the local meta
+   * replica's rows are read (one scan): a replica is stale if its range's row is at a later
+   * generation that leaves this node out, or, with no row of its range, every row over its
+   * span is of a later generation and leaves this node out. Safe: generations only grow
+   * along the descriptors of a key, so those rows are the span's later history, committed
+   * without this node (a later re-add is a new learner, fed by snapshot over the tombstone).
+   */
+  private collectRemoved(): void {
+    const every = this.options.staleScanTicks ?? 50;
+    if (this.nowTick % every !== 0 || !this.replicas.has(META_RANGE_ID)) return;
+    const all = scanMeta(this.kv, 1 << 20);
+    const rows = new Map<number, RangeDescriptor>();
+    for (const d of all) rows.set(d.rangeId, d);
+    const without = (d: RangeDescriptor, gen: number) => d.generation > gen &&
+      replicaOnNode(d, this.nodeId) === undefined;
+    for (const [rangeId, state] of this.replicas) {
+      const desc = state.descriptor;
+      if (rangeId === META_RANGE_ID) continue;
+      const row = rows.get(rangeId);
+      const over = row !== undefined ? [row] : all.filter((d) =>
+        compareKeys(d.startKey, desc.endKey) < 0 && compareKeys(desc.startKey, d.endKey) < 0);
+      // A frozen range without a row merged away: once no replica here ends where it
+      // starts (a left that could still apply its merge), it is history too, even under
+      // rows that name this node (range sim seed 6566).
+      const orphan = state.frozenAt > 0 && row === undefined &&
+        this.leftNeighbour(desc.startKey) === undefined &&
+        over.every((d) => d.generation > desc.generation);
+      if (over.length === 0 || !(orphan || over.every((d) => without(d, desc.generation)))) {
+        continue;
+      }
+      this.log?.info({ rangeId, generation: over[0]!.generation }, 'stale replica found in meta');
+      this.membership.gc.add(rangeId, GcReason.Stale);
+    }
+  }
+
+  /** Merges in flight: frozen ranges held here, their merge not applied here yet. */
+  get mergesInFlight(): number {
+    return this.frozen.size;
+  }
+
+  /**
+   * A frozen range's coordinator may be gone (it crashed between the freeze and the merge):
+   * a frozen range never thaws, so the leader of one frozen for `MERGE_RESUME_AFTER`
+   * proposal timeouts drives its merge itself. Two coordinators at once are harmless: the
+   * merge applies once (the second finds the right merged away, or is refused).
+   */
+  private resumeMerges(): void {
+    const after = MERGE_RESUME_AFTER * (this.options.proposalTimeoutTicks ?? 50);
+    for (const [rangeId, since] of this.frozen) {
+      const state = this.replicas.get(rangeId);
+      if (state === undefined || state.frozenAt === 0) {
+        this.frozen.delete(rangeId);
+        continue;
+      }
+      const waiter = this.mergeWaiter();
+      if (waiter === undefined || this.merging.has(rangeId) || this.nowTick - since < after ||
+        this.mustStore().raftStatus(rangeId)?.lead !== this.nodeId) continue;
+      this.merging.add(rangeId);
+      this.log?.info({ rangeId }, 'resuming the merge of a frozen range');
+      const right = state.descriptor;
+      this.waitFrozen(right, state.frozenAt, waiter)
+        .then(() => this.mergeFrozen(right, state.frozenAt))
+        .catch((error: unknown) => this.log?.warn({ rangeId, err: error }, 'merge resume failed'))
+        .finally(() => this.merging.delete(rangeId));
+    }
+  }
+
+  /**
+   * Resolves once this store's replica of `rangeId` has applied `index`. The replica is
+   * woken if it sleeps: a restarted one is seated dormant, knowing no leader, and a
+   * quiesced leader that saw it acknowledge the entry before the crash never tells it the
+   * commit again (range sim seed 7201: a merge waited for ever).
+   */
   waitApplied(rangeId: number, index: number): Promise<void> {
     const p = new Promise<void>((wake) => this.appliedWaiters.push({ rangeId, index, wake }));
     this.wakeApplied();
+    const store = this.mustStore();
+    const pending = this.appliedWaiters.some((w) => w.rangeId === rangeId && w.index === index);
+    try {
+      if (pending && store.hasRange(rangeId)) store.wakeRange(rangeId);
+    } catch (error) {
+      // Uninitialized yet: its snapshot (or the split) brings it, awake.
+      if (!(error instanceof RangeNotInitializedError)) throw error;
+    }
     return p;
   }
 
@@ -517,6 +620,13 @@ export class RangeNode implements StateMachine {
       this.appliedWaiters.splice(i, 1);
       w.wake();
     }
+  }
+
+  /** How merges wait for the right side's replicas (undefined: merges are refused). */
+  private mergeWaiter(): MergeWaiter | undefined {
+    const peers = this.options.peers;
+    return this.options.mergeWaiter ??
+      (peers === undefined ? undefined : inProcessMergeWaiter(peers));
   }
 
   /**
@@ -532,9 +642,7 @@ export class RangeNode implements StateMachine {
     if (right === undefined) throw new MergeNotAdjacentError(leftRangeId, 0);
     const problem = mergeProblem(left.descriptor, right);
     if (problem !== null) throw problem;
-    const peers = this.options.peers;
-    const waiter = this.options.mergeWaiter ??
-      (peers === undefined ? undefined : inProcessMergeWaiter(peers));
+    const waiter = this.mergeWaiter();
     if (waiter === undefined) {
       throw new RangeUnavailableError(leftRangeId, 'merges need a merge waiter');
     }
@@ -563,10 +671,16 @@ export class RangeNode implements StateMachine {
         : frozen.kind === 'duplicate' && frozen.record.code === '' ? frozen.record.index : 0;
     }
     assert(freezeIndex > 0, 'a subsume settles with its freeze index');
+    await this.waitFrozen(right, freezeIndex, waiter);
+    return this.mergeFrozen(right, freezeIndex);
+  }
+
+  /** Resolves once every replica of `right` applied its freeze (WaitForApplication). */
+  private async waitFrozen(right: RangeDescriptor, freezeIndex: number, waiter: MergeWaiter):
+    Promise<void> {
     await Promise.all(right.replicas.map((r) => r.nodeId === this.nodeId
       ? this.waitApplied(right.rangeId, freezeIndex)
       : waiter.waitApplied(r.nodeId, right.rangeId, freezeIndex)));
-    return this.mergeFrozen(right, freezeIndex);
   }
 
   /** The freeze index of the local replica of `rangeId` (0: not frozen, or no replica). */
@@ -704,6 +818,7 @@ export class RangeNode implements StateMachine {
         const error = applySubsume(state, out.command, entry.index, this.kv);
         if (error !== null) this.proposals.reject(out.id, error);
         else this.proposals.resolve(out.id, { kind: 'subsume', freezeIndex: entry.index });
+        if (error === null) this.frozen.set(rangeId, this.nowTick);
         this.wakeApplied();
         return;
       }
@@ -722,16 +837,23 @@ export class RangeNode implements StateMachine {
       return;
     }
     this.stats.mergesApplied++;
-    this.loadDeciders.delete(out.rightRangeId);
     this.loadDeciders.delete(state.rangeId);
     this.replicas.delete(out.rightRangeId);
-    this.mergedAway.add(out.rightRangeId);
-    this.membership.gc.add(out.rightRangeId, GcReason.MergedAway);
-    this.local.insert(out.merged);
-    const gone = () => new RangeKeyMismatchError(out.rightRangeId, out.merged.startKey, out.merged);
-    this.proposals.rejectRange(out.rightRangeId, gone);
-    this.reads.failRange(out.rightRangeId, gone());
+    this.mergedAwayHere(out.rightRangeId, out.merged);
     this.proposals.resolve(cmd.id, { kind: 'merge', merged: out.merged });
+  }
+
+  /** The range `right` merged into `merged` here (its state gone): its group goes too. */
+  private mergedAwayHere(right: number, merged: RangeDescriptor): void {
+    assert(!this.replicas.has(right), 'the merged-away state is gone');
+    this.loadDeciders.delete(right);
+    this.mergedAway.add(right);
+    this.frozen.delete(right);
+    this.membership.gc.add(right, GcReason.MergedAway);
+    this.local.insert(merged);
+    const gone = () => new RangeKeyMismatchError(right, merged.startKey, merged);
+    this.proposals.rejectRange(right, gone);
+    this.reads.failRange(right, gone());
   }
 
   /** A membership change applied here: the descriptor follows the configuration. */
@@ -756,10 +878,14 @@ export class RangeNode implements StateMachine {
    */
   acceptsSnapshot(rangeId: number, snapshot: Snapshot): boolean {
     this.stats.snapshotsOffered++;
-    // A range state here (a split applied), or a range snapshot naming this node that is
-    // newer than the range's tombstone (a replica being added).
-    const accept = this.replicas.has(rangeId) ||
-      this.membership.acceptsRangeSnapshot(rangeId, snapshot);
+    // A range state here (a split applied, or an initialized replica behind) and a span that
+    // overlaps no other replica here (a snapshot of a range that merged ranges this store
+    // still holds: it catches up by the log instead, applying the merges in order); or a
+    // range snapshot naming this node that is newer than the range's tombstone (a replica
+    // being added).
+    const accept = this.replicas.has(rangeId)
+      ? !this.membership.snapshotOverlaps(rangeId, snapshot)
+      : this.membership.acceptsRangeSnapshot(rangeId, snapshot);
     if (!accept) this.stats.snapshotsRefused++;
     return accept;
   }
@@ -772,10 +898,16 @@ export class RangeNode implements StateMachine {
    */
   applySnapshot(rangeId: number, snapshot: Snapshot, batch?: EngineBatch): void {
     if (batch !== undefined) this.kv.bind(batch);
+    let subsumed: number[] | null;
     try {
-      if (this.membership.installSnapshot(rangeId, snapshot.data)) return;
+      subsumed = this.membership.installSnapshot(rangeId, snapshot.data);
     } finally {
       if (batch !== undefined) this.kv.bind(null);
+    }
+    if (subsumed !== null) {
+      const desc = this.replicas.get(rangeId)!.descriptor;
+      for (const right of subsumed) this.mergedAwayHere(right, desc);
+      return;
     }
     if (this.replicas.has(rangeId)) return;
     this.stats.snapshotsWithoutState++;
@@ -794,6 +926,10 @@ export class RangeNode implements StateMachine {
     }
     this.stats.splitsApplied++;
     const { left, right, rightState } = out;
+    if (replicaOnNode(right, this.nodeId) === undefined) {
+      this.splitOfRemoved(left, rightState, cmd.id);
+      return;
+    }
     // The left's load was sampled over its old span: it starts afresh (the right has none).
     this.loadDeciders.delete(left.rangeId);
     assert(!this.replicas.has(right.rangeId), 'a split creates a new range');
@@ -812,6 +948,26 @@ export class RangeNode implements StateMachine {
       if (known && this.scratch.lead === this.nodeId) store.campaign(right.rangeId);
     }
     this.proposals.resolve(cmd.id, { kind: 'split', left, right });
+  }
+
+  /**
+   * A split applied on a replica removed from the range before it (a removed replica applies
+   * what its log holds until GC destroys it): the right side lives on the range's stores,
+   * not here; its rows and the user data of its span go in this apply's batch (the left's GC
+   * clears only the left's span).
+   */
+  private splitOfRemoved(left: RangeDescriptor, rightState: RangeState, id: Uint8Array):
+    void {
+    const span = rightState.descriptor;
+    rightState.destroyRows(this.kv);
+    for (;;) {
+      const rows = this.kv.scan(span.startKey, span.endKey, CLEAR_CHUNK_KEYS);
+      for (const r of rows) this.kv.delete(r.key);
+      if (rows.length < CLEAR_CHUNK_KEYS) break;
+    }
+    this.local.insert(left);
+    assert(!this.replicas.has(span.rangeId), 'no right side on a removed replica');
+    this.proposals.resolve(id, { kind: 'split', left, right: span });
   }
 
   /** Initializes the split right-hand replicas that existed uninitialized. */

@@ -14,6 +14,8 @@
  * - MERGED AWAY: the range was the right-hand side of a merge applied here. Its Raft group
  *   goes; its data now belongs to the left range, and its range-local rows were deleted by
  *   the merge already.
+ * - STALE: the meta range shows the replica out of its range, or its range merged into
+ *   ranges without this node (`RangeNode`'s meta scan): as REMOVED.
  *
  * Destruction happens at the range node's tick, outside the store's batch end (the store's
  * rule); a replica with writes in flight (`ReplicaBusyError`) is tried again at the next
@@ -29,6 +31,12 @@ import { compareKeys } from './keys.js';
 export const GcReason = {
   Removed: 'removed',
   MergedAway: 'merged-away',
+  /**
+   * Found stale in the meta range (a removal or a merge it never heard of): destroyed like a
+   * removed replica, and even while it leads (a zombie group that elected it among replicas
+   * its messages recreated empty).
+   */
+  Stale: 'stale',
 } as const;
 export type GcReason = (typeof GcReason)[keyof typeof GcReason];
 
@@ -62,8 +70,11 @@ export function removedPerMeta(local: RangeDescriptor, meta: RangeDescriptor | u
   return meta.rangeId === local.rangeId ? 'removed in meta' : 'covered in meta by another range';
 }
 
-/** What destroying one replica did (`obsolete`: nothing to do any more, dropped). */
-export type GcResult = 'destroyed' | 'busy' | 'obsolete';
+/**
+ * What destroying one replica did (`obsolete`: nothing to do any more, dropped; `kept`: it
+ * belongs here again). Anything but `busy` leaves the queue.
+ */
+export type GcResult = 'destroyed' | 'busy' | 'obsolete' | 'kept';
 
 /** Replicas waiting to be destroyed on this store, by range id. */
 export class ReplicaGcQueue {

@@ -6,13 +6,14 @@
  * same data, so the sides agree on every store.
  *
  * A split computed from an older descriptor (another split or merge applied in between) is
- * refused with `RangeKeyMismatchError`, as is one whose key is no longer inside the range.
+ * refused with `RangeKeyMismatchError`, as is one whose key is no longer inside the range; a
+ * split of a joint configuration with `InvalidSplitKeyError`.
  */
 import { assert, type FlotillaError } from '../util/index.js';
 import { RANGE_INITIAL_INDEX } from '../multiraft/index.js';
-import type { RangeDescriptor } from './descriptor.js';
+import { isJoint, type RangeDescriptor } from './descriptor.js';
 import { splitDescriptor, splitKeyProblem } from './descriptor_ops.js';
-import { RangeKeyMismatchError } from './errors.js';
+import { InvalidSplitKeyError, RangeKeyMismatchError } from './errors.js';
 import type { SplitCommand } from './kv_command.js';
 import type { RangeStats } from './kv_apply.js';
 import type { KvReader, KvStore, KvWriter } from './kv_store.js';
@@ -33,6 +34,12 @@ export function applySplit(
   const before = state.descriptor;
   if (cmd.generation !== before.generation || splitKeyProblem(before, cmd.splitKey) !== null) {
     return { ok: false, error: new RangeKeyMismatchError(before.rangeId, cmd.splitKey, before) };
+  }
+  // The right side's group starts with a plain configuration: a joint one cannot be split
+  // (every replica sees the same descriptor at this entry, so all refuse alike).
+  if (isJoint(before)) {
+    return { ok: false, error: new InvalidSplitKeyError(before.rangeId, cmd.splitKey,
+      'a membership change is in progress') };
   }
   const { left, right } = splitDescriptor(before, cmd.splitKey, cmd.rightRangeId);
   const rightState = new RangeState(right, state.limits, state.dedupe.entriesMax);

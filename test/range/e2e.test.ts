@@ -153,7 +153,13 @@ describe('ranges end to end, with a store cut off and by size', () => {
       rc.cluster.network.heal();
       await rc.run(rc.waitTicks(60));
       for (const [nodeId, node] of rc.nodes) {
-        expect(node.stats.splitsApplied).toBe(2);
+        // Node 3 applies both splits from the log, or a range's snapshot (of its leader's
+        // applied state) carries it past the second one, whose right side then comes by its
+        // own snapshot.
+        if (nodeId !== 3) expect(node.stats.splitsApplied).toBe(2);
+        expect(node.stats.splitsApplied + node.membershipStats.snapshotsInstalled)
+          .toBeGreaterThanOrEqual(2);
+        expect(userRanges(rc, nodeId)).toEqual(userRanges(rc, 1));
         expect(tilingProblem(userRanges(rc, nodeId))).toBeNull();
         for (const [key, value] of acked) {
           expect(keyToString(node.kv.get(k(key)) ?? new Uint8Array())).toBe(value);

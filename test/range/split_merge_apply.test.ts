@@ -100,6 +100,23 @@ describe('applySplit', () => {
     }
   });
 
+  // Sim seed 31: a split whose split-delay wait let a membership change in was proposed at
+  // the joint descriptor's generation; its right side cannot start in a joint configuration.
+  it('refuses a split of a joint configuration on every replica, changing nothing', () => {
+    const kv = new MemoryKv();
+    const joint: RangeDescriptor = { ...whole, replicas: [
+      { nodeId: 1, replicaId: 1, type: ReplicaType.Voter },
+      { nodeId: 2, replicaId: 2, type: ReplicaType.VoterOutgoing },
+      { nodeId: 4, replicaId: 4, type: ReplicaType.VoterIncoming }] };
+    const state = new RangeState(joint, defaultKvLimits);
+    const before = kv.entries().length;
+    const out = applySplit(state, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),
+      rightRangeId: 5, generation: 3 }, 2, kv);
+    expect(!out.ok && out.error.code).toBe(RangeErrorCode.InvalidSplitKey);
+    expect(state.descriptor).toBe(joint);
+    expect(kv.entries().length).toBe(before);
+  });
+
   it('refuses a split computed from an older descriptor, changing nothing', () => {
     const { kv, state } = filled();
     const out = applySplit(state, { kind: CommandKind.Split, id: id(2), splitKey: k('m'),

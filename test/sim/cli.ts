@@ -6,7 +6,7 @@
  * `--seed S` alone replays one seed in detail (scenario, outcome, trace hash; with `--trace`
  * every event). Exits with 1 if any seed failed. `--layer store` runs the store layer instead
  * (many groups on several stores; `--ranges R`; see store_cli.ts); `--layer range` the range
- * layer (splits and merges of a KV on three stores; see range_cli.ts).
+ * layer (splits, merges and rebalances of a KV on four stores, with crashes; see range_cli.ts).
  *
  * Wall-clock time is read here only, for progress and runtime; the simulation itself runs on
  * virtual time.

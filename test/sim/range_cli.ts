@@ -34,9 +34,10 @@ interface RangeCliArgs {
 
 const COMMAND = {
   name: 'npm run sim -- --layer range',
-  summary: 'Deterministic simulation of the range layer: three stores with range nodes on ' +
-    'crash-model engines, random splits and merges under faults; every tick the ranges must ' +
-    'tile the key space, and every seed\'s KV history must be linearizable.',
+  summary: 'Deterministic simulation of the range layer: four stores with range nodes on ' +
+    'crash-model engines, ranges of three replicas, random splits, merges and rebalances ' +
+    'under message faults, partitions, pauses and crashes; every tick the ranges must tile ' +
+    'the key space, and every seed\'s KV history must be linearizable.',
   flags: {
     layer: { kind: 'string', choices: ['range'], default: 'range',
       description: 'the layer (this command line is the range layer\'s)' },
@@ -45,6 +46,8 @@ const COMMAND = {
       description: 'first seed; alone, replays that one seed in detail (default 1)' },
     steps: { kind: 'integer', min: 1, description: 'ticks of chaos per seed (default: drawn)' },
     bug: { kind: 'string', choices: RANGE_BUGS, description: 'plant a bug to be caught' },
+    classic: { kind: 'boolean', description: 'three stores holding every range, no crashes, ' +
+      'no rebalances: replays the seeds of this layer before those came' },
     jobs: { kind: 'integer', min: 1, max: 64,
       description: 'worker processes (default: up to 2)' },
     'keep-going': { kind: 'boolean', description: 'do not stop at the first failure' },
@@ -57,6 +60,7 @@ function parseRangeArgs(argv: readonly string[]): RangeCliArgs {
   const batch: RangeBatchOptions = {};
   if (v.steps !== undefined) batch.steps = v.steps;
   if (v.bug !== undefined) batch.bug = v.bug as RangeBug;
+  if (v.classic) batch.classic = true;
   return {
     seeds: v.seeds ?? null, seed: v.seed ?? null,
     jobs: v.jobs ?? Math.max(1, Math.min(2, availableParallelism())),
@@ -109,12 +113,15 @@ async function runMany(first: number, count: number, args: RangeCliArgs,
 function summarize(t: RangeBatchTotals, count: number, args: RangeCliArgs,
   seconds: number): number {
   const s = t.stats;
-  console.log(`faults injected: ${s.partitions} partitions, ${s.pauses} pauses (crash = ` +
-    `pause until stores reopen from their engines), ${s.diskStalls} disk stalls`);
+  console.log(`faults injected: ${s.partitions} partitions, ${s.pauses} pauses, ` +
+    `${s.crashes} crashes (${s.restarts} restarts from the crash-model disk), ` +
+    `${s.diskStalls} disk stalls`);
   console.log(`workload: ${s.puts} puts (${s.putsAcked} acked), ${s.gets} gets ` +
     `(${s.getsServed} served), ${s.splitsDone}/${s.splitsStarted} splits, ` +
-    `${s.mergesDone}/${s.mergesStarted} merges, up to ${s.maxRanges} user ranges`);
-  console.log(`checked: ${s.tilingChecks} tilings over ${s.ticks} ticks`);
+    `${s.mergesDone}/${s.mergesStarted} merges, ${s.rebalancesDone}/${s.rebalancesStarted} ` +
+    `rebalances, up to ${s.maxRanges} user ranges on a store`);
+  console.log(`checked: tiling at each of ${s.tilingChecks} ticks, linearizability of every ` +
+    'seed\'s history');
   if (t.failures.length > 0) {
     console.log('failing seeds (replay each with its command):');
     for (const f of t.failures) console.log(`  ${f.invariant.padEnd(18)} ${f.replay}`);

@@ -15,6 +15,8 @@ import {
 export interface RangeBatchOptions {
   steps?: number;
   bug?: RangeBug;
+  /** The classic layout (range_world.ts). */
+  classic?: boolean;
 }
 
 /** A failed seed, as printed. */
@@ -38,6 +40,7 @@ export function rangeReplayCommand(seed: number, o: RangeBatchOptions): string {
   let cmd = `npm run sim -- --layer range --seed ${seed}`;
   if (o.steps !== undefined) cmd += ` --steps ${o.steps}`;
   if (o.bug !== undefined) cmd += ` --bug ${o.bug}`;
+  if (o.classic === true) cmd += ' --classic';
   return cmd;
 }
 
