@@ -16,22 +16,17 @@ import { isVoterIncoming, replicaOnNode, type RangeDescriptor } from './descript
 import { RangeUnavailableError } from './errors.js';
 import type { KvStore } from './kv_store.js';
 import type { EngineBatch } from '../storage/index.js';
-import { compareKeys, isUserKey } from './keys.js';
+import { compareKeys } from './keys.js';
 import type { ProposalTracker } from './proposals.js';
 import { RangeState } from './range_state.js';
 import type { ReadIndexBatcher } from './read_index.js';
 import type { RoutingCache } from './routing_cache.js';
 import { descriptorForConfState } from './change_replicas.js';
 import {
-  GC_LOOKUPS_MAX,
-  GC_SCAN_PER_TICK,
-  GC_SUSPECT_CHECK_TICKS,
   GcReason,
   ReplicaGcQueue,
-  removedPerMeta,
   type GcResult,
 } from './replica_gc.js';
-import { newReplicaStatus } from '../multiraft/index.js';
 import { decodeRangeSnapshot, encodeRangeSnapshot, localSpan } from './_snapshot_stopgap.js';
 import type { KvLimits } from './kv_command.js';
 
@@ -69,12 +64,6 @@ export interface MembershipHost {
   readonly reads: ReadIndexBatcher;
   readonly log: Logger | null;
   store(): Store;
-  /**
-   * The meta range's descriptor of the range holding `key`, read linearizably (through a
-   * meta replica here or on a peer named in `via`); undefined: no row covers the key.
-   * @throws (rejects) when no meta replica can answer now
-   */
-  lookupMeta(key: Uint8Array, via: RangeDescriptor): Promise<RangeDescriptor | undefined>;
 }
 
 /** Counters of membership on one node. */
@@ -86,25 +75,13 @@ export interface MembershipStats {
   /** Snapshots refused: older than the range's tombstone here, or not naming this node. */
   snapshotsStale: number;
   badSnapshots: number;
-  /** Suspect replicas checked against the meta range, and of those found removed there. */
-  suspectsChecked: number;
-  suspectsRemoved: number;
 }
 
 /** See the file header. */
 export class Membership {
   readonly stats: MembershipStats = { confChangesApplied: 0, replicasCollected: 0,
-    snapshotsSent: 0, snapshotsInstalled: 0, snapshotsStale: 0, badSnapshots: 0,
-    suspectsChecked: 0, suspectsRemoved: 0 };
+    snapshotsSent: 0, snapshotsInstalled: 0, snapshotsStale: 0, badSnapshots: 0 };
   readonly gc = new ReplicaGcQueue();
-  /** Range id → tick of its last meta check (suspects only; dropped when collected). */
-  private readonly checkedAt = new Map<number, number>();
-  /** Range id → the local generation a meta check found removed (destroyed only if still it). */
-  private readonly removedAt = new Map<number, { local: number; meta: number }>();
-  /** The suspect scan's remaining range ids of its current pass over the replicas. */
-  private scanIds: number[] = [];
-  private lookups = 0;
-  private readonly status = newReplicaStatus();
   /** Range id → generation of the descriptor that left this node out. */
   private readonly tombstones = new Map<number, number>();
   private readonly waiters: { rangeId: number; done: (d: RangeDescriptor) => boolean;
@@ -168,75 +145,12 @@ export class Membership {
     }
     const givenUp = this.gc.run((rangeId, reason) => this.destroy(rangeId, reason));
     for (const rangeId of givenUp) this.host.log?.error({ rangeId }, 'replica GC gave up');
-    this.scanSuspects();
-  }
-
-  /**
-   * Walks the replicas, `GC_SCAN_PER_TICK` a tick, and checks each suspect (replica_gc.ts:
-   * initialized, no leader known, not checked within `GC_SUSPECT_CHECK_TICKS`) against the
-   * meta range, at most `GC_LOOKUPS_MAX` at once. The meta range itself has no meta row.
-   */
-  private scanSuspects(): void {
-    const h = this.host;
-    if (this.scanIds.length === 0) this.scanIds = [...h.replicas.keys()].reverse();
-    for (let n = 0; n < GC_SCAN_PER_TICK && this.lookups < GC_LOOKUPS_MAX; n++) {
-      const rangeId = this.scanIds.pop();
-      if (rangeId === undefined) return;
-      const state = h.replicas.get(rangeId);
-      // The meta range (no user span) has no meta row.
-      if (state === undefined || !isUserKey(state.descriptor.startKey) || this.gc.has(rangeId)) {
-        continue;
-      }
-      if ((this.checkedAt.get(rangeId) ?? -Infinity) > this.nowTick - GC_SUSPECT_CHECK_TICKS) {
-        continue;
-      }
-      const s = this.status;
-      if (!h.store().readStatus(rangeId, s) || !s.initialized || s.lead !== 0) continue;
-      this.checkedAt.set(rangeId, this.nowTick);
-      this.lookups++;
-      this.checkSuspect(state.descriptor).finally(() => this.lookups--);
-    }
-    assert(this.lookups <= GC_LOOKUPS_MAX, 'meta lookups bounded');
-  }
-
-  /** Queues `desc`'s replica for GC if the meta range no longer has it here. */
-  private async checkSuspect(desc: RangeDescriptor): Promise<void> {
-    const h = this.host;
-    let meta: RangeDescriptor | undefined;
-    try {
-      meta = await h.lookupMeta(desc.startKey, desc);
-    } catch (error) {
-      // No meta replica answers now (this node is cut off, or the meta range elects): the
-      // next pass tries again.
-      h.log?.debug({ rangeId: desc.rangeId, err: error }, 'replica GC: meta lookup failed');
-      return;
-    }
-    this.stats.suspectsChecked++;
-    const now = h.replicas.get(desc.rangeId);
-    if (now === undefined || now.descriptor.generation !== desc.generation) return;
-    const why = removedPerMeta(desc, meta, h.nodeId);
-    if (why === null) return;
-    assert(meta !== undefined, 'a removal is read from a meta row');
-    this.stats.suspectsRemoved++;
-    h.log?.info({ rangeId: desc.rangeId, generation: desc.generation,
-      metaGeneration: meta.generation, why }, 'replica GC: removed per the meta range');
-    this.removedAt.set(desc.rangeId, { local: desc.generation, meta: meta.generation });
-    // Stale, not Removed: its own descriptor still names this node (it never applied the
-    // removal), which for a Removed replica means it was added back.
-    this.gc.add(desc.rangeId, GcReason.Stale);
   }
 
   /** Destroys the local replica of `rangeId` (replica_gc.ts). */
   private destroy(rangeId: number, reason: GcReason): GcResult {
     const h = this.host;
     const state = h.replicas.get(rangeId);
-    const perMeta = this.removedAt.get(rangeId);
-    if (perMeta !== undefined && state?.descriptor.generation !== perMeta.local) {
-      // Found removed per the meta range, but the replica moved on since (a snapshot of a
-      // re-add): it is not the one that was removed.
-      this.removedAt.delete(rangeId);
-      return 'obsolete';
-    }
     // Added back before its GC ran (the learner of a later change, caught up by the log on
     // this very replica): it is a member again (range sim seed 4075).
     if (reason === GcReason.Removed && state !== undefined &&
@@ -261,13 +175,10 @@ export class Membership {
       if (error instanceof ReplicaBusyError) return 'busy';
       if (!(error instanceof RangeNotFoundError)) throw error;
     }
-    this.removedAt.delete(rangeId);
-    this.checkedAt.delete(rangeId);
     if (reason !== GcReason.MergedAway && state !== undefined) {
       h.replicas.delete(rangeId);
       h.local.evict(rangeId);
-      // A removal seen in the meta range is as of the meta row's (newer) generation.
-      this.addTombstone(rangeId, Math.max(state.descriptor.generation, perMeta?.meta ?? 0));
+      this.addTombstone(rangeId, state.descriptor.generation);
       const gone = () => new RangeUnavailableError(rangeId, 'replica removed from this store');
       h.proposals.rejectRange(rangeId, gone);
       h.reads.failRange(rangeId, gone());

@@ -45,7 +45,7 @@
  * 9. Replica GC (replica_gc.ts, _membership.ts). A replica that applied its own removal, or
  *    whose range merged away here, is destroyed (Raft state, range-local rows, its span's
  *    data) and leaves a tombstone. One that never applied its removal (cut off meanwhile)
- *    is found as a suspect (no leader) and checked against the meta range (`removedPerMeta`).
+ *    is found stale by a periodic scan of the local meta replica's rows (`staleScanTicks`).
  */
 export {
   compareKeys,

@@ -80,7 +80,7 @@ import {
 } from './kv_command.js';
 import { applyMerge, applySubsume } from './merge_apply.js';
 import { inProcessMergeWaiter, type MergeWaiter } from './merge_wait.js';
-import { compareKeys, keyNext, META_KEY_MAX, metaKey } from './keys.js';
+import { compareKeys, metaKey } from './keys.js';
 import { MemoryKv, type KvStore } from './kv_store.js';
 import { ProposalTracker } from './proposals.js';
 import { ReadIndexBatcher } from './read_index.js';
@@ -270,8 +270,7 @@ export class RangeNode implements StateMachine {
     this.membership = new Membership({ nodeId: this.nodeId, kv: this.kv, limits: this.limits,
       dedupeEntriesMax: options.dedupeEntriesMax, replicas: this.replicas, local: this.local,
       proposals: this.proposals as ProposalTracker<unknown>, reads: this.reads,
-      log: this.log, store: () => this.mustStore(),
-      lookupMeta: (key, via) => this.lookupMeta(key, via) });
+      log: this.log, store: () => this.mustStore() });
     this.rebalancer = options.rebalance ? new Rebalancer({
       nodeId: this.nodeId,
       knownDescriptors: () => [...(this.replicas.has(META_RANGE_ID)
@@ -1085,25 +1084,6 @@ export class RangeNode implements StateMachine {
         await this.sleepTicks(1);
       }
     }
-  }
-
-  /**
-   * The meta row of the range holding `key`, read linearizably through the meta replica
-   * here or, without one, on a peer named in `via` that has one (replica GC's lookup).
-   */
-  private async lookupMeta(key: Uint8Array, via: RangeDescriptor):
-    Promise<RangeDescriptor | undefined> {
-    const reader = this.replicas.has(META_RANGE_ID) ? this : via.replicas
-      .map((r) => this.options.peers?.(r.nodeId))
-      .find((n) => n !== undefined && n !== this && n.replicas.has(META_RANGE_ID));
-    if (reader === undefined) throw new RangeUnavailableError(META_RANGE_ID, 'no meta replica');
-    const out = await reader.read(META_RANGE_ID, [{ type: OpType.Scan,
-      start: metaKey(keyNext(key)), end: META_KEY_MAX, limit: 1 }]);
-    const result = out.kind === 'kv' ? out.results[0] : undefined;
-    assert(result?.type === OpType.Scan, 'one scan, one result');
-    const row = result.entries[0];
-    const desc = row === undefined ? undefined : decodeDescriptor(row.value);
-    return desc !== undefined && descriptorContainsKey(desc, key) ? desc : undefined;
   }
 
   /** The conditional writes that bring `rows` up to date (none when they are). */

@@ -8,9 +8,7 @@
  *   (no other range of this store covers that span: ranges tile the key space).
  *   A replica can also be removed WITHOUT ever applying its removal: cut off while the
  *   others removed it, it never gets those entries (the leader no longer sends it any), so
- *   it stays with a configuration that still names it, without a leader. Such a SUSPECT
- *   (initialized, no leader known) is checked against the meta range, as CockroachDB's
- *   queue does with a consistent range lookup: `removedPerMeta` below.
+ *   it stays with a configuration that still names it, without a leader: STALE below.
  * - MERGED AWAY: the range was the right-hand side of a merge applied here. Its Raft group
  *   goes; its data now belongs to the left range, and its range-local rows were deleted by
  *   the merge already.
@@ -24,8 +22,6 @@
  * leader cannot bring the destroyed replica back (see `RangeNode.acceptsSnapshot`).
  */
 import { assert } from '../util/index.js';
-import { replicaOnNode, type RangeDescriptor } from './descriptor.js';
-import { compareKeys } from './keys.js';
 
 /** Why a replica is collected (stable strings, for logs and stats). */
 export const GcReason = {
@@ -43,38 +39,8 @@ export type GcReason = (typeof GcReason)[keyof typeof GcReason];
 /** Attempts per replica (a tick apart) before the queue gives up and logs it. */
 export const GC_ATTEMPTS_MAX = 1000;
 
-/** Ticks between two meta checks of the same suspect replica (one linearizable meta read). */
-export const GC_SUSPECT_CHECK_TICKS = 50;
-/** Replicas the suspect scan looks at per tick (it walks every replica, this many a tick). */
-export const GC_SCAN_PER_TICK = 128;
-/** Meta lookups of suspects in flight at once on one node. */
-export const GC_LOOKUPS_MAX = 4;
-
-/**
- * Why the replica of `local` on `nodeId` is to be destroyed, given `meta`: the meta range's
- * descriptor of the range holding `local.startKey`, read linearizably after `local` was
- * taken; null to keep it. Generations only grow along the descriptors that cover a key, so
- * a covering descriptor newer than `local` that does not name this node says that, at a point
- * after `local`, this node held nothing there: the replica was removed (or its range merged
- * into one this node is not in) and cannot catch up. If it is re-added later, that comes
- * with a snapshot of a newer generation still (the tombstone lets it in). A meta row that is
- * missing, older (an update still on its way) or that names this node keeps the replica.
- */
-export function removedPerMeta(local: RangeDescriptor, meta: RangeDescriptor | undefined,
-  nodeId: number): string | null {
-  assert(replicaOnNode(local, nodeId) !== undefined, 'a suspect still names its own node');
-  if (meta === undefined || meta.generation <= local.generation) return null;
-  if (replicaOnNode(meta, nodeId) !== undefined) return null;
-  assert(compareKeys(meta.startKey, local.startKey) <= 0 &&
-    compareKeys(local.startKey, meta.endKey) < 0, 'the meta range covers the start key');
-  return meta.rangeId === local.rangeId ? 'removed in meta' : 'covered in meta by another range';
-}
-
-/**
- * What destroying one replica did (`obsolete`: nothing to do any more, dropped; `kept`: it
- * belongs here again). Anything but `busy` leaves the queue.
- */
-export type GcResult = 'destroyed' | 'busy' | 'obsolete' | 'kept';
+/** What destroying one replica did (`kept`: it belongs here again; it leaves the queue). */
+export type GcResult = 'destroyed' | 'busy' | 'kept';
 
 /** Replicas waiting to be destroyed on this store, by range id. */
 export class ReplicaGcQueue {

@@ -23,7 +23,6 @@ import { descriptorForConfState, replicaChangeProblem } from
 import {
   GC_ATTEMPTS_MAX,
   GcReason,
-  removedPerMeta,
   ReplicaGcQueue,
 } from '../../src/range/replica_gc.js';
 import { decodeRangeSnapshot, encodeRangeSnapshot } from '../../src/range/_snapshot_stopgap.js';
@@ -97,25 +96,6 @@ describe('ReplicaGcQueue', () => {
     for (let i = 1; i < GC_ATTEMPTS_MAX && given.length === 0; i++) given = q.run(() => 'busy');
     expect(given).toEqual([7]);
     expect(q.has(7)).toBe(false);
-  });
-});
-
-describe('removedPerMeta', () => {
-  const local = rangeOn([1, 2, 3], 2, 4);
-  it('collects a replica the meta range has moved past without this node', () => {
-    expect(removedPerMeta(local, rangeOn([1, 2, 4], 2, 7), 3)).toBe('removed in meta');
-    // Merged into its left neighbour, on other stores.
-    expect(removedPerMeta(local, { ...rangeOn([1, 2, 4], 5, 9), startKey: Uint8Array.of(1) },
-      3)).toBe('covered in meta by another range');
-  });
-
-  it('keeps it for a missing, older or equal row, or one that names this node', () => {
-    expect(removedPerMeta(local, undefined, 3)).toBeNull();
-    expect(removedPerMeta(local, rangeOn([1, 2, 4], 2, 4), 3)).toBeNull();
-    expect(removedPerMeta(local, rangeOn([1, 2, 4], 2, 3), 3)).toBeNull();
-    expect(removedPerMeta(local, rangeOn([1, 2, 3, 4], 2, 8), 3)).toBeNull();
-    // The left range before a split whose meta update has not landed yet.
-    expect(removedPerMeta(rangeOn([1, 2, 3], 6, 5), rangeOn([1, 2, 3], 2, 4), 3)).toBeNull();
   });
 });
 

@@ -234,7 +234,7 @@ describe('rebalancing end to end', () => {
     for (let i = 0; i < 300 && c.cluster.store(3).hasRange(2); i++) await c.run(c.waitTicks(1));
     expect(c.cluster.store(3).hasRange(2)).toBe(false);
     expect(three.descriptor(2)).toBeUndefined();
-    expect(three.membershipStats.suspectsRemoved).toBe(1);
+    expect(three.membershipStats.replicasCollected).toBe(1);
     expect(three.localRangeFor(k('p000'))).toBeUndefined();
     expect(await readBackEverywhere(c, acked)).toBe(acked.size * 3);
   });
