@@ -241,21 +241,26 @@ export class Membership {
    * gets its state from that split, with the left's data as of the split).
    */
   acceptsRangeSnapshot(rangeId: number, snapshot: Snapshot): boolean {
-    if (snapshot.data.length === 0) return false;
-    let desc: RangeDescriptor;
-    try {
-      desc = decodeRangeSnapshot(snapshot.data).descriptor;
-    } catch (error) {
-      if (!(error instanceof FlotillaError)) throw error;
-      this.stats.badSnapshots++;
-      return false;
-    }
+    const desc = this.snapshotDescriptor(snapshot);
+    if (desc === null) return false;
     const tomb = this.tombstones.get(rangeId);
     const overlaps = this.overlapsOthers(rangeId, desc);
     const ok = desc.rangeId === rangeId && replicaOnNode(desc, this.host.nodeId) !== undefined &&
       (tomb === undefined || desc.generation > tomb) && !overlaps;
     if (!ok) this.stats.snapshotsStale++;
     return ok;
+  }
+
+  /** The descriptor a range snapshot carries; null when it has none (a bad one is counted). */
+  private snapshotDescriptor(snapshot: Snapshot): RangeDescriptor | null {
+    if (snapshot.data.length === 0) return null;
+    try {
+      return decodeRangeSnapshot(snapshot.data).descriptor;
+    } catch (error) {
+      if (!(error instanceof FlotillaError)) throw error;
+      this.stats.badSnapshots++;
+      return null;
+    }
   }
 
   /**
@@ -273,14 +278,8 @@ export class Membership {
    */
   snapshotOverlaps(rangeId: number, snapshot: Snapshot): boolean {
     if (snapshot.data.length === 0) return false;
-    let desc: RangeDescriptor;
-    try {
-      desc = decodeRangeSnapshot(snapshot.data).descriptor;
-    } catch (error) {
-      if (!(error instanceof FlotillaError)) throw error;
-      this.stats.badSnapshots++;
-      return true;
-    }
+    const desc = this.snapshotDescriptor(snapshot);
+    if (desc === null) return true;
     const overlaps = this.overlapsOthers(rangeId, desc);
     if (overlaps) this.stats.snapshotsStale++;
     return overlaps;
